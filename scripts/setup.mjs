@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// Installs what the tests need beyond npm packages, idempotently:
+// Debian's python3-websockets (a real RFC 6455 peer, run with /usr/bin/python3).
+// Runs before `npm test`, `npm run demo` and `npm run bench`; does nothing when
+// everything is present already.
+import { execFileSync, spawnSync } from 'node:child_process';
+
+const PYTHON = '/usr/bin/python3';
+
+function hasPythonWebsockets() {
+  const probe = spawnSync(PYTHON, ['-c', 'import websockets'], { stdio: 'ignore' });
+  return probe.status === 0;
+}
+
+function aptInstall(packages) {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  const prefix = root ? [] : ['sudo', '-n'];
+  const run = (args) => {
+    const [command, ...rest] = [...prefix, ...args];
+    execFileSync(command, rest, {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  };
+  console.log(`setup: apt-get install -y ${packages.join(' ')}`);
+  try {
+    run(['apt-get', 'install', '-y', '-qq', ...packages]);
+  } catch {
+    // A new machine has no package lists yet.
+    run(['apt-get', 'update', '-qq']);
+    run(['apt-get', 'install', '-y', '-qq', ...packages]);
+  }
+}
+
+const missing = [];
+if (!hasPythonWebsockets()) missing.push('python3-websockets');
+if (missing.length > 0) aptInstall(missing);
+if (!hasPythonWebsockets()) {
+  console.error(`setup: ${PYTHON} still cannot import websockets`);
+  process.exit(1);
+}

@@ -1,0 +1,131 @@
+/**
+ * A FIFO of received byte chunks.
+ *
+ * Theory of operation: parsers peek at the front of the queue without
+ * consuming it, and consume only once a whole unit (a frame, an HTTP head) is
+ * buffered. `take(n)` returns a view (no copy) when the bytes lie in a single
+ * chunk, else one new array; the copy happens only across chunk boundaries.
+ *
+ * Ownership: the queue owns every chunk given to `push()`. Callers must not
+ * reuse or mutate a chunk after pushing it, which is what lets the frame
+ * parser unmask payloads in place.
+ */
+export class ByteQueue {
+  readonly #chunks: Uint8Array[] = [];
+  /** Index of the first chunk still holding unread bytes. */
+  #first = 0;
+  /** Offset of the first unread byte in `#chunks[#first]`. */
+  #head = 0;
+  #length = 0;
+
+  /** Number of unread bytes. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Append a chunk; the queue takes ownership of it. */
+  push(chunk: Uint8Array): void {
+    if (chunk.byteLength === 0) return;
+    this.#chunks.push(chunk);
+    this.#length += chunk.byteLength;
+  }
+
+  /** Byte at `index` from the front, without consuming it. Caller checks bounds. */
+  peek(index: number): number {
+    let i = index + this.#head;
+    const chunks = this.#chunks;
+    for (let c = this.#first; c < chunks.length; c++) {
+      const chunk = chunks[c]!;
+      if (i < chunk.byteLength) return chunk[i]!;
+      i -= chunk.byteLength;
+    }
+    throw new RangeError(`peek(${index}) past end of queue (${this.#length} bytes)`);
+  }
+
+  /**
+   * Offset from the front of the first occurrence of `byte` at or after
+   * `from`, or -1.
+   */
+  indexOf(byte: number, from = 0): number {
+    if (from >= this.#length) return -1;
+    let base = 0; // offset from the front of the current chunk's first unread byte
+    const chunks = this.#chunks;
+    for (let c = this.#first; c < chunks.length; c++) {
+      const chunk = chunks[c]!;
+      const start = c === this.#first ? this.#head : 0;
+      const size = chunk.byteLength - start;
+      if (from < base + size) {
+        const found = chunk.indexOf(byte, start + Math.max(0, from - base));
+        if (found !== -1) return base + found - start;
+      }
+      base += size;
+    }
+    return -1;
+  }
+
+  /** Consume `n` bytes. Returns a view when possible, else a fresh copy. */
+  take(n: number): Uint8Array {
+    if (n > this.#length) throw new RangeError(`take(${n}) past end of queue (${this.#length} bytes)`);
+    if (n === 0) return new Uint8Array(0);
+    this.#length -= n;
+    const first = this.#chunks[this.#first]!;
+    const available = first.byteLength - this.#head;
+    if (n <= available) {
+      const view = first.subarray(this.#head, this.#head + n);
+      this.#advance(n, available);
+      return view;
+    }
+    const out = new Uint8Array(n);
+    let written = 0;
+    while (written < n) {
+      const chunk = this.#chunks[this.#first]!;
+      const rest = chunk.byteLength - this.#head;
+      const count = Math.min(rest, n - written);
+      out.set(chunk.subarray(this.#head, this.#head + count), written);
+      written += count;
+      this.#advance(count, rest);
+    }
+    return out;
+  }
+
+  /** Consume `n` bytes without returning them. */
+  skip(n: number): void {
+    if (n > this.#length) throw new RangeError(`skip(${n}) past end of queue (${this.#length} bytes)`);
+    this.#length -= n;
+    while (n > 0) {
+      const rest = this.#chunks[this.#first]!.byteLength - this.#head;
+      const count = Math.min(rest, n);
+      this.#advance(count, rest);
+      n -= count;
+    }
+  }
+
+  /** Drop everything (used while discarding input after a close). */
+  clear(): void {
+    this.#chunks.length = 0;
+    this.#first = 0;
+    this.#head = 0;
+    this.#length = 0;
+  }
+
+  #advance(count: number, restOfFirst: number): void {
+    if (count < restOfFirst) {
+      this.#head += count;
+      return;
+    }
+    // Drop the consumed chunk by moving an index, not with Array#shift(),
+    // which is O(n) per call on long queues; compact once in a while.
+    this.#chunks[this.#first] = EMPTY;
+    this.#first++;
+    this.#head = 0;
+    if (this.#first === this.#chunks.length) {
+      this.#chunks.length = 0;
+      this.#first = 0;
+    } else if (this.#first >= 1024) {
+      this.#chunks.splice(0, this.#first);
+      this.#first = 0;
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0);

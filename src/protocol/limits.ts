@@ -1,0 +1,30 @@
+/**
+ * Default limits. Each one bounds memory that a peer could otherwise make us
+ * allocate; every one can be changed through options, and `null` disables the
+ * limits that are options.
+ */
+
+/**
+ * Default maximum size of an incoming message, after decompression: 1 MiB,
+ * as in Python `websockets`. The WHATWG layer raises it for browser parity.
+ */
+export const DEFAULT_MAX_MESSAGE_SIZE = 2 ** 20;
+
+/**
+ * Longest line of an HTTP head. Browsers and proxies cap a whole head at
+ * 8–16 KiB; `websockets` caps each line at 8 KiB. Real handshake lines are a
+ * few hundred bytes; cookies are the long ones.
+ */
+export const MAX_LINE_LENGTH = 8192;
+
+/** Most header fields in an HTTP head (`websockets` and Node's llhttp use 128 and 2000; handshakes use ~10). */
+export const MAX_NUM_HEADERS = 128;
+
+/** Largest body of a non-101 response kept for `InvalidStatusError` (1 MiB, as in `websockets`). */
+export const MAX_BODY_SIZE = 2 ** 20;
+
+/** Largest payload of a control frame (RFC 6455, section 5.5: "125 bytes or less"). */
+export const MAX_CONTROL_PAYLOAD = 125;
+
+/** Longest close reason: 125 bytes of payload minus the 2-byte code. */
+export const MAX_CLOSE_REASON = 123;

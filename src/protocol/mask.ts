@@ -1,0 +1,60 @@
+/**
+ * XOR `data` in place with the 4-byte masking key (RFC 6455, section 5.3):
+ * "Octet i of the transformed data ("transformed-octet-i") is the XOR of
+ * octet i of the original data ("original-octet-i") with octet at index
+ * i modulo 4 of the masking key ("masking-key-octet-j")".
+ *
+ * Large payloads are processed one 32-bit word at a time once `data` is
+ * 4-byte aligned in memory, with the key rotated to match the alignment.
+ */
+export function applyMask(data: Uint8Array, key: Uint8Array): void {
+  maskInto(data, data, key);
+}
+
+/**
+ * Write `source` XOR `key` into `target`, which may be `source` itself or
+ * another array at least as long. Used to mask while copying, so that a
+ * client never mutates the caller's payload.
+ */
+export function maskInto(source: Uint8Array, target: Uint8Array, key: Uint8Array): void {
+  const length = source.length;
+  const k0 = key[0]!;
+  const k1 = key[1]!;
+  const k2 = key[2]!;
+  const k3 = key[3]!;
+  let i = 0;
+  if (length >= 32 && (source.byteOffset & 3) === (target.byteOffset & 3)) {
+    // Align to 4 bytes, then XOR whole words with the rotated key.
+    while (((target.byteOffset + i) & 3) !== 0) {
+      target[i] = source[i]! ^ key[i & 3]!;
+      i++;
+    }
+    const words = (length - i) >>> 2;
+    const src = new Uint32Array(source.buffer, source.byteOffset + i, words);
+    const dst =
+      src.buffer === target.buffer && source.byteOffset === target.byteOffset
+        ? src
+        : new Uint32Array(target.buffer, target.byteOffset + i, words);
+    // The word's bytes in memory must equal key[(i + 0..3) & 3]; build the
+    // word in platform byte order from those bytes.
+    ROTATED[0] = key[i & 3]!;
+    ROTATED[1] = key[(i + 1) & 3]!;
+    ROTATED[2] = key[(i + 2) & 3]!;
+    ROTATED[3] = key[(i + 3) & 3]!;
+    const keyWord = ROTATED_WORD[0]!;
+    for (let w = 0; w < words; w++) dst[w] = src[w]! ^ keyWord;
+    i += words << 2;
+  } else {
+    for (; i + 3 < length; i += 4) {
+      // i is a multiple of 4 here, so the key is not rotated.
+      target[i] = source[i]! ^ k0;
+      target[i + 1] = source[i + 1]! ^ k1;
+      target[i + 2] = source[i + 2]! ^ k2;
+      target[i + 3] = source[i + 3]! ^ k3;
+    }
+  }
+  for (; i < length; i++) target[i] = source[i]! ^ key[i & 3]!;
+}
+
+const ROTATED = new Uint8Array(4);
+const ROTATED_WORD = new Uint32Array(ROTATED.buffer);

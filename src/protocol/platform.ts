@@ -1,0 +1,88 @@
+/**
+ * The only platform services the Sans-I/O core uses, declared structurally so
+ * that the core compiles with `lib: ["ES2022"]` and `types: []`, i.e. without
+ * DOM or Node typings. Randomness can be replaced through options.
+ */
+
+/** Fills `bytes` with cryptographically strong random values. */
+export type RandomSource = (bytes: Uint8Array<ArrayBuffer>) => void;
+
+interface GlobalWithCrypto {
+  crypto?: { getRandomValues(bytes: Uint8Array<ArrayBuffer>): unknown };
+}
+
+const POOL_SIZE = 8 * 1024; // getRandomValues() accepts at most 65536 bytes
+let pool: Uint8Array<ArrayBuffer> | undefined;
+let poolOffset = POOL_SIZE;
+
+/**
+ * Default random source: `crypto.getRandomValues()` (a CSPRNG in every
+ * runtime: browsers, Node ≥ 19, Deno, Bun, Workers), drawn from a pool so that
+ * masking a small frame doesn't cost one call into the platform.
+ *
+ * @throws Error if the runtime has no `crypto.getRandomValues()`: masking keys
+ * must never come from a predictable source (RFC 6455, section 10.3).
+ */
+export const defaultRandom: RandomSource = (bytes) => {
+  const crypto = (globalThis as GlobalWithCrypto).crypto;
+  if (crypto === undefined) throw new Error('crypto.getRandomValues() is unavailable');
+  if (bytes.byteLength > POOL_SIZE) {
+    crypto.getRandomValues(bytes);
+    return;
+  }
+  if (pool === undefined || poolOffset + bytes.byteLength > POOL_SIZE) {
+    pool ??= new Uint8Array(POOL_SIZE);
+    crypto.getRandomValues(pool);
+    poolOffset = 0;
+  }
+  for (let i = 0; i < bytes.byteLength; i++) bytes[i] = pool[poolOffset + i]!;
+  // Never hand out the same random bytes twice.
+  pool.fill(0, poolOffset, poolOffset + bytes.byteLength);
+  poolOffset += bytes.byteLength;
+};
+
+interface TextCodecs {
+  TextEncoder: new () => { encode(text: string): Uint8Array<ArrayBuffer> };
+  TextDecoder: new (
+    label?: string,
+    options?: { fatal?: boolean; ignoreBOM?: boolean },
+  ) => { decode(bytes: Uint8Array): string };
+}
+
+let encoder: { encode(text: string): Uint8Array<ArrayBuffer> } | undefined;
+let decoder: { decode(bytes: Uint8Array): string } | undefined;
+
+/** Encode a string as UTF-8 (lone surrogates become U+FFFD, as in `WebSocket.send`). */
+export function encodeUtf8(text: string): Uint8Array<ArrayBuffer> {
+  encoder ??= new (globalThis as unknown as TextCodecs).TextEncoder();
+  return encoder.encode(text);
+}
+
+/**
+ * Decode bytes already checked by a `Utf8Validator`. A leading BOM is kept:
+ * it is part of the message (RFC 6455 transmits text verbatim).
+ */
+export function decodeUtf8(bytes: Uint8Array): string {
+  decoder ??= new (globalThis as unknown as TextCodecs).TextDecoder('utf-8', { ignoreBOM: true });
+  return decoder.decode(bytes);
+}
+
+/**
+ * Decode HTTP header bytes as ISO-8859-1. Never `TextDecoder('latin1')`:
+ * under the WHATWG Encoding Standard that label means windows-1252, and
+ * runtimes disagree on bytes 0x80–0x9f.
+ */
+export function decodeLatin1(bytes: Uint8Array): string {
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 4096) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 4096));
+  }
+  return text;
+}
+
+/** Encode a string whose characters are all ≤ U+00FF as ISO-8859-1. */
+export function encodeLatin1(text: string): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
