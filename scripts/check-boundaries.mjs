@@ -7,7 +7,12 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
-const rules = [{ dir: 'src/protocol', allow: (spec, file) => spec.startsWith('@noble/hashes/') || isInside(file, spec, 'src/protocol') }];
+const rules = [
+  {
+    dir: 'src/protocol',
+    allow: (spec, file) => spec.startsWith('@noble/hashes/') || isInside(file, spec, 'src/protocol'),
+  },
+];
 
 function isInside(file, spec, dir) {
   if (!spec.startsWith('.')) return false;
