@@ -1,0 +1,68 @@
+import { describe, expect, test } from 'vitest';
+import { hex } from '../testing/chunking.js';
+import { ByteQueue } from './byte-queue.js';
+
+function queueOf(...chunks: string[]): ByteQueue {
+  const queue = new ByteQueue();
+  for (const chunk of chunks) queue.push(hex(chunk));
+  return queue;
+}
+
+describe('ByteQueue', () => {
+  test('take within one chunk returns a view without copying', () => {
+    const chunk = hex('01 02 03 04');
+    const queue = new ByteQueue();
+    queue.push(chunk);
+    const view = queue.take(2);
+    expect(view.buffer).toBe(chunk.buffer);
+    expect(view).toEqual(hex('01 02'));
+    expect(queue.length).toBe(2);
+  });
+
+  test('take across chunks copies into one array', () => {
+    const queue = queueOf('01', '02 03', '04 05');
+    queue.skip(0);
+    expect(queue.take(4)).toEqual(hex('01 02 03 04'));
+    expect(queue.take(1)).toEqual(hex('05'));
+    expect(queue.length).toBe(0);
+  });
+
+  test('peek reads across chunks without consuming', () => {
+    const queue = queueOf('01 02', '03', '04');
+    expect([0, 1, 2, 3].map((i) => queue.peek(i))).toEqual([1, 2, 3, 4]);
+    queue.skip(1);
+    expect(queue.peek(0)).toBe(2);
+    expect(queue.peek(2)).toBe(4);
+    expect(() => queue.peek(3)).toThrow(RangeError);
+  });
+
+  test('indexOf searches across chunks from an offset', () => {
+    const queue = queueOf('0a 0b', '0c 0a', '0d');
+    expect(queue.indexOf(0x0a)).toBe(0);
+    expect(queue.indexOf(0x0a, 1)).toBe(3);
+    expect(queue.indexOf(0x0d, 2)).toBe(4);
+    expect(queue.indexOf(0xff)).toBe(-1);
+    queue.skip(1);
+    expect(queue.indexOf(0x0a)).toBe(2);
+    expect(queue.indexOf(0x0a, 5)).toBe(-1);
+  });
+
+  test('empty chunks are ignored; take(0) and clear() work', () => {
+    const queue = queueOf('', '01', '');
+    expect(queue.length).toBe(1);
+    expect(queue.take(0)).toEqual(new Uint8Array(0));
+    queue.clear();
+    expect(queue.length).toBe(0);
+    expect(() => queue.take(1)).toThrow(RangeError);
+    expect(() => queue.skip(1)).toThrow(RangeError);
+  });
+
+  test('many small chunks are consumed in linear time and compacted', () => {
+    const queue = new ByteQueue();
+    for (let i = 0; i < 5000; i++) queue.push(new Uint8Array([i & 0xff]));
+    for (let i = 0; i < 4999; i++) expect(queue.take(1)[0]).toBe(i & 0xff);
+    expect(queue.length).toBe(1);
+    queue.push(hex('aa'));
+    expect(queue.take(2)).toEqual(new Uint8Array([4999 & 0xff, 0xaa]));
+  });
+});
