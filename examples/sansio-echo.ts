@@ -22,8 +22,12 @@ async def main():
 asyncio.run(main())
 `;
 
-const python = spawn('/usr/bin/python3', ['-c', PYTHON_ECHO_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
-const port = await new Promise<number>((resolve) => python.stdout.once('data', (d: Buffer) => resolve(Number(d))));
+const python = spawn('/usr/bin/python3', ['-c', PYTHON_ECHO_SERVER], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const port = await new Promise<number>((resolve) =>
+  python.stdout.once('data', (d: Buffer) => resolve(Number(d))),
+);
 console.log(`python websockets echo server on 127.0.0.1:${port}`);
 
 const protocol = new ClientProtocol(`ws://127.0.0.1:${port}/`);
@@ -42,7 +46,9 @@ function flush(): void {
 const messages = ['hello', 'héllo wörld 👋', new Uint8Array([1, 2, 3])];
 function handle(event: Frame | { kind: 'response'; status: number }): void {
   if (event.kind === 'response') {
-    console.log(`< HTTP ${event.status}; state ${protocol.state === State.OPEN ? 'OPEN' : protocol.handshakeError}`);
+    console.log(
+      `< HTTP ${event.status}; state ${protocol.state === State.OPEN ? 'OPEN' : protocol.handshakeError}`,
+    );
     for (const m of messages) {
       if (typeof m === 'string') protocol.sendText(new TextEncoder().encode(m));
       else protocol.sendBinary(m);
@@ -74,6 +80,8 @@ socket.on('end', () => {
 });
 socket.on('close', () => {
   clearTimeout(closeTimer);
-  console.log(`closed: code ${protocol.closeCode}, reason "${protocol.closeReason}", clean ${protocol.closeError?.ok}`);
+  console.log(
+    `closed: code ${protocol.closeCode}, reason "${protocol.closeReason}", clean ${protocol.closeError?.ok}`,
+  );
   python.kill();
 });
