@@ -87,6 +87,12 @@ describe('RequestReader', () => {
     ],
     ['no colon', 'GET / HTTP/1.1\r\nHost\r\n\r\n', InvalidMessageError, 'invalid header line: Host'],
     ['CR in value', 'GET / HTTP/1.1\r\nA: b\rc\r\n\r\n', InvalidMessageError, 'invalid value for header A'],
+    [
+      'control character in value',
+      'GET / HTTP/1.1\r\nA: b\x01c\r\n\r\n',
+      InvalidMessageError,
+      'invalid value for header A',
+    ],
     ['body', 'GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\n', InvalidMessageError, 'unsupported request body'],
     [
       'chunked body',

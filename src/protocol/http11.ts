@@ -9,7 +9,7 @@
  */
 import type { ByteQueue } from './byte-queue.js';
 import { InvalidMessageError, InvalidMethodError } from './errors.js';
-import { Headers, isToken } from './headers.js';
+import { Headers, isToken, isValidHeaderValue } from './headers.js';
 import { MAX_BODY_SIZE, MAX_LINE_LENGTH, MAX_NUM_HEADERS } from './limits.js';
 import { decodeLatin1, encodeLatin1 } from './platform.js';
 
@@ -163,8 +163,8 @@ function parseHeaderLines(lines: readonly string[]): Headers {
     // colon. ... A server MUST reject, with a response status code of 400"
     if (!isToken(name)) throw new InvalidMessageError(`invalid header name: ${name.slice(0, 64)}`);
     const value = line.slice(colon + 1).replace(/^[\t ]+|[\t ]+$/g, '');
-    // CR and NUL inside a line; LF cannot occur here.
-    if (/[\0\r]/.test(value)) throw new InvalidMessageError(`invalid value for header ${name}`);
+    // Control characters (CR, NUL, ...) inside a line; LF cannot occur here.
+    if (!isValidHeaderValue(value)) throw new InvalidMessageError(`invalid value for header ${name}`);
     headers.append(name, value);
   }
   return headers;
