@@ -39,6 +39,12 @@ export class Connection<P extends Protocol<Request> | Protocol<Response>> {
     this.closed = new Promise((resolve) => {
       socket.on('close', () => {
         if (this.#closeTimer !== null) clearTimeout(this.#closeTimer);
+        // The close timer destroys the socket without an 'end' or 'error':
+        // the protocol must still see the end of the stream to reach CLOSED.
+        if (protocol.state !== State.CLOSED) {
+          protocol.receiveEof();
+          this.flush(onEvent);
+        }
         resolve();
       });
     });
