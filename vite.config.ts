@@ -11,12 +11,15 @@ export default defineConfig({
     minify: false,
     lib: {
       entry: {
+        index: 'src/index.ts',
+        node: 'src/node.ts',
+        polyfill: 'src/polyfill.ts',
         protocol: 'src/protocol/index.ts',
       },
       formats: ['es'],
     },
     rollupOptions: {
-      external: [/^node:/, /^@noble\/hashes/],
+      external: [/^node:/, /^@noble\/hashes/, /^eventemitter3$/, /^pako$/],
     },
   },
 });

@@ -1,36 +1,70 @@
 #!/usr/bin/env node
 // Enforces the layering rules of GUIDE.md §7 that the type checker cannot:
-// the Sans-I/O core (src/protocol) imports only from itself (and the one
-// audited dependency, @noble/hashes, for synchronous SHA-1), never node:*,
-// DOM-only modules or other layers. Test files are exempt.
+// - the Sans-I/O core (src/protocol) imports only from itself (and the
+//   audited dependencies: @noble/hashes for synchronous SHA-1, pako for
+//   synchronous DEFLATE), never node:*,
+//   DOM-only modules or other layers;
+// - transports (src/transports) know bytes, not WebSocket: they import only
+//   eventemitter3 and each other;
+// - the WHATWG layer (src/*.ts but the entry points) depends on the core and
+//   the Transport contract, never on a concrete transport;
+// - only src/node may import node:* (src/testing holds test-only helpers).
+// Test files are exempt.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
+/** Entry points: the only modules that choose concrete transports. */
+const ENTRY_POINTS = new Set(['src/index.ts', 'src/node.ts', 'src/polyfill.ts']);
+
 const rules = [
   {
     dir: 'src/protocol',
-    allow: (spec, file) => spec.startsWith('@noble/hashes/') || isInside(file, spec, 'src/protocol'),
+    allow: (spec, file) =>
+      spec.startsWith('@noble/hashes/') || spec === 'pako' || isInside(file, spec, 'src/protocol'),
+  },
+  {
+    dir: 'src/transports',
+    allow: (spec, file) => spec === 'eventemitter3' || isInside(file, spec, 'src/transports'),
+  },
+  {
+    dir: 'src',
+    shallow: true,
+    skip: (file) => ENTRY_POINTS.has(relative(root, file)),
+    allow: (spec, file) =>
+      isInside(file, spec, 'src/protocol') ||
+      isInside(file, spec, 'src', true) ||
+      resolve(file, '..', spec) === join(root, 'src/transports/transport.js'),
+  },
+  {
+    dir: 'src',
+    skip: (file) => ['src/node/', 'src/testing/'].some((dir) => relative(root, file).startsWith(dir)),
+    allow: (spec) => !spec.startsWith('node:'),
   },
 ];
 
-function isInside(file, spec, dir) {
+/** Whether relative `spec` in `file` points into `dir` (`shallow`: directly in it). */
+function isInside(file, spec, dir, shallow = false) {
   if (!spec.startsWith('.')) return false;
-  const target = resolve(file, '..', spec);
-  return !relative(join(root, dir), target).startsWith('..');
+  const path = relative(join(root, dir), resolve(file, '..', spec));
+  return !path.startsWith('..') && (!shallow || !path.includes('/'));
 }
 
-function* walk(dir) {
+function* walk(dir, shallow) {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) yield* walk(path);
-    else if (path.endsWith('.ts') && !path.endsWith('.test.ts')) yield path;
+    if (statSync(path).isDirectory()) {
+      if (!shallow) yield* walk(path, shallow);
+    } else if (path.endsWith('.ts') && !path.endsWith('.test.ts') && !path.endsWith('.type-test.ts')) {
+      yield path;
+    }
   }
 }
 
 let failures = 0;
 for (const rule of rules) {
-  for (const file of walk(join(root, rule.dir))) {
+  for (const file of walk(join(root, rule.dir), rule.shallow ?? false)) {
+    if (rule.skip?.(file)) continue;
     const text = readFileSync(file, 'utf8');
     for (const match of text.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)) {
       const spec = match[1];

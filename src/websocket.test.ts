@@ -1,0 +1,645 @@
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { CloseEvent } from './events.js';
+import { Opcode } from './protocol/frames.js';
+import { Headers } from './protocol/headers.js';
+import { response } from './protocol/http11.js';
+import { memoryServer } from './testing/memory-server.js';
+import { memoryTransportPair } from './testing/memory-transport.js';
+import { WebSocket, type WebSocketOptions } from './websocket.js';
+
+const te = new TextEncoder();
+const tick = (ms = 0): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Tracked {
+  readonly log: string[];
+  readonly closed: Promise<CloseEvent>;
+  readonly opened: Promise<void>;
+}
+
+/** Record every event as a string; `closed` resolves with the close event. */
+function track(ws: WebSocket): Tracked {
+  const log: string[] = [];
+  ws.addEventListener('open', () => log.push('open'));
+  ws.addEventListener('message', (event) => {
+    const { data } = event as MessageEvent;
+    log.push(`message:${typeof data === 'string' ? data : Object.prototype.toString.call(data)}`);
+  });
+  ws.addEventListener('error', (event) => log.push(`error:${event.constructor.name}`));
+  const closed = new Promise<CloseEvent>((resolve) => {
+    ws.addEventListener('close', (event) => {
+      const { code, reason, wasClean } = event as CloseEvent;
+      log.push(`close:${code}:${reason}:${wasClean}`);
+      resolve(event as CloseEvent);
+    });
+  });
+  const opened = new Promise<void>((resolve) => ws.addEventListener('open', () => resolve()));
+  return { log, closed, opened };
+}
+
+/** A WebSocket connected to a fresh memory server. */
+function connect(
+  serverOptions: Parameters<typeof memoryServer>[0] = {},
+  protocols: string | string[] = [],
+  options: WebSocketOptions = {},
+): { ws: WebSocket; server: ReturnType<typeof memoryServer>; tracked: Tracked } {
+  const server = memoryServer(serverOptions);
+  const ws = new WebSocket('ws://example.com/chat?x=1', protocols, { transport: server.factory, ...options });
+  return { ws, server, tracked: track(ws) };
+}
+
+let timersBefore = 0;
+const activeTimers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+beforeEach(() => {
+  timersBefore = activeTimers();
+});
+afterEach(async () => {
+  await tick();
+  // No timer may outlive a closed connection.
+  expect(activeTimers()).toBeLessThanOrEqual(timersBefore);
+});
+
+describe('constructor', () => {
+  const transport = () => memoryTransportPair({ autoOpen: false })[0];
+
+  test.each([
+    ['ws://example.com', 'ws://example.com/'],
+    ['wss://example.com:8443/a?b#', null],
+    ['http://example.com/a?b', 'ws://example.com/a?b'],
+    ['https://EXAMPLE.com:443/', 'wss://example.com/'],
+    ['ws://[::1]:9000/p', 'ws://[::1]:9000/p'],
+    ['ftp://example.com/', null],
+    ['ws://example.com/#frag', null],
+    ['ws://example.com/#', null],
+    ['/relative', null],
+    ['not a url', null],
+    ['ws://exa mple.com/', null],
+  ])('URL %s → %s', (input, expected) => {
+    if (expected === null) {
+      expect(() => new WebSocket(input, [], { transport: transport() })).toThrow(
+        expect.objectContaining({ name: 'SyntaxError' }),
+      );
+      try {
+        new WebSocket(input, [], { transport: transport() });
+      } catch (error) {
+        expect(error).toBeInstanceOf(DOMException);
+      }
+    } else {
+      const ws = new WebSocket(input, [], { transport: transport(), openTimeoutMs: null });
+      expect(ws.url).toBe(expected);
+    }
+  });
+
+  test('relative URLs resolve against location when there is one', () => {
+    const global = globalThis as { location?: unknown };
+    global.location = { href: 'https://example.org/app/page.html' };
+    try {
+      const ws = new WebSocket('../socket', [], { transport: transport(), openTimeoutMs: null });
+      expect(ws.url).toBe('wss://example.org/socket');
+    } finally {
+      delete global.location;
+    }
+  });
+
+  test('accepts a URL object', () => {
+    const ws = new WebSocket(new URL('ws://example.com/x'), [], {
+      transport: transport(),
+      openTimeoutMs: null,
+    });
+    expect(ws.url).toBe('ws://example.com/x');
+  });
+
+  test.each([[['chat', 'chat']], [['chat', 'CHAT']], [['']], [['a b']], [['é']], ['a,b']])(
+    'protocols %j → SyntaxError',
+    (protocols) => {
+      expect(() => new WebSocket('ws://x/', protocols, { transport: transport() })).toThrow(
+        expect.objectContaining({ name: 'SyntaxError' }),
+      );
+    },
+  );
+
+  test('initial attributes', () => {
+    const ws = new WebSocket('ws://x/', 'chat', { transport: transport(), openTimeoutMs: null });
+    expect(ws.readyState).toBe(WebSocket.CONNECTING);
+    expect(ws.bufferedAmount).toBe(0);
+    expect(ws.protocol).toBe('');
+    expect(ws.extensions).toBe('');
+    expect(ws.binaryType).toBe('blob');
+    expect(ws.onopen).toBeNull();
+    expect(Object.prototype.toString.call(ws)).toBe('[object WebSocket]');
+    expect(ws).toBeInstanceOf(EventTarget);
+  });
+
+  test('constants on the constructor and the prototype, read-only', () => {
+    for (const [name, value] of [
+      ['CONNECTING', 0],
+      ['OPEN', 1],
+      ['CLOSING', 2],
+      ['CLOSED', 3],
+    ] as const) {
+      expect(WebSocket[name]).toBe(value);
+      expect(WebSocket.prototype[name]).toBe(value);
+      expect(Object.getOwnPropertyDescriptor(WebSocket, name)).toMatchObject({
+        writable: false,
+        enumerable: true,
+      });
+      expect(Object.getOwnPropertyDescriptor(WebSocket.prototype, name)).toMatchObject({ writable: false });
+    }
+  });
+
+  test('binaryType ignores values other than blob and arraybuffer', () => {
+    const ws = new WebSocket('ws://x/', [], { transport: transport(), openTimeoutMs: null });
+    ws.binaryType = 'arraybuffer';
+    expect(ws.binaryType).toBe('arraybuffer');
+    ws.binaryType = 'nodebuffer' as BinaryType;
+    expect(ws.binaryType).toBe('arraybuffer');
+    ws.binaryType = 'blob';
+    expect(ws.binaryType).toBe('blob');
+  });
+
+  test('without a transport: TypeError; bad options: RangeError', () => {
+    expect(() => new WebSocket('ws://x/')).toThrow(TypeError);
+    expect(() => new WebSocket('ws://x/', [], { transport: transport(), closeTimeoutMs: -1 })).toThrow(
+      RangeError,
+    );
+  });
+
+  test('send while CONNECTING throws InvalidStateError', () => {
+    const ws = new WebSocket('ws://x/', [], { transport: transport(), openTimeoutMs: null });
+    expect(() => ws.send('x')).toThrow(expect.objectContaining({ name: 'InvalidStateError' }));
+  });
+});
+
+describe('opening handshake', () => {
+  test('opens: request carries protocols, headers and origin; protocol is set', async () => {
+    const { ws, server, tracked } = connect({ subprotocols: ['superchat', 'chat'] }, ['chat', 'superchat'], {
+      headers: { 'X-Token': 'abc' },
+      origin: 'https://app.example',
+    });
+    let stateInOpen = -1;
+    ws.onopen = () => {
+      stateInOpen = ws.readyState;
+    };
+    await tracked.opened;
+    expect(stateInOpen).toBe(WebSocket.OPEN);
+    expect(ws.protocol).toBe('chat');
+    expect(ws.extensions).toBe('');
+    const request = (await server.connection()).request!;
+    expect(request.path).toBe('/chat?x=1');
+    expect(request.headers.get('Host')).toBe('example.com');
+    expect(request.headers.get('Sec-WebSocket-Protocol')).toBe('chat, superchat');
+    expect(request.headers.get('X-Token')).toBe('abc');
+    expect(request.headers.get('Origin')).toBe('https://app.example');
+    ws.close();
+    await tracked.closed;
+  });
+
+  test('rejected with 403: error, then close 1006, no open', async () => {
+    const { ws, tracked } = connect({
+      respond: (_request, protocol) => protocol.reject(403, 'Forbidden\n'),
+    });
+    const event = await tracked.closed;
+    expect(tracked.log).toEqual(['error:Event', 'close:1006::false']);
+    expect(event).toBeInstanceOf(CloseEvent);
+    expect(ws.readyState).toBe(WebSocket.CLOSED);
+  });
+
+  test('wrong Sec-WebSocket-Accept fails the connection', async () => {
+    const { tracked } = connect({
+      respond: (request, protocol) => {
+        const accepted = protocol.accept(request);
+        const headers = new Headers();
+        for (const [name, value] of accepted.headers) {
+          headers.append(name, name === 'Sec-WebSocket-Accept' ? 'dGhlIHNhbXBsZSBub25jZQ==' : value);
+        }
+        return response(101, 'Switching Protocols', headers);
+      },
+    });
+    await tracked.closed;
+    expect(tracked.log).toEqual(['error:Event', 'close:1006::false']);
+  });
+
+  test('server selecting none of the offered subprotocols fails the connection', async () => {
+    const { ws, tracked } = connect({}, ['chat']);
+    await tracked.closed;
+    expect(tracked.log).toEqual(['error:Event', 'close:1006::false']);
+    expect(ws.protocol).toBe('');
+  });
+
+  test('server selecting a subprotocol that was not offered fails the connection', async () => {
+    const { tracked } = connect({ selectSubprotocol: () => 'other' }, []);
+    await tracked.closed;
+    expect(tracked.log).toEqual(['error:Event', 'close:1006::false']);
+  });
+
+  test('no response within openTimeoutMs: error, then close 1006', async () => {
+    const { tracked, server } = connect({ respond: () => undefined }, [], { openTimeoutMs: 30 });
+    await tracked.closed;
+    expect(tracked.log).toEqual(['error:Event', 'close:1006::false']);
+    await (await server.connection()).closed;
+  });
+
+  test('a transport that fails to connect: error, then close 1006', async () => {
+    const [client] = memoryTransportPair({ autoOpen: false });
+    const ws = new WebSocket('ws://x/', [], { transport: client });
+    const tracked = track(ws);
+    client.destroy(new Error('ECONNREFUSED'));
+    await tracked.closed;
+    expect(tracked.log).toEqual(['error:Event', 'close:1006::false']);
+  });
+
+  test('close() while CONNECTING: CLOSING at once, then error and close 1006', async () => {
+    const { ws, tracked } = connect();
+    ws.close(1000, 'never mind');
+    expect(ws.readyState).toBe(WebSocket.CLOSING);
+    ws.close(); // does nothing
+    await tracked.closed;
+    expect(tracked.log).toEqual(['error:Event', 'close:1006::false']);
+  });
+
+  test('close() after the handshake but before the open event: same as CONNECTING', async () => {
+    const { ws, server, tracked } = connect();
+    await server.connection();
+    // The WebSocket's own listener runs first: once it has read the 101
+    // response, the open event is queued but not dispatched.
+    server.clients[0]!.once('data', () => {
+      expect(ws.readyState).toBe(WebSocket.CONNECTING);
+      ws.close();
+    });
+    await tracked.closed;
+    expect(tracked.log).toEqual(['error:Event', 'close:1006::false']);
+  });
+});
+
+describe('messages', () => {
+  async function opened(serverOptions: Parameters<typeof memoryServer>[0] = {}) {
+    const result = connect(serverOptions);
+    await result.tracked.opened;
+    return { ...result, connection: await result.server.connection() };
+  }
+
+  test('text, and binary as Blob (default) or ArrayBuffer, with origin', async () => {
+    const { ws, connection, tracked } = await opened();
+    const events: MessageEvent[] = [];
+    ws.onmessage = (event) => events.push(event);
+    connection.sendText('héllo');
+    connection.sendBinary(Uint8Array.of(1, 2, 3));
+    await tick(5);
+    ws.binaryType = 'arraybuffer';
+    connection.sendBinary(Uint8Array.of(4, 5));
+    await tick(5);
+    expect(events.map((e) => e.constructor.name)).toEqual(['MessageEvent', 'MessageEvent', 'MessageEvent']);
+    expect(events[0]!.data).toBe('héllo');
+    expect(events[0]!.origin).toBe('ws://example.com');
+    expect(events[1]!.data).toBeInstanceOf(Blob);
+    expect([...new Uint8Array(await (events[1]!.data as Blob).arrayBuffer())]).toEqual([1, 2, 3]);
+    expect(events[2]!.data).toBeInstanceOf(ArrayBuffer);
+    expect([...new Uint8Array(events[2]!.data as ArrayBuffer)]).toEqual([4, 5]);
+    ws.close();
+    await tracked.closed;
+  });
+
+  test('binaryType is read when the event is dispatched, not when bytes arrive', async () => {
+    const { ws, connection, tracked } = await opened();
+    const data: unknown[] = [];
+    ws.onmessage = (event) => data.push(event.data);
+    connection.sendBinary(Uint8Array.of(1));
+    await Promise.resolve(); // bytes are in, the task isn't run yet
+    ws.binaryType = 'arraybuffer';
+    await tick(5);
+    expect(data[0]).toBeInstanceOf(ArrayBuffer);
+    ws.close();
+    await tracked.closed;
+  });
+
+  test('a fragmented message is delivered once, whole; a leading BOM is stripped from text', async () => {
+    const { ws, connection, tracked } = await opened();
+    const data: unknown[] = [];
+    ws.onmessage = (event) => data.push(event.data);
+    connection.protocol.sendText(te.encode('\uFEFFfrag'), false);
+    connection.protocol.sendContinuation(te.encode('men'), false);
+    connection.protocol.sendContinuation(te.encode('ted'), true);
+    connection.flush();
+    await tick(5);
+    expect(data).toEqual(['fragmented']);
+    ws.close();
+    await tracked.closed;
+  });
+
+  test('each message event runs in its own task: microtasks from one handler run before the next', async () => {
+    const { ws, connection, tracked } = await opened();
+    const order: string[] = [];
+    ws.onmessage = (event) => {
+      order.push(`message ${event.data}`);
+      queueMicrotask(() => order.push(`microtask after ${event.data}`));
+      void Promise.resolve()
+        .then(() => undefined)
+        .then(() => order.push(`chained microtask after ${event.data}`));
+    };
+    // Both frames arrive in one chunk.
+    connection.protocol.sendText(te.encode('1'));
+    connection.protocol.sendText(te.encode('2'));
+    connection.flush();
+    await tick(5);
+    expect(order).toEqual([
+      'message 1',
+      'microtask after 1',
+      'chained microtask after 1',
+      'message 2',
+      'microtask after 2',
+      'chained microtask after 2',
+    ]);
+    ws.close();
+    await tracked.closed;
+  });
+
+  test('messages arriving after close() are not dispatched', async () => {
+    const { ws, connection, tracked } = await opened();
+    connection.sendText('late');
+    ws.close();
+    await tracked.closed;
+    expect(tracked.log).toEqual(['open', 'close:1005::true']);
+  });
+
+  test('a message larger than maxMessageSize fails the connection with 1009', async () => {
+    const server = memoryServer();
+    const ws = new WebSocket('ws://x/', [], { transport: server.factory, maxMessageSize: 4 });
+    const tracked = track(ws);
+    await tracked.opened;
+    const connection = await server.connection();
+    connection.sendText('12345');
+    await tracked.closed;
+    expect(connection.frames.at(-1)?.opcode).toBe(Opcode.CLOSE);
+    expect([...connection.frames.at(-1)!.data.subarray(0, 2)]).toEqual([0x03, 0xf1]);
+    expect(tracked.log).toEqual(['open', 'error:Event', 'close:1006::false']);
+  });
+
+  test('invalid UTF-8 from the server: 1007 is sent; error, then close 1006', async () => {
+    const { connection, tracked } = await opened();
+    await connection.writeRaw(Uint8Array.of(0x81, 0x02, 0xc3, 0x28));
+    await tracked.closed;
+    expect([...connection.frames.at(-1)!.data.subarray(0, 2)]).toEqual([0x03, 0xef]);
+    expect(tracked.log).toEqual(['open', 'error:Event', 'close:1006::false']);
+  });
+
+  test('the server closing the stream mid-frame: error, then close 1006', async () => {
+    const { connection, tracked } = await opened();
+    await connection.writeRaw(Uint8Array.of(0x81, 0x05, 0x48, 0x65));
+    await connection.transport.end();
+    await tracked.closed;
+    expect(tracked.log).toEqual(['open', 'error:Event', 'close:1006::false']);
+  });
+});
+
+describe('send()', () => {
+  async function opened() {
+    const result = connect();
+    await result.tracked.opened;
+    return { ...result, connection: await result.server.connection() };
+  }
+
+  test('strings, ArrayBuffers, views and Blobs arrive in order', async () => {
+    const { ws, connection, tracked } = await opened();
+    const buffer = Uint8Array.of(9, 8, 7, 6).buffer;
+    ws.send('text \uD800'); // a lone surrogate becomes U+FFFD
+    ws.send(buffer);
+    ws.send(new Uint8Array(buffer, 1, 2));
+    ws.send(new DataView(buffer, 3, 1));
+    ws.send(new Blob(['blob ', Uint8Array.of(0x41)]));
+    ws.send('after blob');
+    ws.send(Uint16Array.of(0x0102));
+    await tick(10);
+    const sent = connection.frames.map((f) =>
+      f.opcode === Opcode.TEXT ? new TextDecoder().decode(f.data) : [...f.data],
+    );
+    expect(sent).toEqual([
+      'text \uFFFD',
+      [9, 8, 7, 6],
+      [8, 7],
+      [6],
+      [98, 108, 111, 98, 32, 65],
+      'after blob',
+      [2, 1],
+    ]);
+    ws.close();
+    await tracked.closed;
+  });
+
+  test('frames sent in one turn of the event loop go out in one write', async () => {
+    const { ws, server, tracked } = await opened();
+    const client = (await server.connection()).client;
+    const before = client.writeCount;
+    ws.send('a');
+    ws.send('b');
+    ws.send(Uint8Array.of(1));
+    await tick();
+    expect(client.writeCount).toBe(before + 1);
+    ws.close();
+    await tracked.closed;
+  });
+
+  test('bufferedAmount counts application bytes until the transport accepted them', async () => {
+    const { ws, server, tracked } = await opened();
+    const client = (await server.connection()).client;
+    client.hold();
+    ws.send('héllo'); // 6 bytes of UTF-8
+    ws.send(new ArrayBuffer(10));
+    ws.send(new Blob(['abc']));
+    expect(ws.bufferedAmount).toBe(19);
+    await tick(5);
+    expect(ws.bufferedAmount).toBe(19);
+    client.release();
+    await tick(5);
+    expect(ws.bufferedAmount).toBe(0);
+    ws.close();
+    await tracked.closed;
+    // After close, send() is silently ignored but still counted (WHATWG send(), step 2).
+    ws.send('abcd');
+    expect(ws.bufferedAmount).toBe(4);
+  });
+});
+
+describe('close()', () => {
+  async function opened(
+    serverOptions: Parameters<typeof memoryServer>[0] = {},
+    options: WebSocketOptions = {},
+  ) {
+    const result = connect(serverOptions, [], options);
+    await result.tracked.opened;
+    return { ...result, connection: await result.server.connection() };
+  }
+
+  test.each([[999], [1001], [1005], [2999], [5000], [65536 + 1000], [Number.NaN]])(
+    'close(%d) throws InvalidAccessError',
+    async (code) => {
+      const { ws, tracked } = await opened();
+      expect(() => ws.close(code)).toThrow(expect.objectContaining({ name: 'InvalidAccessError' }));
+      expect(ws.readyState).toBe(WebSocket.OPEN);
+      ws.close();
+      await tracked.closed;
+    },
+  );
+
+  test('a reason over 123 bytes of UTF-8 throws SyntaxError', async () => {
+    const { ws, tracked } = await opened();
+    expect(() => ws.close(1000, 'é'.repeat(62))).toThrow(expect.objectContaining({ name: 'SyntaxError' }));
+    ws.close(1000, `${'é'.repeat(61)}a`);
+    await tracked.closed;
+  });
+
+  test('close(code, reason): the server receives them; close event mirrors the echo', async () => {
+    const { ws, connection, tracked } = await opened();
+    ws.close(4321, 'bye ✓');
+    expect(ws.readyState).toBe(WebSocket.CLOSING);
+    const event = await tracked.closed;
+    expect(connection.protocol.closeRcvd).toEqual({ code: 4321, reason: 'bye ✓' });
+    expect({ code: event.code, reason: event.reason, wasClean: event.wasClean }).toEqual({
+      code: 4321,
+      reason: 'bye ✓',
+      wasClean: true,
+    });
+    expect(ws.readyState).toBe(WebSocket.CLOSED);
+  });
+
+  test('close() without arguments sends an empty close frame: code 1005', async () => {
+    const { ws, connection, tracked } = await opened();
+    ws.close();
+    await tracked.closed;
+    expect(connection.frames.at(-1)!.data.byteLength).toBe(0);
+    expect(tracked.log).toEqual(['open', 'close:1005::true']);
+  });
+
+  test('a reason without a code is sent with 1000; codes are WebIDL-clamped', async () => {
+    const first = await opened();
+    first.ws.close(undefined, 'why');
+    await first.tracked.closed;
+    expect(first.connection.protocol.closeRcvd).toEqual({ code: 1000, reason: 'why' });
+    const second = await opened();
+    second.ws.close(3000.5);
+    await second.tracked.closed;
+    expect(second.connection.protocol.closeRcvd?.code).toBe(3000);
+  });
+
+  test('the server starts the closing handshake: CLOSING, then a clean close with its code', async () => {
+    const { ws, connection, tracked } = await opened();
+    const states: number[] = [];
+    ws.onclose = () => states.push(ws.readyState);
+    connection.sendText('last words');
+    connection.sendClose(4000, 'server says bye');
+    await tracked.closed;
+    expect(tracked.log).toEqual(['open', 'message:last words', 'close:4000:server says bye:true']);
+    expect(states).toEqual([WebSocket.CLOSED]);
+  });
+
+  test('the server never closes the stream: closeTimeoutMs closes it', async () => {
+    const { ws, tracked } = await opened({ holdEof: true }, { closeTimeoutMs: 30 });
+    const start = Date.now();
+    ws.close(1000);
+    await tracked.closed;
+    expect(Date.now() - start).toBeGreaterThanOrEqual(25);
+    expect(tracked.log).toEqual(['open', 'close:1000::true']);
+  });
+
+  test('the transport resetting: error, then close 1006', async () => {
+    const { server, tracked } = await opened();
+    server.clients[0]!.destroy(new Error('ECONNRESET'));
+    await tracked.closed;
+    expect(tracked.log).toEqual(['open', 'error:Event', 'close:1006::false']);
+  });
+});
+
+describe('keepalive', () => {
+  test('pings at pingIntervalMs; pongs keep the connection open', async () => {
+    const { ws, server, tracked } = connect({}, [], { pingIntervalMs: 10, pongTimeoutMs: 50 });
+    await tracked.opened;
+    await tick(60);
+    const connection = await server.connection();
+    const pings = connection.frames.filter((f) => f.opcode === Opcode.PING);
+    expect(pings.length).toBeGreaterThanOrEqual(2);
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    ws.close();
+    await tracked.closed;
+  });
+
+  test('no pong within pongTimeoutMs: fails with 1011', async () => {
+    const server = memoryServer({ onFrame: () => {} });
+    const ws = new WebSocket('ws://x/', [], {
+      transport: server.factory,
+      pingIntervalMs: 5,
+      pongTimeoutMs: 20,
+      closeTimeoutMs: 50,
+    });
+    // The server's core would answer pings: make it drop them.
+    const tracked = track(ws);
+    await tracked.opened;
+    const connection = await server.connection();
+    connection.transport.removeAllListeners('data');
+    const dropped: Uint8Array[] = [];
+    connection.transport.on('data', (chunk) => dropped.push(chunk));
+    await tracked.closed;
+    expect(tracked.log).toEqual(['open', 'error:Event', 'close:1006::false']);
+    // The last thing the client sent is a close frame with 1011.
+    const last = dropped.at(-1)!;
+    expect(last[0]).toBe(0x88);
+    const mask = last.subarray(2, 6);
+    expect([last[6]! ^ mask[0]!, last[7]! ^ mask[1]!]).toEqual([0x03, 0xf3]);
+  });
+});
+
+describe('event handler attributes', () => {
+  test('each is one listener, keeps its place when replaced, is removed by null', async () => {
+    const { ws, server, tracked } = connect();
+    const calls: string[] = [];
+    ws.onmessage = () => calls.push('handler 1');
+    ws.addEventListener('message', () => calls.push('listener'));
+    ws.onmessage = function (this: unknown) {
+      calls.push(this === ws ? 'handler 2 (this)' : 'handler 2');
+    };
+    await tracked.opened;
+    const connection = await server.connection();
+    connection.sendText('a');
+    await tick(5);
+    ws.onmessage = null;
+    expect(ws.onmessage).toBeNull();
+    connection.sendText('b');
+    await tick(5);
+    expect(calls).toEqual(['handler 2 (this)', 'listener', 'listener']);
+    ws.onopen = 'not a function' as unknown as null;
+    expect(ws.onopen).toBeNull();
+    ws.close();
+    await tracked.closed;
+  });
+});
+
+describe('fault injection', () => {
+  test.each([1, 2, 3, 4, 5])('echo over a re-chunked, delayed stream (seed %i)', async (seed) => {
+    const { ws, server, tracked } = connect({ faults: { seed, maxChunkSize: 48, maxDelayMs: 2 } });
+    const received: string[] = [];
+    ws.onmessage = (event) => received.push(event.data as string);
+    await tracked.opened;
+    const sent = Array.from({ length: 20 }, (_, i) => `message ${i} ${'x'.repeat(i * 13)}`);
+    for (const message of sent) ws.send(message);
+    while (received.length < sent.length) await tick(5);
+    expect(received).toEqual(sent);
+    ws.close(1000, 'done');
+    const event = await tracked.closed;
+    expect(event.wasClean).toBe(true);
+    expect(server.clients[0]!.listenerCount('data')).toBe(0);
+  });
+
+  test('a premature EOF in the middle of a message: error, then close 1006', async () => {
+    const { ws, server, tracked } = connect({ faults: { endAfterBytes: 200 } });
+    await tracked.opened;
+    (await server.connection()).sendText('y'.repeat(500));
+    await tracked.closed;
+    expect(tracked.log).toEqual(['open', 'error:Event', 'close:1006::false']);
+    expect(ws.readyState).toBe(WebSocket.CLOSED);
+  });
+
+  test('a reset after the handshake: error, then close 1006', async () => {
+    const { server, tracked } = connect({ faults: { resetAfterBytes: 140 } });
+    await tracked.opened;
+    (await server.connection()).sendText('z'.repeat(100));
+    await tracked.closed;
+    expect(tracked.log).toEqual(['open', 'error:Event', 'close:1006::false']);
+  });
+});

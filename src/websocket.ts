@@ -1,0 +1,915 @@
+/**
+ * The WHATWG `WebSocket` interface (https://websockets.spec.whatwg.org/),
+ * running the Sans-I/O RFC 6455 core over a pluggable byte transport.
+ *
+ * Theory of operation
+ * -------------------
+ * The class drives a `ClientProtocol` (the "driver" of the Sans-I/O
+ * integration rules) and a `Transport`:
+ *
+ * - every transport event feeds the protocol (`receiveData`/`receiveEof`),
+ *   then `#pump()` runs the three driver steps in order: take `dataToSend()`
+ *   (written first, so automatic replies leave before user code runs), arm
+ *   the close timer if `closeExpected()`, then handle `eventsReceived()`;
+ * - frames produced in one turn of the event loop are coalesced into one
+ *   `transport.write()` by a microtask (`#flush()`), in order; `SEND_EOF`
+ *   becomes `transport.end()`;
+ * - user-visible state changes and events happen in tasks, in order: open,
+ *   each message, the start of the closing handshake, then error and close.
+ *   Each runs in a task of its own (`scheduleTask()`), as in browsers, so a
+ *   microtask queued by one handler runs before the next event.
+ *
+ * `readyState` is therefore this object's own field, not the protocol's
+ * state: it changes in those tasks, and synchronously in `close()`.
+ */
+import { CloseEvent } from './events.js';
+import { type Message, MessageAssembler, messageData } from './message.js';
+import { ClientProtocol, type ClientProtocolOptions } from './protocol/client.js';
+import { CloseCode } from './protocol/close-code.js';
+import type { ClientExtensionFactory } from './protocol/extensions/base.js';
+import { type Frame, Opcode } from './protocol/frames.js';
+import { isToken } from './protocol/headers.js';
+import type { Response } from './protocol/http11.js';
+import { MAX_CLOSE_REASON } from './protocol/limits.js';
+import { decodeUtf8, encodeUtf8 } from './protocol/platform.js';
+import { SEND_EOF, State } from './protocol/protocol.js';
+import type { WebSocketUri } from './protocol/uri.js';
+import { scheduleTask } from './task.js';
+import {
+  type Transport,
+  type TransportFactory,
+  type TransportTarget,
+  toError,
+} from './transports/transport.js';
+
+/** What `binaryType` may be. */
+export type BinaryType = 'blob' | 'arraybuffer';
+
+/**
+ * Non-standard options: the third argument of the constructor.
+ */
+export interface WebSocketOptions {
+  /**
+   * The byte stream to run over: a transport that hasn't opened yet, or a
+   * factory called with the URL's host, port and scheme.
+   * @defaultValue the entry point's default (Node: TCP/TLS; browser entry: none)
+   */
+  readonly transport?: Transport | TransportFactory;
+  /** Extra request headers (not the ones the handshake sets). @defaultValue none */
+  readonly headers?: ClientProtocolOptions['headers'];
+  /** Value of the `Origin` header; `null` sends none. @defaultValue `null` */
+  readonly origin?: string | null;
+  /** Value of the `User-Agent` header; `null` sends none. @defaultValue `null` */
+  readonly userAgent?: string | null;
+  /** Extensions to offer, e.g. permessage-deflate. @defaultValue `[]` */
+  readonly extensions?: readonly ClientExtensionFactory[];
+  /**
+   * Largest incoming message in bytes (after decompression); a larger one
+   * fails the connection with 1009. `null` disables the limit.
+   * @defaultValue 128 MiB, as undici's `maxPayloadSize`
+   */
+  readonly maxMessageSize?: number | null;
+  /**
+   * Time allowed for connecting and the opening handshake; then the
+   * connection fails (error, then close with 1006). `null` waits forever.
+   * @defaultValue 30000
+   */
+  readonly openTimeoutMs?: number | null;
+  /**
+   * Time allowed for the peer to close the byte stream once a close frame
+   * was sent or the connection failed; then it is closed. `null` waits forever.
+   * @defaultValue 10000, as Python websockets' `close_timeout`
+   */
+  readonly closeTimeoutMs?: number | null;
+  /** Send a keepalive ping at this interval; `null` disables keepalive. @defaultValue `null` */
+  readonly pingIntervalMs?: number | null;
+  /**
+   * Time allowed for the pong answering a keepalive ping; then the connection
+   * fails with 1011. `null` waits forever.
+   * @defaultValue 20000, as Python websockets' `ping_timeout`
+   */
+  readonly pongTimeoutMs?: number | null;
+}
+
+/** @defaultValue of {@link WebSocketOptions.maxMessageSize}: 128 MiB. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 128 * 2 ** 20;
+const DEFAULT_OPEN_TIMEOUT_MS = 30_000;
+const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+const DEFAULT_PONG_TIMEOUT_MS = 20_000;
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+type ReadyState = typeof CONNECTING | typeof OPEN | typeof CLOSING | typeof CLOSED;
+
+/**
+ * The public members of {@link WebSocket}: what `this` is in an event handler.
+ * (Without the private fields, so that lib.dom's `WebSocket` is one too.)
+ */
+export type WebSocketInstance = Pick<WebSocket, keyof WebSocket>;
+
+// biome-ignore lint/suspicious/noExplicitAny: lib.dom types handlers as returning any
+type Handler<E extends Event> = ((this: WebSocketInstance, ev: E) => any) | null;
+
+interface HandlerSlot {
+  handler: (this: WebSocketInstance, ev: Event) => unknown;
+  readonly listener: (ev: Event) => void;
+}
+
+/** A `send()` waiting behind a `Blob` being read, to keep messages in order. */
+interface Outgoing {
+  readonly type: 'text' | 'binary';
+  readonly size: number;
+  bytes: Uint8Array | null;
+}
+
+/**
+ * WHATWG `WebSocket` (https://websockets.spec.whatwg.org/#the-websocket-interface)
+ * running RFC 6455 in JavaScript over a pluggable byte transport.
+ */
+export class WebSocket extends EventTarget {
+  static readonly CONNECTING = CONNECTING;
+  static readonly OPEN = OPEN;
+  static readonly CLOSING = CLOSING;
+  static readonly CLOSED = CLOSED;
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
+
+  readonly #url: URL;
+  readonly #origin: string;
+  readonly #protocols: readonly string[];
+  readonly #protocol: ClientProtocol;
+  readonly #transport: Transport;
+  readonly #assembler = new MessageAssembler();
+  readonly #closeTimeoutMs: number | null;
+  readonly #pingIntervalMs: number | null;
+  readonly #pongTimeoutMs: number | null;
+  readonly #listeners: {
+    readonly open: () => void;
+    readonly data: (chunk: Uint8Array) => void;
+    readonly end: () => void;
+    readonly close: (error?: Error) => void;
+  };
+  readonly #handlers = new Map<string, HandlerSlot>();
+
+  #readyState: ReadyState = CONNECTING;
+  #subprotocol = '';
+  #extensions = '';
+  #binaryType: BinaryType = 'blob';
+  #bufferedAmount = 0;
+  /** "The user agent was required to fail the WebSocket connection." */
+  #failed = false;
+  #destroyed = false;
+  #transportClosed = false;
+  #eofReceived = false;
+  #outbox: Array<Uint8Array | typeof SEND_EOF> = [];
+  /** Application bytes in `#outbox`: subtracted from `bufferedAmount` once written. */
+  #outboxAppBytes = 0;
+  #flushScheduled = false;
+  #endPromise: Promise<void> | null = null;
+  #sendQueue: Outgoing[] = [];
+  #openTimer: ReturnType<typeof setTimeout> | undefined;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #pingTimer: ReturnType<typeof setTimeout> | undefined;
+  #pongTimer: ReturnType<typeof setTimeout> | undefined;
+  #pingPayload: Uint8Array | null = null;
+
+  /**
+   * https://websockets.spec.whatwg.org/#dom-websocket-websocket
+   *
+   * @param url - A `ws:`, `wss:`, `http:` or `https:` URL, absolute or
+   *   relative to `location` where there is one.
+   * @param protocols - Subprotocols to offer, in order of preference.
+   * @param options - Non-standard: transport, headers, limits and timeouts.
+   * @throws DOMException "SyntaxError" if the URL or a subprotocol is invalid.
+   * @throws TypeError if no transport is available or an option is invalid.
+   */
+  constructor(url: string | URL, protocols: string | string[] = [], options: WebSocketOptions = {}) {
+    super();
+    // 1. Let baseURL be this's relevant settings object's API base URL.
+    // 2. Let urlRecord be the result of getting a URL record given url and baseURL.
+    // 3. If urlRecord is failure, then throw a "SyntaxError" DOMException.
+    const urlRecord = getUrlRecord(url);
+    // 4. If protocols is a string, set protocols to a sequence consisting of just that string.
+    const offered = toProtocolList(protocols);
+    // 5. If any of the values in protocols occur more than once or otherwise
+    //    fail to match the requirements for elements that comprise the value
+    //    of `Sec-WebSocket-Protocol` fields as defined by The WebSocket
+    //    protocol, then throw a "SyntaxError" DOMException.
+    const seen = new Set<string>();
+    for (const protocol of offered) {
+      if (!isToken(protocol)) {
+        throw new DOMException(`The subprotocol '${protocol}' is invalid.`, 'SyntaxError');
+      }
+      // Compared as written: subprotocol tokens are case-sensitive
+      // (RFC 6455, 11.3.4), and Chromium accepts ['a', 'A'].
+      if (seen.has(protocol)) {
+        throw new DOMException(`The subprotocol '${protocol}' is duplicated.`, 'SyntaxError');
+      }
+      seen.add(protocol);
+    }
+    // 6. Set this's url to urlRecord.
+    this.#url = urlRecord;
+    this.#origin = urlRecord.origin;
+    this.#protocols = offered;
+
+    const openTimeoutMs = checkDuration('openTimeoutMs', options.openTimeoutMs, DEFAULT_OPEN_TIMEOUT_MS);
+    this.#closeTimeoutMs = checkDuration('closeTimeoutMs', options.closeTimeoutMs, DEFAULT_CLOSE_TIMEOUT_MS);
+    this.#pingIntervalMs = checkDuration('pingIntervalMs', options.pingIntervalMs, null);
+    this.#pongTimeoutMs = checkDuration('pongTimeoutMs', options.pongTimeoutMs, DEFAULT_PONG_TIMEOUT_MS);
+    const uri = toWebSocketUri(urlRecord);
+    this.#protocol = new ClientProtocol(uri, {
+      subprotocols: offered,
+      maxMessageSize:
+        options.maxMessageSize === undefined ? DEFAULT_MAX_MESSAGE_SIZE : options.maxMessageSize,
+      origin: options.origin ?? null,
+      userAgent: options.userAgent ?? null,
+      extensions: options.extensions ?? [],
+      ...(options.headers === undefined ? {} : { headers: options.headers }),
+    });
+    const transport = options.transport;
+    if (transport === undefined) {
+      throw new TypeError('no transport: pass { transport } in the options, or use the Node.js entry point');
+    }
+    const target: TransportTarget = {
+      url: urlRecord.href,
+      host: uri.host,
+      port: uri.port,
+      secure: uri.secure,
+    };
+    this.#listeners = {
+      open: () => this.#onTransportOpen(),
+      data: (chunk) => this.#onTransportData(chunk),
+      end: () => this.#onTransportEnd(),
+      close: (error) => this.#onTransportClose(error),
+    };
+    // 7.-8. Run this step in parallel: establish a WebSocket connection given
+    //       urlRecord, protocols, and client.
+    this.#transport = typeof transport === 'function' ? transport(target) : transport;
+    this.#transport.on('open', this.#listeners.open);
+    this.#transport.on('data', this.#listeners.data);
+    this.#transport.on('end', this.#listeners.end);
+    this.#transport.on('close', this.#listeners.close);
+    if (openTimeoutMs !== null) this.#openTimer = setTimeout(() => this.#fail(), openTimeoutMs);
+  }
+
+  /** https://websockets.spec.whatwg.org/#dom-websocket-url */
+  get url(): string {
+    return this.#url.href;
+  }
+
+  /** https://websockets.spec.whatwg.org/#dom-websocket-readystate */
+  get readyState(): number {
+    return this.#readyState;
+  }
+
+  /**
+   * https://websockets.spec.whatwg.org/#dom-websocket-bufferedamount: bytes
+   * of application data passed to `send()` and not yet accepted by the
+   * transport (framing overhead excluded).
+   */
+  get bufferedAmount(): number {
+    return this.#bufferedAmount;
+  }
+
+  /** https://websockets.spec.whatwg.org/#dom-websocket-extensions */
+  get extensions(): string {
+    return this.#extensions;
+  }
+
+  /** https://websockets.spec.whatwg.org/#dom-websocket-protocol */
+  get protocol(): string {
+    return this.#subprotocol;
+  }
+
+  /** https://websockets.spec.whatwg.org/#dom-websocket-binarytype */
+  get binaryType(): BinaryType {
+    return this.#binaryType;
+  }
+
+  set binaryType(value: BinaryType) {
+    // An IDL enumeration attribute: assigning another value is ignored.
+    const type = String(value);
+    if (type === 'blob' || type === 'arraybuffer') this.#binaryType = type;
+  }
+
+  /** https://html.spec.whatwg.org/multipage/webappapis.html#handler-onopen */
+  get onopen(): Handler<Event> {
+    return this.#getHandler('open');
+  }
+
+  set onopen(handler: Handler<Event>) {
+    this.#setHandler('open', handler);
+  }
+
+  /** https://html.spec.whatwg.org/multipage/webappapis.html#handler-onmessage */
+  get onmessage(): Handler<MessageEvent> {
+    return this.#getHandler('message');
+  }
+
+  set onmessage(handler: Handler<MessageEvent>) {
+    this.#setHandler('message', handler);
+  }
+
+  /** https://html.spec.whatwg.org/multipage/webappapis.html#handler-onerror */
+  get onerror(): Handler<Event> {
+    return this.#getHandler('error');
+  }
+
+  set onerror(handler: Handler<Event>) {
+    this.#setHandler('error', handler);
+  }
+
+  /** https://html.spec.whatwg.org/multipage/webappapis.html#handler-onclose */
+  get onclose(): Handler<CloseEvent> {
+    return this.#getHandler('close');
+  }
+
+  set onclose(handler: Handler<CloseEvent>) {
+    this.#setHandler('close', handler);
+  }
+
+  /**
+   * https://websockets.spec.whatwg.org/#dom-websocket-send
+   *
+   * @throws DOMException "InvalidStateError" while CONNECTING.
+   */
+  send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+    // 1. If this's ready state is CONNECTING, then throw an "InvalidStateError" DOMException.
+    if (this.#readyState === CONNECTING) {
+      throw new DOMException(
+        "Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.",
+        'InvalidStateError',
+      );
+    }
+    // 2. Run the appropriate set of steps from the following list: "If the
+    //    WebSocket connection is established and the WebSocket closing
+    //    handshake has not yet started, then the user agent must send a
+    //    WebSocket Message comprised of the data argument [...] Any invocation
+    //    of this method with [an] argument that does not throw an exception
+    //    must increase the bufferedAmount attribute by the number of bytes
+    //    needed to express the argument".
+    if (isBlob(data)) {
+      this.#bufferedAmount += data.size;
+      if (!this.#canSend()) return;
+      const outgoing: Outgoing = { type: 'binary', size: data.size, bytes: null };
+      this.#sendQueue.push(outgoing);
+      data.arrayBuffer().then(
+        (buffer) => {
+          outgoing.bytes = new Uint8Array(buffer);
+          this.#drainSendQueue();
+        },
+        () => this.#fail(CloseCode.INTERNAL_ERROR, 'failed to read a Blob'),
+      );
+      return;
+    }
+    let type: Outgoing['type'];
+    let bytes: Uint8Array;
+    if (isArrayBuffer(data)) {
+      type = 'binary';
+      bytes = new Uint8Array(data);
+    } else if (ArrayBuffer.isView(data)) {
+      type = 'binary';
+      bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    } else {
+      // USVString: lone surrogates become U+FFFD in the encoder.
+      type = 'text';
+      bytes = encodeUtf8(String(data));
+    }
+    this.#bufferedAmount += bytes.byteLength;
+    if (!this.#canSend()) return;
+    if (this.#sendQueue.length > 0) {
+      // Queued behind a Blob: keep a copy, the caller may reuse its buffer.
+      this.#sendQueue.push({
+        type,
+        size: bytes.byteLength,
+        bytes: type === 'text' ? bytes : new Uint8Array(bytes),
+      });
+      return;
+    }
+    this.#sendNow(type, bytes, bytes.byteLength);
+  }
+
+  /**
+   * https://websockets.spec.whatwg.org/#dom-websocket-close
+   *
+   * @throws DOMException "InvalidAccessError" if `code` is neither 1000 nor in 3000–4999.
+   * @throws DOMException "SyntaxError" if `reason` is longer than 123 bytes of UTF-8.
+   */
+  close(code?: number, reason?: string): void {
+    // WebIDL: [Clamp] unsigned short code, USVString reason.
+    const closeCode = code === undefined ? undefined : clampUnsignedShort(code);
+    const closeReason = reason === undefined ? undefined : String(reason);
+    // 1. If code is present, but is neither an integer equal to 1000 nor an
+    //    integer in the range 3000 to 4999, inclusive, throw an
+    //    "InvalidAccessError" DOMException.
+    if (closeCode !== undefined && closeCode !== 1000 && (closeCode < 3000 || closeCode > 4999)) {
+      throw new DOMException(
+        `Failed to execute 'close' on 'WebSocket': The close code must be either 1000, or between 3000 and 4999. ${closeCode} is neither.`,
+        'InvalidAccessError',
+      );
+    }
+    // 2. If reason is present, then run these substeps:
+    //    1. Let reasonBytes be the result of encoding reason.
+    //    2. If reasonBytes is longer than 123 bytes, then throw a "SyntaxError" DOMException.
+    let wellFormedReason = '';
+    if (closeReason !== undefined) {
+      const reasonBytes = encodeUtf8(closeReason);
+      if (reasonBytes.byteLength > MAX_CLOSE_REASON) {
+        throw new DOMException(
+          "Failed to execute 'close' on 'WebSocket': The close reason must not be greater than 123 UTF-8 bytes.",
+          'SyntaxError',
+        );
+      }
+      wellFormedReason = decodeUtf8(reasonBytes);
+    }
+    // 3. Run the first matching steps from the following list:
+    // - If this's ready state is CLOSING (2) or CLOSED (3): Do nothing.
+    if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;
+    // - If the WebSocket connection is not yet established: Fail the
+    //   WebSocket connection and set this's ready state to CLOSING (2).
+    //   (Established, but the open event still pending, counts as not yet:
+    //   the page never saw OPEN.)
+    if (this.#readyState === CONNECTING) {
+      this.#fail();
+      this.#readyState = CLOSING;
+      return;
+    }
+    // - If the WebSocket closing handshake has not yet been started: Start
+    //   the WebSocket closing handshake and set this's ready state to
+    //   CLOSING (2). "If neither code nor reason is present, the WebSocket
+    //   Close message must not have a body." A reason without a code is sent
+    //   with code 1000.
+    if (this.#protocol.state === State.OPEN && !this.#failed) {
+      if (closeCode === undefined && closeReason === undefined) this.#protocol.sendClose();
+      else this.#protocol.sendClose(closeCode ?? CloseCode.NORMAL_CLOSURE, wellFormedReason);
+      this.#pump();
+    }
+    // - Otherwise: Set this's ready state to CLOSING (2).
+    this.#readyState = CLOSING;
+  }
+
+  // -------------------------------------------------------------------------
+  // Event handler attributes: one listener each, registered when first set.
+
+  #getHandler<E extends Event>(type: string): Handler<E> {
+    return (this.#handlers.get(type)?.handler ?? null) as Handler<E>;
+  }
+
+  #setHandler<E extends Event>(type: string, handler: Handler<E>): void {
+    const slot = this.#handlers.get(type);
+    if (typeof handler !== 'function') {
+      if (slot !== undefined) {
+        this.removeEventListener(type, slot.listener);
+        this.#handlers.delete(type);
+      }
+      return;
+    }
+    if (slot !== undefined) {
+      slot.handler = handler as (this: WebSocketInstance, ev: Event) => unknown;
+      return;
+    }
+    const created: HandlerSlot = {
+      handler: handler as (this: WebSocketInstance, ev: Event) => unknown,
+      listener: (event) => {
+        created.handler.call(this, event);
+      },
+    };
+    this.#handlers.set(type, created);
+    this.addEventListener(type, created.listener);
+  }
+
+  // -------------------------------------------------------------------------
+  // Sending
+
+  #canSend(): boolean {
+    return this.#protocol.state === State.OPEN && !this.#failed;
+  }
+
+  #sendNow(type: Outgoing['type'], bytes: Uint8Array, size: number): void {
+    if (type === 'text') this.#protocol.sendText(bytes);
+    else this.#protocol.sendBinary(bytes);
+    this.#outboxAppBytes += size;
+    this.#takeOutput();
+  }
+
+  #drainSendQueue(): void {
+    for (;;) {
+      const next = this.#sendQueue[0];
+      if (next?.bytes == null) return;
+      this.#sendQueue.shift();
+      // The connection may have started closing while a Blob was read: the
+      // bytes then stay counted in bufferedAmount, as for any late send().
+      if (this.#canSend()) this.#sendNow(next.type, next.bytes, next.size);
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // The driver: transport events in, protocol output out.
+
+  #onTransportOpen(): void {
+    if (this.#failed || this.#destroyed) return;
+    this.#protocol.sendRequest(this.#protocol.connect());
+    this.#pump();
+  }
+
+  #onTransportData(chunk: Uint8Array): void {
+    if (this.#eofReceived) return;
+    this.#protocol.receiveData(chunk);
+    this.#pump();
+  }
+
+  #onTransportEnd(): void {
+    if (this.#eofReceived) return;
+    this.#eofReceived = true;
+    this.#protocol.receiveEof();
+    this.#pump();
+    // Sans-I/O rules: "If you called receive_eof, close the TCP connection
+    // now" -- once our own end of stream (SEND_EOF) has been sent.
+    queueMicrotask(() => {
+      void (this.#endPromise ?? Promise.resolve()).then(() => this.#destroyTransport());
+    });
+  }
+
+  /** The three driver steps, in order (GUIDE §9). */
+  #pump(): void {
+    // 1. Write everything from dataToSend() first.
+    this.#takeOutput();
+    // 2. Then, if the peer is expected to close the byte stream, arm a timer.
+    if (this.#protocol.closeExpected()) this.#armCloseTimer();
+    // 3. Then handle the events.
+    for (const event of this.#protocol.eventsReceived()) {
+      if (this.#failed) break;
+      switch (event.kind) {
+        case 'response':
+          this.#onResponse(event);
+          break;
+        case 'frame':
+          this.#onFrame(event);
+          break;
+        default:
+          assertNever(event);
+      }
+    }
+    // The core failed the connection itself (a protocol error from the peer).
+    if (this.#protocol.parserError !== null) this.#failed = true;
+  }
+
+  #takeOutput(): void {
+    const output = this.#protocol.dataToSend();
+    if (output.length === 0) return;
+    for (const item of output) this.#outbox.push(item);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  /** Write what this turn of the event loop produced as one chunk; then half-close if asked. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    const outbox = this.#outbox;
+    let appBytes = this.#outboxAppBytes;
+    this.#outbox = [];
+    this.#outboxAppBytes = 0;
+    if (this.#destroyed || this.#transportClosed) return;
+    let chunks: Uint8Array[] = [];
+    const write = (): void => {
+      if (chunks.length === 0) return;
+      const written = appBytes;
+      appBytes = 0;
+      this.#transport.write(concat(chunks)).then(
+        () => {
+          this.#bufferedAmount -= written;
+        },
+        (error: unknown) => this.#destroyTransport(toError(error)),
+      );
+      chunks = [];
+    };
+    for (const item of outbox) {
+      if (item === SEND_EOF) {
+        write();
+        this.#endPromise = this.#transport.end();
+      } else {
+        chunks.push(item);
+      }
+    }
+    write();
+  }
+
+  #onResponse(response: Response): void {
+    clearTimeout(this.#openTimer);
+    this.#openTimer = undefined;
+    // The opening handshake failed (status, Upgrade, Accept, negotiation):
+    // fail the WebSocket connection.
+    if (this.#protocol.handshakeError !== null) {
+      this.#failed = true;
+      this.#destroyTransport();
+      return;
+    }
+    // Fetch, "establish a WebSocket connection": "If protocols is not the
+    // empty list and extracting header list values given
+    // `Sec-WebSocket-Protocol` and response's header list results in null,
+    // failure, or the empty byte sequence, then fail the WebSocket
+    // connection." (RFC 6455 only rejects a subprotocol that wasn't offered.)
+    if (this.#protocols.length > 0 && this.#protocol.subprotocol === null) {
+      this.#fail();
+      return;
+    }
+    const extensions = response.headers.getAll('Sec-WebSocket-Extensions').join(', ');
+    const subprotocol = this.#protocol.subprotocol ?? '';
+    // "When the WebSocket connection is established, the user agent must
+    // queue a task to run these steps:"
+    this.#queueTask(() => {
+      // close() was called before this task ran: it failed the connection.
+      if (this.#readyState !== CONNECTING) return;
+      // 1. Change the ready state to OPEN (1).
+      this.#readyState = OPEN;
+      // 2. Change the extensions attribute's value to the extensions in use, if it is not the null value.
+      this.#extensions = extensions;
+      // 3. Change the protocol attribute's value to the subprotocol in use, if it is not the null value.
+      this.#subprotocol = subprotocol;
+      // 4. Fire an event named open at the WebSocket object.
+      this.dispatchEvent(new Event('open'));
+    });
+    this.#schedulePing();
+  }
+
+  #onFrame(frame: Frame): void {
+    switch (frame.opcode) {
+      case Opcode.TEXT:
+      case Opcode.BINARY:
+      case Opcode.CONT: {
+        const message = this.#assembler.push(frame);
+        if (message !== null) this.#queueTask(() => this.#dispatchMessage(message));
+        return;
+      }
+      case Opcode.PONG:
+        this.#onPong(frame.data);
+        return;
+      case Opcode.CLOSE:
+        // "When the WebSocket closing handshake is started, the user agent
+        // must queue a task to change the ready state to CLOSING (2)."
+        this.#queueTask(() => {
+          if (this.#readyState === OPEN) this.#readyState = CLOSING;
+        });
+        return;
+      case Opcode.PING:
+        return; // the core answers with a pong
+    }
+  }
+
+  /** https://websockets.spec.whatwg.org/#feedback-from-the-protocol: "When a WebSocket message has been received" */
+  #dispatchMessage(message: Message): void {
+    // 1. If this's ready state is not OPEN (1), then return.
+    if (this.#readyState !== OPEN) return;
+    // 2.-3. Let dataForEvent be determined by switching on type and binaryType.
+    const data = messageData(message, this.#binaryType);
+    // 4. Fire an event named message at the WebSocket object, using
+    //    MessageEvent, with the origin attribute initialized to the
+    //    serialization of the WebSocket object's url's origin, and the data
+    //    attribute initialized to dataForEvent.
+    this.dispatchEvent(new MessageEvent('message', { data, origin: this.#origin }));
+  }
+
+  /**
+   * "Fail the WebSocket connection" (RFC 6455, 7.1.7): send a close frame
+   * with `code` if the connection is open and `code` isn't 1006, else close
+   * the transport now. The error and close events follow when it closes.
+   */
+  #fail(code: number = CloseCode.ABNORMAL_CLOSURE, reason = ''): void {
+    if (this.#failed || this.#transportClosed) return;
+    this.#failed = true;
+    const state = this.#protocol.state;
+    if (state === State.CONNECTING || state === State.OPEN) this.#protocol.fail(code, reason);
+    this.#takeOutput();
+    if (code === CloseCode.ABNORMAL_CLOSURE || state !== State.OPEN) this.#destroyTransport();
+    else this.#armCloseTimer();
+  }
+
+  #armCloseTimer(): void {
+    if (this.#closeTimer !== undefined || this.#closeTimeoutMs === null || this.#transportClosed) return;
+    this.#closeTimer = setTimeout(() => this.#destroyTransport(), this.#closeTimeoutMs);
+  }
+
+  #destroyTransport(error?: Error): void {
+    if (this.#destroyed || this.#transportClosed) return;
+    this.#destroyed = true;
+    this.#transport.destroy(error);
+  }
+
+  /** https://websockets.spec.whatwg.org/#feedback-from-the-protocol: "When the WebSocket connection is closed" */
+  #onTransportClose(error?: Error): void {
+    if (this.#transportClosed) return;
+    this.#transportClosed = true;
+    clearTimeout(this.#openTimer);
+    clearTimeout(this.#closeTimer);
+    clearTimeout(this.#pingTimer);
+    clearTimeout(this.#pongTimer);
+    this.#openTimer = this.#closeTimer = this.#pingTimer = this.#pongTimer = undefined;
+    this.#transport.off('open', this.#listeners.open);
+    this.#transport.off('data', this.#listeners.data);
+    this.#transport.off('end', this.#listeners.end);
+    this.#transport.off('close', this.#listeners.close);
+    this.#sendQueue = [];
+    // The byte stream is gone: whatever the protocol still expected is an EOF.
+    this.#protocol.receiveEof();
+    this.#protocol.dataToSend();
+    this.#protocol.eventsReceived();
+    if (error !== undefined && this.#protocol.closeRcvd === null) this.#failed = true;
+    // RFC 6455, 7.1.4: "If the TCP connection was closed after the WebSocket
+    // closing handshake was completed, the WebSocket connection is said to
+    // have been closed _cleanly_."
+    const wasClean = !this.#failed && this.#protocol.closeRcvd !== null && this.#protocol.closeSent !== null;
+    const code = this.#protocol.closeCode ?? CloseCode.ABNORMAL_CLOSURE;
+    const reason = this.#protocol.closeReason ?? '';
+    // Without a close frame (1006) the connection was lost, which fails it.
+    const failed = this.#failed || code === CloseCode.ABNORMAL_CLOSURE;
+    this.#queueTask(() => {
+      // 1. Change the ready state to CLOSED (3).
+      this.#readyState = CLOSED;
+      // 2. If the user agent was required to fail the WebSocket connection,
+      //    or if the WebSocket connection was closed after being flagged as
+      //    full, fire an event named error at the WebSocket object.
+      if (failed) this.dispatchEvent(new Event('error'));
+      // 3. Fire an event named close at the WebSocket object, using
+      //    CloseEvent, with the wasClean attribute initialized to true if the
+      //    connection closed cleanly and false otherwise, the code attribute
+      //    initialized to the WebSocket connection close code, and the reason
+      //    attribute initialized to the result of applying UTF-8 decode
+      //    without BOM to the WebSocket connection close reason.
+      this.dispatchEvent(new CloseEvent('close', { wasClean, code, reason }));
+    });
+  }
+
+  /** Queue a task on the WebSocket task source: one task per event, in order. */
+  #queueTask(task: () => void): void {
+    scheduleTask(task);
+  }
+
+  // -------------------------------------------------------------------------
+  // Keepalive
+
+  #schedulePing(): void {
+    if (this.#pingIntervalMs === null || this.#transportClosed) return;
+    this.#pingTimer = setTimeout(() => this.#ping(), this.#pingIntervalMs);
+  }
+
+  #ping(): void {
+    this.#pingTimer = undefined;
+    if (this.#protocol.state !== State.OPEN || this.#failed) return;
+    const payload = new Uint8Array(4);
+    crypto.getRandomValues(payload);
+    this.#pingPayload = payload;
+    this.#protocol.sendPing(payload);
+    this.#takeOutput();
+    if (this.#pongTimeoutMs !== null) {
+      this.#pongTimer = setTimeout(() => {
+        this.#pongTimer = undefined;
+        this.#fail(CloseCode.INTERNAL_ERROR, 'keepalive ping timeout');
+      }, this.#pongTimeoutMs);
+    }
+  }
+
+  #onPong(data: Uint8Array): void {
+    const expected = this.#pingPayload;
+    if (expected === null || !equalBytes(data, expected)) return;
+    this.#pingPayload = null;
+    clearTimeout(this.#pongTimer);
+    this.#pongTimer = undefined;
+    this.#schedulePing();
+  }
+}
+
+// Constants on the prototype as well as on the constructor (WebIDL), read-only.
+for (const [name, value] of [
+  ['CONNECTING', CONNECTING],
+  ['OPEN', OPEN],
+  ['CLOSING', CLOSING],
+  ['CLOSED', CLOSED],
+] as const) {
+  const descriptor = { value, enumerable: true, writable: false, configurable: false };
+  Object.defineProperty(WebSocket, name, descriptor);
+  Object.defineProperty(WebSocket.prototype, name, descriptor);
+}
+Object.defineProperty(WebSocket.prototype, Symbol.toStringTag, { value: 'WebSocket', configurable: true });
+
+/**
+ * https://websockets.spec.whatwg.org/#get-a-url-record
+ *
+ * @throws DOMException "SyntaxError" on failure.
+ */
+function getUrlRecord(url: string | URL): URL {
+  const text = String(url);
+  const fail = (): DOMException =>
+    new DOMException(`Failed to construct 'WebSocket': The URL '${text}' is invalid.`, 'SyntaxError');
+  const base = (globalThis as { location?: { href?: unknown } }).location?.href;
+  // 1. Let urlRecord be the result of applying the URL parser to url with baseURL.
+  let urlRecord: URL;
+  try {
+    urlRecord = typeof base === 'string' ? new URL(text, base) : new URL(text);
+  } catch {
+    // 2. If urlRecord is failure, then return failure.
+    throw fail();
+  }
+  // 3. If urlRecord's scheme is "http", then set urlRecord's scheme to "ws".
+  if (urlRecord.protocol === 'http:') urlRecord.protocol = 'ws:';
+  // 4. Otherwise, if urlRecord's scheme is "https", set urlRecord's scheme to "wss".
+  else if (urlRecord.protocol === 'https:') urlRecord.protocol = 'wss:';
+  // 5. If urlRecord's scheme is not "ws" or "wss", then return failure.
+  if (urlRecord.protocol !== 'ws:' && urlRecord.protocol !== 'wss:') throw fail();
+  // 6. If urlRecord's fragment is non-null, then return failure. (`hash` is
+  //    empty for an empty fragment too; the serialization shows it.)
+  if (urlRecord.href.includes('#')) throw fail();
+  // 7. Return urlRecord.
+  return urlRecord;
+}
+
+/** WebIDL conversion of `(DOMString or sequence<DOMString>) protocols`. */
+function toProtocolList(protocols: string | string[] | undefined): string[] {
+  if (protocols === undefined) return [];
+  if (typeof protocols === 'object' && protocols !== null && Symbol.iterator in protocols) {
+    return Array.from(protocols as Iterable<unknown>, String);
+  }
+  return [String(protocols)];
+}
+
+function toWebSocketUri(url: URL): WebSocketUri {
+  const secure = url.protocol === 'wss:';
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const userInfo: readonly [string, string] | null =
+    url.username === '' && url.password === ''
+      ? null
+      : [decodeURIComponent(url.username), decodeURIComponent(url.password)];
+  return {
+    secure,
+    host,
+    port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
+    resourceName: (url.pathname === '' ? '/' : url.pathname) + url.search,
+    userInfo,
+  };
+}
+
+/** WebIDL `[Clamp] unsigned short`. */
+function clampUnsignedShort(value: unknown): number {
+  const number = Number(value);
+  if (Number.isNaN(number)) return 0;
+  const clamped = Math.min(Math.max(number, 0), 0xffff);
+  // Round to the nearest integer, ties to even.
+  const floor = Math.floor(clamped);
+  const fraction = clamped - floor;
+  if (fraction > 0.5) return floor + 1;
+  if (fraction < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+function checkDuration(
+  name: string,
+  value: number | null | undefined,
+  fallback: number | null,
+): number | null {
+  if (value === undefined) return fallback;
+  if (value === null) return null;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(`${name} must be a non-negative number or null`);
+  }
+  return value;
+}
+
+function isBlob(data: unknown): data is Blob {
+  return typeof Blob === 'function' && data instanceof Blob;
+}
+
+function isArrayBuffer(data: unknown): data is ArrayBufferLike {
+  return (
+    data instanceof ArrayBuffer ||
+    (typeof SharedArrayBuffer === 'function' && data instanceof SharedArrayBuffer) ||
+    Object.prototype.toString.call(data) === '[object ArrayBuffer]'
+  );
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  let length = 0;
+  for (const chunk of chunks) length += chunk.byteLength;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected value: ${JSON.stringify(value)}`);
+}
