@@ -204,12 +204,13 @@ export class WebSocket extends EventTarget {
       if (!isToken(protocol)) {
         throw new DOMException(`The subprotocol '${protocol}' is invalid.`, 'SyntaxError');
       }
-      // Compared as written: subprotocol tokens are case-sensitive
-      // (RFC 6455, 11.3.4), and Chromium accepts ['a', 'A'].
-      if (seen.has(protocol)) {
+      // Compared case-insensitively, as browsers do (WPT
+      // websockets/Create-protocols-repeated-case-insensitive.any.js).
+      const folded = protocol.toLowerCase();
+      if (seen.has(folded)) {
         throw new DOMException(`The subprotocol '${protocol}' is duplicated.`, 'SyntaxError');
       }
-      seen.add(protocol);
+      seen.add(folded);
     }
     // 6. Set this's url to urlRecord.
     this.#url = urlRecord;
