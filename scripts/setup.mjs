@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // Installs what the tests need beyond npm packages, idempotently:
-// Debian's python3-websockets (a real RFC 6455 peer, run with /usr/bin/python3).
+// - Debian's python3-websockets (a real RFC 6455 peer, run with /usr/bin/python3);
+// - Debian's chromium (the browser of the end-to-end tests, driven by
+//   Playwright with executablePath; browsers are never downloaded).
 // Runs before `npm test`, `npm run demo` and `npm run bench`; does nothing when
 // everything is present already.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 const PYTHON = '/usr/bin/python3';
+const CHROMIUM = '/usr/bin/chromium';
 
 function hasPythonWebsockets() {
   const probe = spawnSync(PYTHON, ['-c', 'import websockets'], { stdio: 'ignore' });
@@ -34,8 +38,13 @@ function aptInstall(packages) {
 
 const missing = [];
 if (!hasPythonWebsockets()) missing.push('python3-websockets');
+if (!existsSync(CHROMIUM)) missing.push('chromium');
 if (missing.length > 0) aptInstall(missing);
 if (!hasPythonWebsockets()) {
   console.error(`setup: ${PYTHON} still cannot import websockets`);
+  process.exit(1);
+}
+if (!existsSync(CHROMIUM)) {
+  console.error(`setup: ${CHROMIUM} is still missing`);
   process.exit(1);
 }

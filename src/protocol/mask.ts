@@ -44,6 +44,13 @@ export function maskInto(source: Uint8Array, target: Uint8Array, key: Uint8Array
     const keyWord = ROTATED_WORD[0]!;
     for (let w = 0; w < words; w++) dst[w] = src[w]! ^ keyWord;
     i += words << 2;
+  } else if (length >= 32) {
+    // Misaligned copy (a client's payload after a 6- or 14-byte header):
+    // copying first, then masking the copy word by word in place, is about
+    // twice as fast as masking byte by byte.
+    target.set(source);
+    maskInto(target.subarray(0, length), target, key);
+    return;
   } else {
     for (; i + 3 < length; i += 4) {
       // i is a multiple of 4 here, so the key is not rotated.
