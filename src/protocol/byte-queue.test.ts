@@ -66,3 +66,18 @@ describe('ByteQueue', () => {
     expect(queue.take(2)).toEqual(new Uint8Array([4999 & 0xff, 0xaa]));
   });
 });
+
+describe('ByteQueue large copies', () => {
+  test('a copy across chunks of 64 KiB or more is a plain Uint8Array with every byte set', () => {
+    const queue = new ByteQueue();
+    const size = 200_000;
+    for (let i = 0; i < size; i += 50_000) {
+      queue.push(Uint8Array.from({ length: 50_000 }, (_, j) => (i + j) & 0xff));
+    }
+    const out = queue.take(size);
+    expect(Object.getPrototypeOf(out)).toBe(Uint8Array.prototype);
+    expect(out.byteOffset).toBe(0);
+    expect(out.buffer.byteLength).toBe(size);
+    for (let i = 0; i < size; i += 997) expect(out[i]).toBe(i & 0xff);
+  });
+});

@@ -1,3 +1,5 @@
+import { allocUninitialized } from './platform.js';
+
 /**
  * A FIFO of received byte chunks.
  *
@@ -75,7 +77,8 @@ export class ByteQueue {
       this.#advance(n, available);
       return view;
     }
-    const out = new Uint8Array(n);
+    // Every byte of `out` is written below, so it needs no zero-fill.
+    const out = allocUninitialized(n);
     let written = 0;
     while (written < n) {
       const chunk = this.#chunks[this.#first]!;
