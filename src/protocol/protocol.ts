@@ -594,7 +594,7 @@ export class Protocol<HandshakeEvent = never> {
       // (When sending a Close frame in response, the endpoint typically echos
       // the status code it received.)" Echo the payload as received:
       // re-serializing fails for an empty payload (code 1005).
-      this.#sendFrame(frame(Opcode.CLOSE, received.data.slice()));
+      this.#sendFrame(frame(Opcode.CLOSE, received.data));
       this.#closeSent = this.#closeRcvd;
       this.#closeRcvdThenSent = true;
       this.#state = State.CLOSING;
