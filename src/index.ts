@@ -5,6 +5,7 @@
  *
  * Only what this module exports is public API.
  */
+export { bindOptions } from './bind-options.js';
 export { CloseEvent } from './events.js';
 export {
   Transport,

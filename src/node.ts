@@ -8,6 +8,7 @@
 import { NodeTransport, type NodeTransportOptions, nodeTransport } from './node/transport.js';
 import { WebSocket as BaseWebSocket, type WebSocketOptions } from './websocket.js';
 
+export { bindOptions } from './bind-options.js';
 export { CloseEvent } from './events.js';
 export {
   Transport,
