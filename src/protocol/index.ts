@@ -27,6 +27,31 @@ export {
   WebSocketError,
 } from './errors.js';
 export type { ClientExtensionFactory, Extension, ServerExtensionFactory } from './extensions/base.js';
+export {
+  createDeflateCodec,
+  DecompressionError,
+  type DeflateCodec,
+  type DeflateCodecFactory,
+  type DeflateCodecOptions,
+  PakoDeflateCodec,
+} from './extensions/deflate-codec.js';
+export {
+  buildPerMessageDeflateParams,
+  ClientPerMessageDeflateFactory,
+  type ClientPerMessageDeflateOptions,
+  DEFAULT_CLIENT_PERMESSAGE_DEFLATE,
+  DEFAULT_COMPRESSION_THRESHOLD,
+  DEFAULT_SERVER_PERMESSAGE_DEFLATE,
+  enableClientPermessageDeflate,
+  enableServerPermessageDeflate,
+  PerMessageDeflate,
+  type PerMessageDeflateCompressionOptions,
+  type PerMessageDeflateOffer,
+  type PerMessageDeflateParams,
+  parsePerMessageDeflateParams,
+  ServerPerMessageDeflateFactory,
+  type ServerPerMessageDeflateOptions,
+} from './extensions/permessage-deflate.js';
 export { type Frame, frame, frameToString, isControl, Opcode, parseFrame, serializeFrame } from './frames.js';
 export { computeAccept, generateKey } from './handshake.js';
 export {
