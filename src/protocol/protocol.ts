@@ -636,7 +636,13 @@ export class Protocol<HandshakeEvent = never> {
 
   /** Largest payload the next frame may carry on the wire. */
   #maxFrameSize(): number | null {
-    const budget = this.#messageBudget();
+    let budget = this.#messageBudget();
+    // With extensions, the limit applies to decoded data and extensions
+    // enforce it while decoding; the wire size only guards buffering. An
+    // incompressible message exactly at the limit is a little larger
+    // compressed (DEFLATE stored blocks add 5 bytes per 65535), so allow
+    // that much slack here rather than fail a valid message with 1009.
+    if (budget !== null && this.#extensions.length > 0) budget += (budget >>> 10) + 1024;
     if (this.#maxFragmentSize === null) return budget;
     return budget === null ? this.#maxFragmentSize : Math.min(budget, this.#maxFragmentSize);
   }

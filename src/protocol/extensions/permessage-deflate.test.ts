@@ -698,6 +698,26 @@ describe('framing (RFC 7692, 7.2.3)', () => {
     expect(server.closeSent?.code).toBe(1009);
   });
 
+  it('accepts an incompressible message exactly at maxMessageSize, although it is larger compressed', () => {
+    const { client, server } = connect(
+      [new ClientPerMessageDeflateFactory({ threshold: 0 })],
+      [new ServerPerMessageDeflateFactory()],
+      {},
+      { maxMessageSize: 100_000 },
+    );
+    const random = new Uint8Array(100_000);
+    for (let i = 0; i < random.length; i += 65536) crypto.getRandomValues(random.subarray(i, i + 65536));
+    client.sendBinary(random);
+    const wire = bytesOf(client);
+    expect(wire.byteLength).toBeGreaterThan(100_000 + 14);
+    server.receiveData(wire);
+    expect(server.parserError).toBeNull();
+    expect(dataFrames(server.eventsReceived())[0]?.data).toEqual(random);
+    client.sendBinary(new Uint8Array(100_001));
+    server.receiveData(bytesOf(client));
+    expect(server.closeSent?.code).toBe(1009);
+  });
+
   it('applies maxMessageSize across the frames of a compressed message', () => {
     const { client, server } = connect(
       [new ClientPerMessageDeflateFactory({ threshold: 0 })],
