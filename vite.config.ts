@@ -12,6 +12,7 @@ export default defineConfig({
     lib: {
       entry: {
         index: 'src/index.ts',
+        lite: 'src/lite.ts',
         node: 'src/node.ts',
         polyfill: 'src/polyfill.ts',
         protocol: 'src/protocol/index.ts',

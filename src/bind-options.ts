@@ -1,9 +1,41 @@
 /**
- * A class factory that binds options: code that only ever calls
+ * WebSocket classes with options decided ahead of the call: the entry
+ * points' defaults (transport, compression) and the app's own
+ * (`bindOptions`), so that code that only ever calls
  * `new WebSocket(url, protocols)` (third-party libraries, a polyfilled
- * global) gets a transport, limits and headers chosen once by the app.
+ * global) gets what the app chose.
  */
 import type { WebSocket, WebSocketOptions } from './websocket.js';
+
+const READY_STATES = [
+  ['CONNECTING', 0],
+  ['OPEN', 1],
+  ['CLOSING', 2],
+  ['CLOSED', 3],
+] as const;
+
+/**
+ * A subclass of `Base` whose constructor passes its options through
+ * `transform`. The readyState constants are own properties of the subclass,
+ * as on the platform's interface object, and its name stays `WebSocket`.
+ *
+ * @internal
+ */
+export function deriveWebSocket<C extends typeof WebSocket>(
+  Base: C,
+  transform: (options: WebSocketOptions) => WebSocketOptions,
+): C {
+  const Derived = class extends (Base as typeof WebSocket) {
+    constructor(url: string | URL, protocols?: string | string[], options: WebSocketOptions = {}) {
+      super(url, protocols, transform(options));
+    }
+  };
+  Object.defineProperty(Derived, 'name', { value: Base.name });
+  for (const [name, value] of READY_STATES) {
+    Object.defineProperty(Derived, name, { value, enumerable: true, writable: false, configurable: false });
+  }
+  return Derived as unknown as C;
+}
 
 /**
  * Return a subclass of `Base` whose constructor merges `defaults` under the
@@ -19,12 +51,5 @@ import type { WebSocket, WebSocketOptions } from './websocket.js';
  */
 export function bindOptions<C extends typeof WebSocket>(Base: C, defaults: WebSocketOptions): C {
   const bound = { ...defaults };
-  const Bound = class extends (Base as typeof WebSocket) {
-    constructor(url: string | URL, protocols?: string | string[], options: WebSocketOptions = {}) {
-      super(url, protocols, { ...bound, ...options });
-    }
-  };
-  // Keep the name browsers and stack traces show.
-  Object.defineProperty(Bound, 'name', { value: Base.name });
-  return Bound as unknown as C;
+  return deriveWebSocket(Base, (options) => ({ ...bound, ...options }));
 }

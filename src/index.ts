@@ -1,10 +1,15 @@
 /**
  * polysocket's browser entry point (the package's `.` export): the WHATWG
  * `WebSocket` over a transport you supply in the third constructor argument,
- * e.g. `new WebSocket(url, [], { transport })`.
+ * e.g. `new WebSocket(url, [], { transport })`, offering permessage-deflate
+ * by default as browsers do (`polysocket/lite` leaves it out).
  *
  * Only what this module exports is public API.
  */
+import { deriveWebSocket } from './bind-options.js';
+import { applyCompression } from './compression.js';
+import { WebSocket as BaseWebSocket } from './websocket.js';
+
 export { bindOptions } from './bind-options.js';
 export { CloseEvent } from './events.js';
 export {
@@ -16,7 +21,10 @@ export {
 export {
   type BinaryType,
   DEFAULT_MAX_MESSAGE_SIZE,
-  WebSocket,
   type WebSocketInstance,
   type WebSocketOptions,
 } from './websocket.js';
+
+/** WHATWG `WebSocket`; the third argument takes a transport and other options. */
+export const WebSocket = deriveWebSocket(BaseWebSocket, applyCompression);
+export type WebSocket = BaseWebSocket;

@@ -5,8 +5,11 @@
  *
  * Only what this module exports is public API.
  */
+
+import { deriveWebSocket } from './bind-options.js';
+import { applyCompression } from './compression.js';
 import { NodeTransport, type NodeTransportOptions, nodeTransport } from './node/transport.js';
-import { WebSocket as BaseWebSocket, type WebSocketOptions } from './websocket.js';
+import { WebSocket as BaseWebSocket } from './websocket.js';
 
 export { bindOptions } from './bind-options.js';
 export { CloseEvent } from './events.js';
@@ -28,30 +31,11 @@ const defaultTransport = nodeTransport();
 
 /**
  * WHATWG `WebSocket` that connects with {@link NodeTransport} unless
- * `options.transport` names another transport.
+ * `options.transport` names another transport, and offers permessage-deflate
+ * unless `compression` is `false`. For `wss:` with a private CA:
+ * `{ transport: nodeTransport({ tls: { ca } }) }`.
  */
-export class WebSocket extends BaseWebSocket {
-  /**
-   * @param url - A `ws:`, `wss:`, `http:` or `https:` URL.
-   * @param protocols - Subprotocols to offer, in order of preference.
-   * @param options - Non-standard: transport, headers, limits and timeouts.
-   *   For `wss:` with a private CA: `{ transport: nodeTransport({ tls: { ca } }) }`.
-   * @throws DOMException "SyntaxError" if the URL or a subprotocol is invalid.
-   */
-  constructor(url: string | URL, protocols?: string | string[], options: WebSocketOptions = {}) {
-    super(
-      url,
-      protocols,
-      options.transport === undefined ? { ...options, transport: defaultTransport } : options,
-    );
-  }
-}
-
-for (const [name, value] of [
-  ['CONNECTING', 0],
-  ['OPEN', 1],
-  ['CLOSING', 2],
-  ['CLOSED', 3],
-] as const) {
-  Object.defineProperty(WebSocket, name, { value, enumerable: true, writable: false, configurable: false });
-}
+export const WebSocket = deriveWebSocket(BaseWebSocket, (options) =>
+  applyCompression(options.transport === undefined ? { ...options, transport: defaultTransport } : options),
+);
+export type WebSocket = BaseWebSocket;

@@ -27,6 +27,7 @@ import { type Message, MessageAssembler, messageData } from './message.js';
 import { ClientProtocol, type ClientProtocolOptions } from './protocol/client.js';
 import { CloseCode } from './protocol/close-code.js';
 import type { ClientExtensionFactory } from './protocol/extensions/base.js';
+import type { ClientPerMessageDeflateOptions } from './protocol/extensions/permessage-deflate.js';
 import { type Frame, Opcode } from './protocol/frames.js';
 import { isToken } from './protocol/headers.js';
 import type { Response } from './protocol/http11.js';
@@ -61,8 +62,19 @@ export interface WebSocketOptions {
   readonly origin?: string | null;
   /** Value of the `User-Agent` header; `null` sends none. @defaultValue `null` */
   readonly userAgent?: string | null;
-  /** Extensions to offer, e.g. permessage-deflate. @defaultValue `[]` */
+  /**
+   * Extensions to offer, in order; replaces what `compression` would offer.
+   * @defaultValue permessage-deflate with the `polysocket` and `polysocket/node` entries; none with `polysocket/lite`
+   */
   readonly extensions?: readonly ClientExtensionFactory[];
+  /**
+   * Offer permessage-deflate (RFC 7692), as browsers do: `true` with default
+   * settings, an object to tune it, `false` not to offer it. Handled by the
+   * `polysocket` and `polysocket/node` entries; `polysocket/lite` leaves the
+   * compressor out of the bundle and refuses `compression` other than `false`.
+   * @defaultValue `true`
+   */
+  readonly compression?: boolean | ClientPerMessageDeflateOptions;
   /**
    * Largest incoming message in bytes (after decompression); a larger one
    * fails the connection with 1009. `null` disables the limit.
@@ -221,6 +233,17 @@ export class WebSocket extends EventTarget {
     this.#closeTimeoutMs = checkDuration('closeTimeoutMs', options.closeTimeoutMs, DEFAULT_CLOSE_TIMEOUT_MS);
     this.#pingIntervalMs = checkDuration('pingIntervalMs', options.pingIntervalMs, null);
     this.#pongTimeoutMs = checkDuration('pongTimeoutMs', options.pongTimeoutMs, DEFAULT_PONG_TIMEOUT_MS);
+    if (
+      options.extensions === undefined &&
+      options.compression !== undefined &&
+      options.compression !== false
+    ) {
+      // Only entry points that bundle the compressor turn `compression` into
+      // an extension (see compression.ts).
+      throw new TypeError(
+        'compression needs the polysocket or polysocket/node entry point; polysocket/lite has none',
+      );
+    }
     const uri = toWebSocketUri(urlRecord);
     this.#protocol = new ClientProtocol(uri, {
       subprotocols: offered,
