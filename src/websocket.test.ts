@@ -539,6 +539,20 @@ describe('close()', () => {
     expect(tracked.log).toEqual(['open', 'close:1000::true']);
   });
 
+  test('the server ends the stream without a close frame while our writes are stuck: closeTimeoutMs closes it', async () => {
+    // Regression: the WebSocket waited for its own FIN (behind the stuck
+    // writes) forever, without a timer, and never fired close.
+    const { ws, connection, tracked } = await opened({}, { closeTimeoutMs: 30 });
+    connection.client.hold(); // the peer stops reading: writes never complete
+    ws.send('stuck');
+    await tick(5);
+    const start = Date.now();
+    await connection.transport.end();
+    await tracked.closed;
+    expect(Date.now() - start).toBeGreaterThanOrEqual(25);
+    expect(tracked.log).toEqual(['open', 'error:Event', 'close:1006::false']);
+  });
+
   test('the transport resetting: error, then close 1006', async () => {
     const { server, tracked } = await opened();
     server.clients[0]!.destroy(new Error('ECONNRESET'));

@@ -32,7 +32,7 @@ import { type Frame, Opcode } from './protocol/frames.js';
 import { isToken } from './protocol/headers.js';
 import type { Response } from './protocol/http11.js';
 import { MAX_CLOSE_REASON } from './protocol/limits.js';
-import { decodeUtf8, encodeUtf8 } from './protocol/platform.js';
+import { allocUninitialized, decodeUtf8, encodeUtf8 } from './protocol/platform.js';
 import { SEND_EOF, State } from './protocol/protocol.js';
 import type { WebSocketUri } from './protocol/uri.js';
 import { scheduleTask } from './task.js';
@@ -108,6 +108,8 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 128 * 2 ** 20;
 const DEFAULT_OPEN_TIMEOUT_MS = 30_000;
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 const DEFAULT_PONG_TIMEOUT_MS = 20_000;
+/** Frames this large are written by themselves rather than copied into a coalesced chunk. */
+const COALESCE_LIMIT = 16 * 1024;
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -552,7 +554,10 @@ export class WebSocket extends EventTarget {
     this.#protocol.receiveEof();
     this.#pump();
     // Sans-I/O rules: "If you called receive_eof, close the TCP connection
-    // now" -- once our own end of stream (SEND_EOF) has been sent.
+    // now" -- once our own end of stream (SEND_EOF) has been sent, which
+    // waits for pending writes: bounded by the close timeout, as a peer
+    // that stopped reading would hold them forever.
+    this.#armCloseTimer();
     queueMicrotask(() => {
       void (this.#endPromise ?? Promise.resolve()).then(() => this.#destroyTransport());
     });
@@ -592,7 +597,13 @@ export class WebSocket extends EventTarget {
     }
   }
 
-  /** Write what this turn of the event loop produced as one chunk; then half-close if asked. */
+  /**
+   * Write what this turn of the event loop produced, in order: runs of small
+   * frames coalesced into one chunk each, frames of COALESCE_LIMIT bytes or
+   * more written as they are (copying them would cost more than a write);
+   * then half-close if asked. `bufferedAmount` drops once the last of these
+   * writes is accepted (transports accept writes in order).
+   */
   #flush(): void {
     this.#flushScheduled = false;
     const outbox = this.#outbox;
@@ -600,25 +611,37 @@ export class WebSocket extends EventTarget {
     this.#outbox = [];
     this.#outboxAppBytes = 0;
     if (this.#destroyed || this.#transportClosed) return;
-    let chunks: Uint8Array[] = [];
+    const writes: Uint8Array[] = [];
+    let small: Uint8Array[] = [];
+    const coalesce = (): void => {
+      if (small.length === 0) return;
+      writes.push(concat(small));
+      small = [];
+    };
     const write = (): void => {
-      if (chunks.length === 0) return;
-      const written = appBytes;
-      appBytes = 0;
-      this.#transport.write(concat(chunks)).then(
-        () => {
-          this.#bufferedAmount -= written;
-        },
-        (error: unknown) => this.#destroyTransport(toError(error)),
-      );
-      chunks = [];
+      coalesce();
+      for (let i = 0; i < writes.length; i++) {
+        const last = i === writes.length - 1;
+        const written = last ? appBytes : 0;
+        if (last) appBytes = 0;
+        this.#transport.write(writes[i]!).then(
+          () => {
+            this.#bufferedAmount -= written;
+          },
+          (error: unknown) => this.#destroyTransport(toError(error)),
+        );
+      }
+      writes.length = 0;
     };
     for (const item of outbox) {
       if (item === SEND_EOF) {
         write();
         this.#endPromise = this.#transport.end();
+      } else if (item.byteLength >= COALESCE_LIMIT) {
+        coalesce();
+        writes.push(item);
       } else {
-        chunks.push(item);
+        small.push(item);
       }
     }
     write();
@@ -919,7 +942,7 @@ function concat(chunks: Uint8Array[]): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
   let length = 0;
   for (const chunk of chunks) length += chunk.byteLength;
-  const out = new Uint8Array(length);
+  const out = allocUninitialized(length);
   let offset = 0;
   for (const chunk of chunks) {
     out.set(chunk, offset);

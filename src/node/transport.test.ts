@@ -113,6 +113,34 @@ describe('NodeTransport over TCP', () => {
     await transport.end();
   });
 
+  test('a write still pending when destroy() is called rejects', async () => {
+    // Regression: Node calls back a write that destroy() cancelled without
+    // an error, so the promise resolved for bytes never sent (and
+    // WebSocket.bufferedAmount dropped for them).
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.pause(); // never reads
+    });
+    const port = await listen(server);
+    // Runs before the server closes (cleanups run in reverse): a paused socket never sees the end.
+    cleanups.push(() => {
+      for (const socket of sockets) socket.destroy();
+    });
+    const transport = new NodeTransport(target(port));
+    await once(transport, 'open');
+    let settled = false;
+    // More than the kernel's socket buffers hold: stays pending.
+    const write = transport.write(new Uint8Array(64 * 2 ** 20)).finally(() => (settled = true));
+    write.catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(settled).toBe(false);
+    const closed = once(transport, 'close');
+    transport.destroy();
+    await expect(write).rejects.toThrow();
+    expect(await closed).toBeUndefined();
+  });
+
   test('the peer resetting the connection closes with an error', async () => {
     const server = net.createServer((socket) => socket.resetAndDestroy());
     const port = await listen(server);

@@ -88,7 +88,14 @@ export class NodeTransport extends Transport {
         reject(new Error('write after end'));
         return;
       }
-      this.#socket.write(chunk, (error) => (error ? reject(error) : resolve()));
+      this.#socket.write(chunk, (error) => {
+        if (error) reject(error);
+        // Node calls back a write that destroy() cancelled (still queued in
+        // the handle) without an error: the bytes were never sent.
+        else if (this.#socket.destroyed)
+          reject(this.#error ?? new Error('socket destroyed before the write completed'));
+        else resolve();
+      });
     });
   }
 
