@@ -8,7 +8,12 @@
 //   eventemitter3 and each other;
 // - the WHATWG layer (src/*.ts but the entry points) depends on the core and
 //   the Transport contract, never on a concrete transport;
-// - only src/node may import node:* (src/testing holds test-only helpers).
+// - only src/node and src/electron/main.ts (Electron's main process) may
+//   import node:* (src/testing holds test-only helpers);
+// - src/electron: the preload and the renderer transport run in the page's
+//   processes and import only each other's message types (messages.ts);
+//   the renderer transport also implements the Transport contract; main.ts
+//   adds node:net/node:tls and nothing else.
 // Test files are exempt.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -37,8 +42,22 @@ const rules = [
       resolve(file, '..', spec) === join(root, 'src/transports/transport.js'),
   },
   {
+    dir: 'src/electron',
+    allow: (spec, file) => {
+      const name = relative(root, file);
+      if (spec === './messages.js') return true;
+      if (name === 'src/electron/main.ts') return spec === 'node:net' || spec === 'node:tls';
+      if (name === 'src/electron/renderer.ts') {
+        return resolve(file, '..', spec) === join(root, 'src/transports/transport.js');
+      }
+      return false;
+    },
+  },
+  {
     dir: 'src',
-    skip: (file) => ['src/node/', 'src/testing/'].some((dir) => relative(root, file).startsWith(dir)),
+    skip: (file) =>
+      ['src/node/', 'src/testing/'].some((dir) => relative(root, file).startsWith(dir)) ||
+      relative(root, file) === 'src/electron/main.ts',
     allow: (spec) => !spec.startsWith('node:'),
   },
 ];

@@ -2,7 +2,10 @@
 // Installs what the tests need beyond npm packages, idempotently:
 // - Debian's python3-websockets (a real RFC 6455 peer, run with /usr/bin/python3);
 // - Debian's chromium (the browser of the end-to-end tests, driven by
-//   Playwright with executablePath; browsers are never downloaded).
+//   Playwright with executablePath; browsers are never downloaded);
+// and checks that the Deno binary of the `deno` npm package runs: it hosts the
+//   WebTransport gateway (gateway/) of the browser tests. It comes with
+//   `npm ci`; a missing one means the package's install script was skipped.
 // Runs before `npm test`, `npm run demo` and `npm run bench`; does nothing when
 // everything is present already.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -46,5 +49,12 @@ if (!hasPythonWebsockets()) {
 }
 if (!existsSync(CHROMIUM)) {
   console.error(`setup: ${CHROMIUM} is still missing`);
+  process.exit(1);
+}
+
+const DENO = new URL('../node_modules/.bin/deno', import.meta.url).pathname;
+const deno = spawnSync(DENO, ['--version'], { encoding: 'utf8' });
+if (deno.status !== 0) {
+  console.error(`setup: ${DENO} --version failed (${deno.error?.message ?? deno.stderr}); run npm ci`);
   process.exit(1);
 }

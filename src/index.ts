@@ -13,11 +13,23 @@ import { WebSocket as BaseWebSocket } from './websocket.js';
 export { bindOptions } from './bind-options.js';
 export { CloseEvent } from './events.js';
 export {
+  type OpenedStreams,
+  type StreamPair,
+  StreamsTransport,
+  type StreamsTransportOptions,
+  streamsTransport,
+} from './transports/streams.js';
+export {
   Transport,
   type TransportEvents,
   type TransportFactory,
   type TransportTarget,
 } from './transports/transport.js';
+export {
+  type CertificateHash,
+  type WebTransportTransportOptions,
+  webTransportTransport,
+} from './transports/webtransport.js';
 export {
   type BinaryType,
   DEFAULT_MAX_MESSAGE_SIZE,

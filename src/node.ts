@@ -14,6 +14,13 @@ import { WebSocket as BaseWebSocket } from './websocket.js';
 export { bindOptions } from './bind-options.js';
 export { CloseEvent } from './events.js';
 export {
+  type OpenedStreams,
+  type StreamPair,
+  StreamsTransport,
+  type StreamsTransportOptions,
+  streamsTransport,
+} from './transports/streams.js';
+export {
   Transport,
   type TransportEvents,
   type TransportFactory,

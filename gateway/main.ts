@@ -1,0 +1,147 @@
+/**
+ * The gateway's command line (see gateway/README.md):
+ *
+ *     npx deno run --unstable-net --allow-net gateway/main.ts \
+ *       --listen [::]:4433 --allow 127.0.0.1:8080 [--cert cert.pem --key key.pem]
+ *
+ * Without --cert/--key it generates an ECDSA P-256 certificate valid for
+ * --cert-days (at most 14) and prints its SHA-256 for
+ * `serverCertificateHashes`. The first line on stdout that starts with
+ * `ready ` is JSON for programs: {"hostname","port","certificateHash","notAfter"}.
+ */
+import { certificateHash, certificateInfo, fromPem, generateCertificate, hashTrustProblem } from './cert.ts';
+import { startGateway } from './gateway.ts';
+import { AllowList, parseTarget } from './protocol.ts';
+
+const USAGE = `usage: deno run --unstable-net --allow-net [--allow-read=FILES] gateway/main.ts [options]
+
+  --listen HOST:PORT     UDP address to listen on (default [::]:4433; [::] is dual-stack)
+  --allow HOST:PORT      a target streams may connect to; repeat, or separate with commas;
+                         HOST:* allows every port of HOST (required, at least one)
+  --cert FILE            certificate chain, PEM (with --key)
+  --key FILE             private key, PEM (with --cert)
+  --cert-days N          validity of a generated certificate, at most 14 (default 10)
+  --max-connections N    concurrent TCP connections (default 256)
+  --max-sessions N       concurrent WebTransport sessions (default 64)
+  --connect-timeout MS   TCP connect timeout (default 10000)
+  --idle-timeout MS      QUIC idle timeout: how soon a vanished client's session is
+                         closed; keep-alives keep live ones open (default 30000)
+  --help                 this text`;
+
+function fail(message: string): never {
+  console.error(`gateway: ${message}\n\n${USAGE}`);
+  Deno.exit(2);
+}
+
+function parseArgs(args: readonly string[]): Map<string, string[]> {
+  const values = new Map<string, string[]>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--help' || arg === '-h') {
+      console.log(USAGE);
+      Deno.exit(0);
+    }
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (match === null) fail(`unexpected argument ${arg}`);
+    const value = match[2] ?? args[++i];
+    if (value === undefined) fail(`${arg} needs a value`);
+    values.set(match[1]!, [...(values.get(match[1]!) ?? []), value]);
+  }
+  const known = [
+    'listen',
+    'allow',
+    'cert',
+    'key',
+    'cert-days',
+    'max-connections',
+    'max-sessions',
+    'connect-timeout',
+    'idle-timeout',
+  ];
+  for (const name of values.keys()) if (!known.includes(name)) fail(`unknown option --${name}`);
+  return values;
+}
+
+function single(values: Map<string, string[]>, name: string): string | undefined {
+  const all = values.get(name);
+  if (all !== undefined && all.length > 1) fail(`--${name} given twice`);
+  return all?.[0];
+}
+
+function positive(values: Map<string, string[]>, name: string, fallback: number): number {
+  const text = single(values, name);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!(Number.isInteger(value) && value > 0)) fail(`--${name} must be a positive integer`);
+  return value;
+}
+
+const values = parseArgs(Deno.args);
+const listen = parseTarget(single(values, 'listen') ?? '[::]:4433', true);
+if (listen === null) fail('--listen must be HOST:PORT');
+const allowSpecs = (values.get('allow') ?? []).flatMap((value) => value.split(',')).filter((s) => s !== '');
+if (allowSpecs.length === 0) fail('give at least one --allow HOST:PORT');
+let allow: AllowList;
+try {
+  allow = new AllowList(allowSpecs);
+} catch (error) {
+  fail((error as Error).message);
+}
+
+const certFile = single(values, 'cert');
+const keyFile = single(values, 'key');
+if ((certFile === undefined) !== (keyFile === undefined)) fail('--cert and --key go together');
+let cert: string;
+let key: string;
+let hash: string;
+let notAfter: Date;
+if (certFile !== undefined && keyFile !== undefined) {
+  cert = await Deno.readTextFile(certFile);
+  key = await Deno.readTextFile(keyFile);
+  const der = fromPem(cert);
+  hash = await certificateHash(der);
+  const info = certificateInfo(der);
+  notAfter = info.notAfter;
+  const problem = hashTrustProblem(info);
+  if (problem !== null) {
+    // Fine for a certificate from a trusted CA; not with serverCertificateHashes.
+    console.log(`note: serverCertificateHashes will not accept this certificate: ${problem}`);
+  }
+} else {
+  const generated = await generateCertificate({ days: positive(values, 'cert-days', 10) });
+  cert = generated.certPem;
+  key = generated.keyPem;
+  hash = generated.sha256;
+  notAfter = generated.notAfter;
+}
+
+const gateway = startGateway({
+  hostname: listen.host,
+  port: listen.port,
+  allow,
+  cert,
+  key,
+  maxConnections: positive(values, 'max-connections', 256),
+  maxSessions: positive(values, 'max-sessions', 64),
+  connectTimeoutMs: positive(values, 'connect-timeout', 10_000),
+  idleTimeoutMs: positive(values, 'idle-timeout', 30_000),
+});
+console.log(
+  `ready ${JSON.stringify({ hostname: gateway.hostname, port: gateway.port, certificateHash: hash, notAfter })}`,
+);
+console.log(`listening on udp ${gateway.hostname} port ${gateway.port}; allowed targets: ${allow}`);
+console.log(
+  `certificate sha-256 (base64, for serverCertificateHashes): ${hash}; valid until ${notAfter.toISOString()}`,
+);
+
+let stopping = false;
+const stop = () => {
+  if (stopping) Deno.exit(1); // a second signal: don't wait
+  stopping = true;
+  console.log('stopping');
+  // Bounded: sessions close with the endpoint, but don't wait on a stuck one.
+  const grace = new Promise((resolve) => setTimeout(resolve, 3000));
+  Promise.race([gateway.close(), grace]).then(() => Deno.exit(0));
+};
+Deno.addSignalListener('SIGINT', stop);
+Deno.addSignalListener('SIGTERM', stop);

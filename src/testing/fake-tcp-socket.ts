@@ -1,0 +1,257 @@
+/**
+ * A fake Direct Sockets `TCPSocket` for tests, built from web streams, with
+ * the behaviour recorded in a real Chromium 156 Isolated Web App:
+ *
+ * - `opened` resolves with `{readable, writable, ...}` a task later, or
+ *   rejects with a `NetworkError` DOMException when the target refuses
+ *   (and `closed` rejects too);
+ * - `writable.close()` sends no FIN while the readable is open: the peer
+ *   sees end-of-stream only once both streams are closed;
+ * - `close()` rejects while either stream is locked;
+ * - optionally, the write-size stall: once writes whose sizes divide 64 KiB
+ *   carry the stream past its first 64 KiB, they still resolve but their
+ *   bytes are dropped (what the lab measured; not a model of the cause).
+ *
+ * The test drives the other end through {@link FakeTcpPeer}.
+ */
+import type {
+  TCPSocketConstructor,
+  TCPSocketLike,
+  TCPSocketOptionsLike,
+} from '../transports/direct-sockets.js';
+
+/** The server end of one fake connection. */
+export class FakeTcpPeer {
+  readonly host: string;
+  readonly port: number;
+  readonly options: TCPSocketOptionsLike | undefined;
+  /** Sizes of the client's `writer.write()` calls, in order. */
+  readonly writeSizes: number[] = [];
+  /** Bytes received from the client, in order. */
+  readonly received: Uint8Array[] = [];
+  /** Whether the client's stream ended (the socket closed). */
+  eof = false;
+  /** Called with each chunk the client wrote (after `received` got it). */
+  onData: ((chunk: Uint8Array) => void) | null = null;
+  /** @internal */
+  toClient!: WritableStreamDefaultWriter<Uint8Array>;
+  #eofWaiters: Array<() => void> = [];
+
+  constructor(host: string, port: number, options: TCPSocketOptionsLike | undefined) {
+    this.host = host;
+    this.port = port;
+    this.options = options;
+  }
+
+  /** Total bytes received. */
+  get receivedBytes(): number {
+    return this.received.reduce((sum, chunk) => sum + chunk.byteLength, 0);
+  }
+
+  /** All received bytes, concatenated. */
+  receivedAll(): Uint8Array {
+    const all = new Uint8Array(this.receivedBytes);
+    let offset = 0;
+    for (const chunk of this.received) {
+      all.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return all;
+  }
+
+  /** Send bytes to the client. */
+  write(bytes: Uint8Array): Promise<void> {
+    return this.toClient.write(bytes).catch(() => {});
+  }
+
+  /** Close the server's side (a FIN): the client's readable ends. */
+  end(): Promise<void> {
+    return this.toClient.close().catch(() => {});
+  }
+
+  /** Reset the connection: the client's readable errors. */
+  reset(): void {
+    void this.toClient.abort(new DOMException('Connection reset.', 'NetworkError')).catch(() => {});
+  }
+
+  /** Resolves when the client's stream has ended. */
+  waitEof(): Promise<void> {
+    if (this.eof) return Promise.resolve();
+    return new Promise((resolve) => this.#eofWaiters.push(resolve));
+  }
+
+  /** @internal */
+  receive(chunk: Uint8Array): void {
+    this.received.push(chunk);
+    this.onData?.(chunk);
+  }
+
+  /** @internal */
+  endOfStream(): void {
+    if (this.eof) return;
+    this.eof = true;
+    for (const wake of this.#eofWaiters.splice(0)) wake();
+  }
+}
+
+/** Options of {@link fakeDirectSockets}. */
+export interface FakeDirectSocketsOptions {
+  /** Targets that refuse the connection. @defaultValue none */
+  readonly refuse?: (host: string, port: number) => boolean;
+  /** Throw this from the constructor (e.g. a NotAllowedError). */
+  readonly throwOnConstruct?: Error;
+  /** Reproduce Chromium 156's write-size stall. @defaultValue `false` */
+  readonly stallBug?: boolean;
+  /** Called with each accepted connection (before `opened` resolves). */
+  readonly accept?: (peer: FakeTcpPeer) => void;
+}
+
+/** A fake `TCPSocket` constructor and the peers of the sockets it made. */
+export function fakeDirectSockets(options: FakeDirectSocketsOptions = {}): {
+  TCPSocket: TCPSocketConstructor;
+  peers: FakeTcpPeer[];
+} {
+  const peers: FakeTcpPeer[] = [];
+
+  class FakeTCPSocket implements TCPSocketLike {
+    readonly opened: Promise<{
+      readable: ReadableStream<Uint8Array>;
+      writable: WritableStream<Uint8Array>;
+      remoteAddress: string;
+      remotePort: number;
+    }>;
+    readonly closed: Promise<void>;
+    #readable: ReadableStream<Uint8Array> | null = null;
+    #writable: WritableStream<Uint8Array> | null = null;
+    #readableDone = false;
+    #writableDone = false;
+    #resolveClosed!: () => void;
+    #peer: FakeTcpPeer | null = null;
+    #toPeer: WritableStreamDefaultWriter<Uint8Array> | null = null;
+
+    constructor(host: string, port: number, socketOptions?: TCPSocketOptionsLike) {
+      if (options.throwOnConstruct !== undefined) throw options.throwOnConstruct;
+      let rejectClosed!: (error: unknown) => void;
+      this.closed = new Promise<void>((resolve, reject) => {
+        this.#resolveClosed = resolve;
+        rejectClosed = reject;
+      });
+      if (options.refuse?.(host, port) === true) {
+        const error = new DOMException('Network Error.', 'NetworkError');
+        this.opened = new Promise((_, reject) => setTimeout(() => reject(error), 1));
+        setTimeout(() => rejectClosed(error), 1);
+        return;
+      }
+      const peer = new FakeTcpPeer(host, port, socketOptions);
+      this.#peer = peer;
+      peers.push(peer);
+      const toClient = new TransformStream<Uint8Array, Uint8Array>();
+      peer.toClient = toClient.writable.getWriter();
+      const toPeer = new TransformStream<Uint8Array, Uint8Array>();
+      this.#toPeer = toPeer.writable.getWriter();
+      void this.#pumpToPeer(toPeer.readable.getReader(), peer);
+
+      // The client's readable: what the peer writes; done or cancelled
+      // counts as closed.
+      const fromPeer = toClient.readable.getReader();
+      this.#readable = new ReadableStream<Uint8Array>({
+        pull: async (controller) => {
+          try {
+            const { done, value } = await fromPeer.read();
+            if (done) {
+              controller.close();
+              this.#readableClosed();
+            } else {
+              controller.enqueue(value);
+            }
+          } catch (error) {
+            controller.error(error);
+            this.#readableClosed();
+          }
+        },
+        cancel: async (reason) => {
+          await fromPeer.cancel(reason).catch(() => {});
+          this.#readableClosed();
+        },
+      });
+
+      let total = 0;
+      let stalled = false;
+      this.#writable = new WritableStream<Uint8Array>({
+        write: async (chunk) => {
+          if (!(chunk instanceof Uint8Array)) throw new TypeError('not a BufferSource');
+          peer.writeSizes.push(chunk.byteLength);
+          // The copy Chromium makes into its data pipe.
+          const copy = new Uint8Array(chunk);
+          if (
+            options.stallBug === true &&
+            65_536 % copy.byteLength === 0 &&
+            total + copy.byteLength > 65_536
+          ) {
+            stalled = true;
+          }
+          if (stalled) return; // resolves, never delivered
+          total += copy.byteLength;
+          await this.#toPeer?.write(copy);
+        },
+        // No FIN while the readable is open (Chromium, and the spec).
+        close: () => this.#writableClosed(),
+        abort: () => this.#writableClosed(),
+      });
+      options.accept?.(peer);
+      this.opened = new Promise((resolve) =>
+        setTimeout(
+          () =>
+            resolve({
+              readable: this.#readable!,
+              writable: this.#writable!,
+              remoteAddress: host,
+              remotePort: port,
+            }),
+          1,
+        ),
+      );
+    }
+
+    async close(): Promise<void> {
+      if (this.#readable?.locked === true || this.#writable?.locked === true) {
+        throw new DOMException('Close called on locked streams.', 'InvalidStateError');
+      }
+      if (!this.#readableDone) await this.#readable?.cancel().catch(() => {});
+      if (!this.#writableDone) await this.#writable?.abort().catch(() => {});
+      this.#readableClosed();
+      this.#writableClosed();
+    }
+
+    async #pumpToPeer(reader: ReadableStreamDefaultReader<Uint8Array>, peer: FakeTcpPeer): Promise<void> {
+      for (;;) {
+        const { done, value } = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+        if (done) break;
+        peer.receive(value);
+      }
+      peer.endOfStream();
+    }
+
+    #readableClosed(): void {
+      this.#readableDone = true;
+      this.#maybeClosed();
+    }
+
+    #writableClosed(): void {
+      this.#writableDone = true;
+      this.#maybeClosed();
+    }
+
+    /** Both streams closed: only now does the peer see the FIN. */
+    #maybeClosed(): void {
+      if (!this.#readableDone || !this.#writableDone) return;
+      const toPeer = this.#toPeer;
+      this.#toPeer = null;
+      if (toPeer !== null) void toPeer.close().catch(() => {});
+      void this.#peer?.toClient.close().catch(() => {});
+      this.#resolveClosed();
+    }
+  }
+
+  return { TCPSocket: FakeTCPSocket, peers };
+}

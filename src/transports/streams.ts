@@ -1,0 +1,345 @@
+/**
+ * A transport over any WHATWG streams pair `{ readable, writable }`: a
+ * WebTransport bidirectional stream, a Direct Sockets `TCPSocket`'s `opened`
+ * streams, a Deno or Bun socket, or Node's `Duplex.toWeb(socket)` (GUIDE §13).
+ *
+ * The pull-style streams are adapted once to the push-style contract of
+ * `transport.ts`: a read loop emits `data` for every chunk until the readable
+ * is done (`end`), `write()` is the writer's `write()`, `end()` closes the
+ * writer (FIN) and `destroy()` cancels the readable and aborts the writable.
+ */
+import { Transport, type TransportFactory, type TransportTarget, toError } from './transport.js';
+
+/** A readable and a writable byte stream, connected to one peer. */
+export interface StreamPair {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+}
+
+/**
+ * What the opener of a {@link StreamsTransport} resolves to: the pair, and
+ * optionally bytes already read from `readable` (e.g. after a gateway's
+ * status line) that come before everything else.
+ */
+export interface OpenedStreams extends StreamPair {
+  /** Bytes of the stream read before the transport took over; emitted first. */
+  readonly head?: Uint8Array;
+}
+
+/** Options of {@link StreamsTransport}. */
+export interface StreamsTransportOptions {
+  /**
+   * Whether closing the writer sends a real half-close (FIN) while reading
+   * goes on: true for WebTransport streams, Node's `Duplex.toWeb()` and
+   * Bun sockets; false for a Direct Sockets `TCPSocket`, whose
+   * `writer.close()` sends nothing while its readable is open ("if readable
+   * is active, abort these steps" in the Direct Sockets draft).
+   *
+   * When `false`, `end()` is the fallback the transport contract allows: it
+   * flushes the pending writes, closes the writer, stops reading and closes
+   * the transport, without waiting for the peer's end. A WebSocket client
+   * calls `end()` only after the server closed the connection (RFC 6455,
+   * 7.1.1), so nothing is lost.
+   * @defaultValue `true`
+   */
+  readonly supportsHalfClose?: boolean;
+  /** Value of {@link Transport.secure}: whether the pair is encrypted and authenticated end to end. @defaultValue `false` */
+  readonly secure?: boolean;
+  /**
+   * How to send end-of-stream once the pending writes are flushed. The
+   * default closes the writer. Deno's `TcpConn` needs another way, because
+   * `conn.writable.close()` closes the whole connection: release the writer's
+   * lock and call `conn.closeWrite()`.
+   * @defaultValue `(writer) => writer.close()`
+   */
+  readonly closeWrite?: (writer: WritableStreamDefaultWriter<Uint8Array>) => Promise<void>;
+  /**
+   * Called once, just before `close` is emitted, after both stream locks
+   * were released: the place to free what owns the pair (a Direct Sockets
+   * `socket.close()`, which rejects while its streams are locked; a
+   * WebTransport session's reference count). Exceptions are ignored.
+   */
+  readonly onClose?: (error: Error | undefined) => void;
+}
+
+/**
+ * A transport over a `{ readable, writable }` pair, given at once or as a
+ * promise (e.g. Direct Sockets' `socket.opened`): `open` is emitted once it
+ * resolves, and `close` with the error if it rejects.
+ */
+export class StreamsTransport extends Transport {
+  readonly supportsHalfClose: boolean;
+  readonly secure: boolean;
+  readonly #closeWrite: (writer: WritableStreamDefaultWriter<Uint8Array>) => Promise<void>;
+  readonly #onClose: ((error: Error | undefined) => void) | undefined;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  /** `close` was emitted or is queued: nothing else is emitted. */
+  #closed = false;
+  #readDone = false;
+  #ending = false;
+  #writeDone = false;
+  /** What the writer's `closed` promise said: the platform may settle it before end() (see end()). */
+  #writableState: 'open' | 'closed' | 'errored' = 'open';
+  #writableError: Error | undefined;
+  /** Rejecters of the pending `write()` promises, to honour "rejects if the transport closes first". */
+  readonly #pendingWrites = new Set<(error: Error) => void>();
+  /** Settles once every write issued so far has settled. */
+  #lastWrite: Promise<unknown> = Promise.resolve();
+
+  /**
+   * @param streams - The connected pair, or a promise of it.
+   * @param options - Half-close behaviour and hooks.
+   */
+  constructor(streams: OpenedStreams | PromiseLike<OpenedStreams>, options: StreamsTransportOptions = {}) {
+    super();
+    this.supportsHalfClose = options.supportsHalfClose ?? true;
+    this.secure = options.secure ?? false;
+    this.#closeWrite = options.closeWrite ?? ((writer) => writer.close());
+    this.#onClose = options.onClose;
+    // Always through a promise: `open` is never emitted from the constructor,
+    // so the caller can attach its listeners first.
+    Promise.resolve(streams).then(
+      (opened) => this.#start(opened),
+      (error: unknown) => this.#fail(toError(error)),
+    );
+  }
+
+  override write(chunk: Uint8Array): Promise<void> {
+    const writer = this.#writer;
+    if (this.#closed) return Promise.reject(new Error('write after close'));
+    if (writer === null) return Promise.reject(new Error('write before open'));
+    if (this.#ending) return Promise.reject(new Error('write after end'));
+    const written = new Promise<void>((resolve, reject) => {
+      this.#pendingWrites.add(reject);
+      // The promise of `writer.write()` settles once the sink took the chunk:
+      // the completion the contract asks for, and the only backpressure
+      // signal that every platform reports (Node 20's `Duplex.toWeb()` keeps
+      // `writer.ready` resolved and `desiredSize` positive against a peer
+      // that never reads; lab-transports REPORT §4). No `await writer.ready`
+      // first: queued writes keep their order and each promise waits anyway.
+      writer.write(chunk).then(
+        () => {
+          this.#pendingWrites.delete(reject);
+          resolve();
+        },
+        (error: unknown) => {
+          this.#pendingWrites.delete(reject);
+          const failure = toError(error);
+          reject(failure);
+          this.#fail(failure);
+        },
+      );
+    });
+    this.#lastWrite = written.catch(() => {});
+    return written;
+  }
+
+  override async end(): Promise<void> {
+    const writer = this.#writer;
+    if (this.#closed || this.#ending) return;
+    this.#ending = true;
+    if (writer === null) {
+      // Not open yet: there is nothing to flush and no stream to end.
+      this.destroy();
+      return;
+    }
+    // Custom hooks may release the writer's lock, so flush ourselves first
+    // (`writer.close()` alone would wait for queued writes too).
+    await this.#lastWrite;
+    if (this.#closed) return;
+    if (this.#writableState === 'errored' && !this.#readDone) {
+      // The peer stopped our sending (a WebTransport STOP_SENDING, a reset).
+      this.#fail(this.#writableError ?? new Error('the writable failed'));
+      return;
+    }
+    // Otherwise an already settled writable means the platform ended it:
+    // Node 20's `Duplex.toWeb()` over a socket without allowHalfOpen errors
+    // the writable (AbortError) when the peer's FIN arrives (REPORT §4). The
+    // connection is over then; closing again would only reject.
+    if (this.#writableState === 'open') {
+      try {
+        await this.#closeWrite(writer);
+      } catch (error) {
+        if (!this.#readDone || this.#writableState === 'open') {
+          this.#fail(toError(error));
+          return;
+        }
+      }
+    }
+    this.#writeDone = true;
+    if (!this.supportsHalfClose) {
+      // The fallback: without a half-close, end() closes both directions.
+      this.#finish(undefined);
+      return;
+    }
+    if (this.#readDone) this.#finish(undefined);
+  }
+
+  override destroy(error?: Error): void {
+    this.#finish(error ?? null);
+  }
+
+  #start(opened: OpenedStreams): void {
+    if (this.#closed) {
+      // Destroyed while connecting: release what arrived late.
+      dispose(opened, new Error('transport destroyed'));
+      return;
+    }
+    try {
+      this.#reader = opened.readable.getReader();
+      this.#writer = opened.writable.getWriter();
+    } catch (error) {
+      dispose(opened, toError(error));
+      this.#fail(toError(error));
+      return;
+    }
+    // Nobody awaits these promises: keep their rejection from being reported
+    // as unhandled (the read loop and write() report failures).
+    // Nobody else awaits this promise: the handlers also keep its rejection
+    // from being reported as unhandled.
+    this.#writer.closed.then(
+      () => {
+        if (this.#writableState === 'open') this.#writableState = 'closed';
+      },
+      (error: unknown) => {
+        if (this.#writableState !== 'open') return;
+        this.#writableState = 'errored';
+        this.#writableError = toError(error);
+      },
+    );
+    this.emit('open');
+    const head = opened.head;
+    if (head !== undefined && head.byteLength > 0 && !this.#closed) this.emit('data', head);
+    void this.#readLoop(this.#reader);
+  }
+
+  async #readLoop(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+    // Bounded by the stream: each turn awaits one chunk, and the loop stops
+    // at `done`, on an error, or once the transport is closed.
+    while (!this.#closed) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        this.#fail(toError(error));
+        return;
+      }
+      if (this.#closed) return;
+      if (result.done) {
+        this.#readDone = true;
+        this.emit('end');
+        if (this.#writeDone) this.#finish(undefined);
+        return;
+      }
+      const chunk = toUint8Array(result.value);
+      if (chunk === null) {
+        this.#fail(new TypeError('the readable yielded something other than bytes'));
+        return;
+      }
+      // Ownership passes to the listener: a read chunk belongs to the reader
+      // alone (the stream keeps no reference once it was dequeued).
+      if (chunk.byteLength > 0) this.emit('data', chunk);
+    }
+  }
+
+  #fail(error: Error): void {
+    this.#finish(error);
+  }
+
+  /**
+   * Close now: `undefined` after a clean end of both directions, `null` for
+   * a destroy() without error, else the error.
+   */
+  #finish(error: Error | null | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const failure = error ?? undefined;
+    const dropped = failure ?? new Error('transport closed');
+    for (const reject of this.#pendingWrites) reject(dropped);
+    this.#pendingWrites.clear();
+    const reader = this.#reader;
+    const writer = this.#writer;
+    if (error !== undefined) {
+      // destroy() or a failure: stop both directions now. Cancelling the
+      // readable sends STOP_SENDING on a WebTransport stream and destroys a
+      // Node socket; aborting the writable sends RESET_STREAM.
+      reader?.cancel(dropped).catch(() => {});
+      writer?.abort(dropped).catch(() => {});
+    } else if (!this.#readDone) {
+      // end() without half-close: we no longer read what the peer sends.
+      reader?.cancel().catch(() => {});
+    }
+    // Release the locks so that onClose may close the owner (Direct
+    // Sockets' `socket.close()` rejects while its streams are locked).
+    releaseLock(reader);
+    releaseLock(writer);
+    queueMicrotask(() => {
+      try {
+        this.#onClose?.(failure);
+      } catch {
+        // A failing hook must not keep `close` from being emitted.
+      }
+      this.emit('close', failure);
+      this.removeAllListeners();
+    });
+  }
+}
+
+/** Cancel and abort a pair that nobody will use. */
+function dispose(streams: StreamPair, error: Error): void {
+  try {
+    streams.readable.cancel(error).catch(() => {});
+  } catch {
+    // Locked by someone else: not ours to cancel.
+  }
+  try {
+    streams.writable.abort(error).catch(() => {});
+  } catch {
+    // Locked by someone else: not ours to abort.
+  }
+}
+
+function releaseLock(
+  lock: ReadableStreamDefaultReader<Uint8Array> | WritableStreamDefaultWriter<Uint8Array> | null,
+): void {
+  try {
+    lock?.releaseLock();
+  } catch {
+    // Older engines throw while a read is pending; the lock then stays, harmlessly.
+  }
+}
+
+/**
+ * Sources may yield any `BufferSource`; the contract hands on plain
+ * `Uint8Array`s (a view, no copy), so that e.g. a `Buffer`'s `slice()`
+ * semantics never leak downstream. `null` for anything else.
+ */
+function toUint8Array(value: unknown): Uint8Array | null {
+  if (value instanceof Uint8Array && value.constructor === Uint8Array) return value;
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  return null;
+}
+
+/**
+ * A `TransportFactory` of {@link StreamsTransport}s: `connect` opens the
+ * pair for each target, e.g. with Deno:
+ * `streamsTransport(({ host, port }) => Deno.connect({ hostname: host, port }))`
+ * (with `closeWrite` calling `conn.closeWrite()`). A throwing or rejecting
+ * `connect` closes the transport with that error.
+ */
+export function streamsTransport(
+  connect: (target: TransportTarget) => OpenedStreams | PromiseLike<OpenedStreams>,
+  options: StreamsTransportOptions = {},
+): TransportFactory {
+  return (target) => {
+    let opened: OpenedStreams | PromiseLike<OpenedStreams>;
+    try {
+      opened = connect(target);
+    } catch (error) {
+      opened = Promise.reject(error);
+    }
+    return new StreamsTransport(opened, options);
+  };
+}

@@ -1,0 +1,322 @@
+/**
+ * WebSocket over WebTransport: each WebSocket is one bidirectional stream of
+ * a WebTransport (HTTP/3) session to a gateway, which connects the stream to
+ * the WebSocket server over TCP (GUIDE §13: a WebTransport stream is not
+ * TCP, so a WebSocket server reached this way needs a gateway; this
+ * repository's is `gateway/`, for Deno).
+ *
+ * The gateway protocol (version 1)
+ * --------------------------------
+ * The first bytes the client writes on each bidirectional stream are one
+ * request line, like an HTTP CONNECT request (RFC 9110, 9.3.6):
+ *
+ *     CONNECT <host>:<port>\r\n
+ *
+ * with the WebSocket URL's host (an IPv6 literal in brackets) and port. The
+ * gateway answers with one status line, then the stream carries the TCP
+ * bytes both ways, half-closes included:
+ *
+ *     200 connected\r\n
+ *
+ * Any other status means no connection, and the gateway ends the stream:
+ * 400 (malformed request), 403 (target not allow-listed), 502 (the target
+ * refused or could not be reached), 503 (too many connections), 504 (the
+ * connection timed out). Lines are at most {@link MAX_GATEWAY_LINE} bytes.
+ *
+ * The target travels in the stream, not in the session URL, so that one
+ * session serves WebSockets to several targets.
+ *
+ * Sessions
+ * --------
+ * Transports with the same gateway URL and options share one session, which
+ * is opened by the first and closed when the last one closes: no idle timer,
+ * so nothing outlives the connections. A session that fails or is closed by
+ * the gateway closes all its transports with an `Error`; the next transport
+ * opens a new session.
+ */
+import { StreamsTransport } from './streams.js';
+import { type Transport, type TransportFactory, type TransportTarget, toError } from './transport.js';
+
+/** Longest request or status line of the gateway protocol, CRLF included. */
+export const MAX_GATEWAY_LINE = 1024;
+
+/**
+ * A certificate hash for `serverCertificateHashes`. Chromium accepts only
+ * ECDSA P-256 certificates valid for at most 14 days this way (lab-transports
+ * REPORT §1.2; WebTransport spec, "custom certificate requirements").
+ */
+export interface CertificateHash {
+  readonly algorithm: 'sha-256';
+  /** The SHA-256 of the DER certificate: bytes, or their base64 (as the gateway prints it). */
+  readonly value: BufferSource | string;
+}
+
+/** Options of {@link webTransportTransport}. */
+export interface WebTransportTransportOptions {
+  /** The gateway's `https:` URL, e.g. `https://127.0.0.1:4433/`. */
+  readonly gateway: string | URL;
+  /**
+   * Trust a self-signed gateway certificate by its hash, for gateways
+   * without a certificate from a trusted CA.
+   * @defaultValue none: the certificate must be trusted by the browser
+   */
+  readonly serverCertificateHashes?: readonly CertificateHash[];
+  /**
+   * Other options for `new WebTransport()` (e.g. `congestionControl`).
+   * @defaultValue `{}`
+   */
+  readonly webTransportOptions?: Readonly<Record<string, unknown>>;
+  /**
+   * The `WebTransport` constructor.
+   * @defaultValue `globalThis.WebTransport`
+   */
+  readonly WebTransport?: WebTransportConstructor;
+}
+
+/** The part of the `WebTransport` interface this module uses. @internal */
+export interface WebTransportSession {
+  readonly ready: Promise<unknown>;
+  readonly closed: Promise<unknown>;
+  createBidirectionalStream(): Promise<{
+    readonly readable: ReadableStream<Uint8Array>;
+    readonly writable: WritableStream<Uint8Array>;
+  }>;
+  close(closeInfo?: { closeCode?: number; reason?: string }): void;
+}
+
+/** `new WebTransport(url, options)`, structurally. @internal */
+export type WebTransportConstructor = new (
+  url: string,
+  options?: Record<string, unknown>,
+) => WebTransportSession;
+
+/**
+ * A `TransportFactory` that reaches the WebSocket URL's host and port
+ * through a WebTransport gateway:
+ *
+ * ```ts
+ * new WebSocket('ws://127.0.0.1:8080/chat', [], {
+ *   transport: webTransportTransport({ gateway: 'https://127.0.0.1:4433/', serverCertificateHashes }),
+ * });
+ * ```
+ *
+ * The transport's `secure` is `false`: QUIC encrypts the way to the
+ * gateway, but the gateway speaks plain TCP to the server. `wss:` URLs are
+ * refused, because the gateway does not do TLS to the target.
+ */
+export function webTransportTransport(options: WebTransportTransportOptions): TransportFactory {
+  const gateway = new URL(options.gateway);
+  if (gateway.protocol !== 'https:') {
+    throw new TypeError(`the gateway URL must be https:, not ${gateway.protocol}`);
+  }
+  const wtOptions: Record<string, unknown> = { ...options.webTransportOptions };
+  if (options.serverCertificateHashes !== undefined) {
+    wtOptions['serverCertificateHashes'] = options.serverCertificateHashes.map((hash) => ({
+      algorithm: hash.algorithm,
+      value: typeof hash.value === 'string' ? base64ToBytes(hash.value) : hash.value,
+    }));
+  }
+  const key = `${gateway.href} ${JSON.stringify(wtOptions, (_, value: unknown) => (ArrayBuffer.isView(value) || value instanceof ArrayBuffer ? bytesToHex(value) : value))}`;
+  return (target) => {
+    const WebTransportClass =
+      options.WebTransport ?? (globalThis as { WebTransport?: WebTransportConstructor }).WebTransport;
+    if (WebTransportClass === undefined) {
+      return failed(new Error('WebTransport is not available here (it needs a secure context)'));
+    }
+    if (target.secure) {
+      return failed(
+        new Error(
+          `${target.url}: wss: is not supported through a WebTransport gateway (it does not do TLS to the server)`,
+        ),
+      );
+    }
+    let session: Session;
+    try {
+      session = Session.acquire(WebTransportClass, key, gateway.href, wtOptions);
+    } catch (error) {
+      // The constructor throws for a bad URL or bad options.
+      return failed(toError(error));
+    }
+    const transport: StreamsTransport = new StreamsTransport(session.openStream(target), {
+      onClose: () => session.release(transport),
+    });
+    session.track(transport);
+    return transport;
+  };
+}
+
+/** A transport that closes with `error` without opening. */
+function failed(error: Error): Transport {
+  return new StreamsTransport(Promise.reject(error));
+}
+
+/** One WebTransport session shared by the transports with the same key. */
+class Session {
+  static readonly #pools = new WeakMap<WebTransportConstructor, Map<string, Session>>();
+
+  readonly #pool: Map<string, Session>;
+  readonly #key: string;
+  readonly #gateway: string;
+  readonly #wt: WebTransportSession;
+  readonly #ready: Promise<void>;
+  readonly #transports = new Set<Transport>();
+  #closed = false;
+
+  /** The open session for `key`, or a new one. */
+  static acquire(
+    WebTransportClass: WebTransportConstructor,
+    key: string,
+    gateway: string,
+    options: Record<string, unknown>,
+  ): Session {
+    let pool = Session.#pools.get(WebTransportClass);
+    if (pool === undefined) {
+      pool = new Map();
+      Session.#pools.set(WebTransportClass, pool);
+    }
+    return pool.get(key) ?? new Session(pool, key, gateway, new WebTransportClass(gateway, options));
+  }
+
+  private constructor(pool: Map<string, Session>, key: string, gateway: string, wt: WebTransportSession) {
+    this.#pool = pool;
+    this.#key = key;
+    this.#gateway = gateway;
+    this.#wt = wt;
+    pool.set(key, this);
+    this.#ready = wt.ready.then(
+      () => {},
+      (error: unknown) => {
+        throw this.#error('could not be opened', error);
+      },
+    );
+    // Also handles the rejection when nobody awaits `ready`.
+    this.#ready.catch(() => {});
+    wt.closed.then(
+      (info) => this.#onClosed(this.#error('was closed by the gateway', info)),
+      (error: unknown) => this.#onClosed(this.#error('failed', error)),
+    );
+  }
+
+  track(transport: Transport): void {
+    this.#transports.add(transport);
+  }
+
+  /** Called once per transport, when it closes: the last one closes the session. */
+  release(transport: Transport): void {
+    this.#transports.delete(transport);
+    if (this.#transports.size > 0 || this.#closed) return;
+    this.#closed = true;
+    this.#forget();
+    try {
+      this.#wt.close({ closeCode: 0, reason: 'no more streams' });
+    } catch {
+      // Already closed or failed: nothing to release.
+    }
+  }
+
+  /** A bidirectional stream connected to `target` through the gateway. */
+  async openStream(target: TransportTarget): Promise<{
+    readable: ReadableStream<Uint8Array>;
+    writable: WritableStream<Uint8Array>;
+    head: Uint8Array;
+  }> {
+    await this.#ready;
+    const stream = await this.#wt.createBidirectionalStream();
+    try {
+      const writer = stream.writable.getWriter();
+      await writer.write(encodeRequest(target.host, target.port));
+      writer.releaseLock();
+      const reader = stream.readable.getReader();
+      const { status, text, head } = await readStatusLine(reader);
+      reader.releaseLock();
+      if (status !== 200) {
+        throw new Error(
+          `gateway ${this.#gateway} refused ${authority(target.host, target.port)}: ${status} ${text}`,
+        );
+      }
+      return { readable: stream.readable, writable: stream.writable, head };
+    } catch (error) {
+      stream.readable.cancel().catch(() => {});
+      stream.writable.abort().catch(() => {});
+      throw error;
+    }
+  }
+
+  #onClosed(error: Error): void {
+    this.#closed = true;
+    this.#forget();
+    // The streams fail by themselves too, but with less telling errors.
+    for (const transport of this.#transports) transport.destroy(error);
+  }
+
+  #forget(): void {
+    if (this.#pool.get(this.#key) === this) this.#pool.delete(this.#key);
+  }
+
+  #error(what: string, cause: unknown): Error {
+    let detail = '';
+    if (cause instanceof Error) {
+      detail = `: ${cause.message}`;
+    } else if (typeof cause === 'object' && cause !== null) {
+      const { closeCode, reason } = cause as { closeCode?: unknown; reason?: unknown };
+      detail = `: code ${String(closeCode)}${typeof reason === 'string' && reason !== '' ? `, ${reason}` : ''}`;
+    }
+    return new Error(`WebTransport session to ${this.#gateway} ${what}${detail}`, { cause });
+  }
+}
+
+/** `host:port`, with an IPv6 literal in brackets (RFC 3986, 3.2.2). */
+function authority(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** The request line: `CONNECT host:port\r\n`. @internal */
+export function encodeRequest(host: string, port: number): Uint8Array {
+  return new TextEncoder().encode(`CONNECT ${authority(host, port)}\r\n`);
+}
+
+/**
+ * Read the gateway's status line; `head` holds the bytes after it that
+ * were read with it (the server's first bytes). @internal
+ */
+export async function readStatusLine(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<{ status: number; text: string; head: Uint8Array }> {
+  let buffered = new Uint8Array(0);
+  // Bounded: each turn adds at least one byte, and the line is at most
+  // MAX_GATEWAY_LINE bytes long.
+  for (;;) {
+    const newline = buffered.indexOf(0x0a);
+    if (newline >= 0) {
+      const line = new TextDecoder().decode(buffered.subarray(0, newline)).replace(/\r$/, '');
+      const match = /^(\d{3}) ?(.*)$/.exec(line);
+      if (match === null)
+        throw new Error(`the gateway sent a malformed status line: ${JSON.stringify(line)}`);
+      return { status: Number(match[1]), text: match[2] ?? '', head: buffered.slice(newline + 1) };
+    }
+    if (buffered.byteLength >= MAX_GATEWAY_LINE)
+      throw new Error('the gateway sent a status line that is too long');
+    const { value, done } = await reader.read();
+    if (done) throw new Error('the gateway ended the stream without a status line');
+    if (value.byteLength === 0) continue;
+    const joined = new Uint8Array(buffered.byteLength + value.byteLength);
+    joined.set(buffered);
+    joined.set(value, buffered.byteLength);
+    buffered = joined;
+  }
+}
+
+function base64ToBytes(base64: string): Uint8Array {
+  const binary = atob(base64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+function bytesToHex(value: ArrayBufferView | ArrayBuffer): string {
+  const bytes =
+    value instanceof ArrayBuffer
+      ? new Uint8Array(value)
+      : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
