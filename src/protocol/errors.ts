@@ -84,14 +84,14 @@ export class ConnectionClosedError extends WebSocketError {
     sent: { readonly code: number; readonly reason: string } | null,
     rcvdThenSent: boolean | null,
   ) {
-    const describe = (close: { code: number; reason: string }) =>
+    const formatClose = (close: { code: number; reason: string }) =>
       close.reason === '' ? `${close.code}` : `${close.code} (${close.reason})`;
     let message: string;
     if (rcvd === null && sent === null) message = 'no close frame received or sent';
-    else if (rcvd === null) message = `sent ${describe(sent!)}; no close frame received`;
-    else if (sent === null) message = `received ${describe(rcvd)}; no close frame sent`;
-    else if (rcvdThenSent) message = `received ${describe(rcvd)}; then sent ${describe(sent)}`;
-    else message = `sent ${describe(sent)}; then received ${describe(rcvd)}`;
+    else if (rcvd === null) message = `sent ${formatClose(sent!)}; no close frame received`;
+    else if (sent === null) message = `received ${formatClose(rcvd)}; no close frame sent`;
+    else if (rcvdThenSent) message = `received ${formatClose(rcvd)}; then sent ${formatClose(sent)}`;
+    else message = `sent ${formatClose(sent)}; then received ${formatClose(rcvd)}`;
     super(message);
     this.rcvd = rcvd;
     this.sent = sent;
