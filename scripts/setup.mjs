@@ -3,9 +3,12 @@
 // - Debian's python3-websockets (a real RFC 6455 peer, run with /usr/bin/python3);
 // - Debian's chromium (the browser of the end-to-end tests, driven by
 //   Playwright with executablePath; browsers are never downloaded);
-// and checks that the Deno binary of the `deno` npm package runs: it hosts the
-//   WebTransport gateway (gateway/) of the browser tests. It comes with
-//   `npm ci`; a missing one means the package's install script was skipped.
+// and checks that the Deno and Bun binaries of the `deno` and `bun` npm
+//   packages run: Deno hosts the WebTransport gateway (gateway/) of the
+//   browser tests, and both run the cross-runtime suite (e2e/runtimes). They
+//   come with `npm ci` through the packages' postinstall scripts (npm 11 warns
+//   that these are "not yet covered by allowScripts", and runs them). Where the
+//   scripts were skipped (--ignore-scripts), they are run here.
 // Runs before `npm test`, `npm run demo` and `npm run bench`; does nothing when
 // everything is present already.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -52,9 +55,22 @@ if (!existsSync(CHROMIUM)) {
   process.exit(1);
 }
 
-const DENO = new URL('../node_modules/.bin/deno', import.meta.url).pathname;
-const deno = spawnSync(DENO, ['--version'], { encoding: 'utf8' });
-if (deno.status !== 0) {
-  console.error(`setup: ${DENO} --version failed (${deno.error?.message ?? deno.stderr}); run npm ci`);
-  process.exit(1);
+/** Check that node_modules/.bin/NAME runs; run the package's postinstall once if not. */
+function ensureRuntime(name, postinstall) {
+  const bin = new URL(`../node_modules/.bin/${name}`, import.meta.url).pathname;
+  const version = () => spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  let probe = version();
+  if (probe.status !== 0) {
+    const dir = new URL(`../node_modules/${name}/`, import.meta.url).pathname;
+    console.log(`setup: ${name} does not run; running its postinstall (node ${postinstall})`);
+    spawnSync(process.execPath, [postinstall], { cwd: dir, stdio: 'inherit' });
+    probe = version();
+  }
+  if (probe.status !== 0) {
+    console.error(`setup: ${bin} --version failed (${probe.error?.message ?? probe.stderr}); run npm ci`);
+    process.exit(1);
+  }
 }
+
+ensureRuntime('deno', './install.cjs');
+ensureRuntime('bun', 'install.js');
