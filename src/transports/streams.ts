@@ -1,7 +1,8 @@
 /**
  * A transport over any WHATWG streams pair `{ readable, writable }`: a
  * WebTransport bidirectional stream, a Direct Sockets `TCPSocket`'s `opened`
- * streams, a Deno or Bun socket, or Node's `Duplex.toWeb(socket)` (GUIDE §13).
+ * streams, or Node's `Duplex.toWeb(socket)` (GUIDE §13). Deno and Bun sockets
+ * have their own transports (`deno.ts`, `bun.ts`).
  *
  * The pull-style streams are adapted once to the push-style contract of
  * `transport.ts`: a read loop emits `data` for every chunk until the readable
@@ -30,8 +31,7 @@ export interface OpenedStreams extends StreamPair {
 export interface StreamsTransportOptions {
   /**
    * Whether closing the writer sends a real half-close (FIN) while reading
-   * goes on: true for WebTransport streams, Node's `Duplex.toWeb()` and
-   * Bun sockets; false for a Direct Sockets `TCPSocket`, whose
+   * goes on: true for WebTransport streams and Node's `Duplex.toWeb()`; false for a Direct Sockets `TCPSocket`, whose
    * `writer.close()` sends nothing while its readable is open ("if readable
    * is active, abort these steps" in the Direct Sockets draft).
    *
@@ -324,9 +324,10 @@ function toUint8Array(value: unknown): Uint8Array | null {
 
 /**
  * A `TransportFactory` of {@link StreamsTransport}s: `connect` opens the
- * pair for each target, e.g. with Deno:
- * `streamsTransport(({ host, port }) => Deno.connect({ hostname: host, port }))`
- * (with `closeWrite` calling `conn.closeWrite()`). A throwing or rejecting
+ * pair for each target, e.g. a WebTransport bidirectional stream or Node's
+ * `Duplex.toWeb(socket)`. (For Deno, use `denoTransport()`: reading a
+ * `Deno.Conn`'s `readable` to its end closes the whole connection, which
+ * rules out a half-close.) A throwing or rejecting
  * `connect` closes the transport with that error.
  */
 export function streamsTransport(
