@@ -23,11 +23,26 @@ export interface Message {
   readonly data: Uint8Array;
 }
 
-/** Collects the frames of one message at a time. */
+/** Fragments at least this large are kept as they are; smaller ones are packed into blocks. */
+const PACK_LIMIT = 1024;
+const BLOCK_SIZE = 16 * 1024;
+
+/**
+ * Collects the frames of one message at a time.
+ *
+ * Memory stays proportional to the bytes of the message, not to its number
+ * of fragments: small fragments are copied into shared blocks rather than
+ * kept as one array each (a peer sending a message as a million 1-byte
+ * fragments would otherwise cost ~100 bytes of memory per byte; empty ones
+ * cost nothing).
+ */
 export class MessageAssembler {
   #type: Message['type'] | null = null;
   #fragments: Uint8Array[] = [];
   #size = 0;
+  /** Block that small fragments are packed into, and how much of it is used. */
+  #block: Uint8Array | null = null;
+  #blockUsed = 0;
 
   /**
    * Add a data frame; returns the message when `frame` completes it.
@@ -37,9 +52,8 @@ export class MessageAssembler {
     switch (frame.opcode) {
       case Opcode.TEXT:
       case Opcode.BINARY:
+        this.reset();
         this.#type = frame.opcode === Opcode.TEXT ? 'text' : 'binary';
-        this.#fragments = [];
-        this.#size = 0;
         break;
       case Opcode.CONT:
         if (this.#type === null) return null; // the core never lets this happen
@@ -47,14 +61,14 @@ export class MessageAssembler {
       default:
         return null;
     }
-    if (frame.fin && this.#fragments.length === 0) {
+    if (frame.fin && this.#size === 0) {
       const message = { type: this.#type, data: frame.data };
-      this.#type = null;
+      this.reset();
       return message;
     }
-    this.#fragments.push(frame.data);
-    this.#size += frame.data.byteLength;
+    this.#append(frame.data);
     if (!frame.fin) return null;
+    this.#seal();
     const data = new Uint8Array(this.#size);
     let offset = 0;
     for (const fragment of this.#fragments) {
@@ -62,10 +76,45 @@ export class MessageAssembler {
       offset += fragment.byteLength;
     }
     const message = { type: this.#type, data };
+    this.reset();
+    return message;
+  }
+
+  /** Drop the message being collected, if any. */
+  reset(): void {
     this.#type = null;
     this.#fragments = [];
     this.#size = 0;
-    return message;
+    this.#block = null;
+    this.#blockUsed = 0;
+  }
+
+  #append(data: Uint8Array): void {
+    const length = data.byteLength;
+    if (length === 0) return;
+    this.#size += length;
+    if (length >= PACK_LIMIT) {
+      this.#seal();
+      this.#fragments.push(data);
+      return;
+    }
+    if (this.#block === null || this.#blockUsed + length > this.#block.byteLength) {
+      this.#seal();
+      this.#block = new Uint8Array(BLOCK_SIZE);
+    }
+    this.#block.set(data, this.#blockUsed);
+    this.#blockUsed += length;
+  }
+
+  /** Move the packed bytes into the fragment list; a mostly empty block is copied to fit. */
+  #seal(): void {
+    const block = this.#block;
+    if (block === null) return;
+    const used = this.#blockUsed;
+    if (used > 0)
+      this.#fragments.push(used < block.byteLength / 2 ? block.slice(0, used) : block.subarray(0, used));
+    this.#block = null;
+    this.#blockUsed = 0;
   }
 }
 

@@ -26,6 +26,7 @@ import { CloseEvent } from './events.js';
 import { type Message, MessageAssembler, messageData } from './message.js';
 import { ClientProtocol, type ClientProtocolOptions } from './protocol/client.js';
 import { CloseCode } from './protocol/close-code.js';
+import { UnexpectedEofError } from './protocol/errors.js';
 import type { ClientExtensionFactory } from './protocol/extensions/base.js';
 import type { ClientPerMessageDeflateOptions } from './protocol/extensions/permessage-deflate.js';
 import { type Frame, Opcode } from './protocol/frames.js';
@@ -34,7 +35,7 @@ import type { Response } from './protocol/http11.js';
 import { MAX_CLOSE_REASON } from './protocol/limits.js';
 import { allocUninitialized, decodeUtf8, encodeUtf8 } from './protocol/platform.js';
 import { SEND_EOF, State } from './protocol/protocol.js';
-import type { WebSocketUri } from './protocol/uri.js';
+import { redactUserInfo, type WebSocketUri } from './protocol/uri.js';
 import { scheduleTask } from './task.js';
 import {
   type Transport,
@@ -110,6 +111,17 @@ const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 const DEFAULT_PONG_TIMEOUT_MS = 20_000;
 /** Frames this large are written by themselves rather than copied into a coalesced chunk. */
 const COALESCE_LIMIT = 16 * 1024;
+/**
+ * Most bytes of automatic pongs written and not yet accepted by the
+ * transport. A peer that floods pings and doesn't read would otherwise make
+ * pongs pile up without bound; beyond this, only the pong answering the
+ * latest ping is kept, and written once earlier pongs are accepted (RFC
+ * 6455, 5.5.3: "If an endpoint receives a Ping frame and has not yet sent
+ * Pong frame(s) in response to previous Ping frame(s), the endpoint MAY
+ * elect to send a Pong frame for only the most recently processed Ping
+ * frame.") A keepalive ping at a time never comes near it.
+ */
+const PONG_BACKLOG_LIMIT = 64 * 1024;
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -176,6 +188,13 @@ export class WebSocket extends EventTarget {
   #bufferedAmount = 0;
   /** "The user agent was required to fail the WebSocket connection." */
   #failed = false;
+  /**
+   * The opening handshake succeeded ("the WebSocket connection is
+   * established"). From then on, losing the connection (EOF or a transport
+   * error, anywhere in a frame) is not a failure: close 1006 without error,
+   * as in Chromium. Only protocol errors fail it.
+   */
+  #established = false;
   #destroyed = false;
   #transportClosed = false;
   #eofReceived = false;
@@ -184,6 +203,10 @@ export class WebSocket extends EventTarget {
   #outboxAppBytes = 0;
   #flushScheduled = false;
   #endPromise: Promise<void> | null = null;
+  /** Bytes of automatic pongs written and not yet accepted by the transport. */
+  #pongBacklog = 0;
+  /** The pong answering the latest ping, held back while `#pongBacklog` is full. */
+  #deferredPong: Uint8Array | null = null;
   #sendQueue: Outgoing[] = [];
   #openTimer: ReturnType<typeof setTimeout> | undefined;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -216,13 +239,19 @@ export class WebSocket extends EventTarget {
     const seen = new Set<string>();
     for (const protocol of offered) {
       if (!isToken(protocol)) {
-        throw new DOMException(`The subprotocol '${protocol}' is invalid.`, 'SyntaxError');
+        throw new DOMException(
+          `Failed to construct 'WebSocket': The subprotocol '${escapeSubprotocol(protocol)}' is invalid.`,
+          'SyntaxError',
+        );
       }
       // Compared case-insensitively, as browsers do (WPT
       // websockets/Create-protocols-repeated-case-insensitive.any.js).
       const folded = protocol.toLowerCase();
       if (seen.has(folded)) {
-        throw new DOMException(`The subprotocol '${protocol}' is duplicated.`, 'SyntaxError');
+        throw new DOMException(
+          `Failed to construct 'WebSocket': The subprotocol '${escapeSubprotocol(protocol)}' is duplicated.`,
+          'SyntaxError',
+        );
       }
       seen.add(folded);
     }
@@ -364,6 +393,13 @@ export class WebSocket extends EventTarget {
    * @throws DOMException "InvalidStateError" while CONNECTING.
    */
   send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+    // WebIDL: the argument is required (a missing one is not "undefined").
+    // biome-ignore lint/complexity/noArguments: only arguments tells a missing argument from undefined
+    if (arguments.length === 0) {
+      throw new TypeError(
+        "Failed to execute 'send' on 'WebSocket': 1 argument required, but only 0 present.",
+      );
+    }
     // 1. If this's ready state is CONNECTING, then throw an "InvalidStateError" DOMException.
     if (this.#readyState === CONNECTING) {
       throw new DOMException(
@@ -403,7 +439,7 @@ export class WebSocket extends EventTarget {
     } else {
       // USVString: lone surrogates become U+FFFD in the encoder.
       type = 'text';
-      bytes = encodeUtf8(String(data));
+      bytes = encodeUtf8(toDomString(data, "Failed to execute 'send' on 'WebSocket'"));
     }
     this.#bufferedAmount += bytes.byteLength;
     if (!this.#canSend()) return;
@@ -428,7 +464,8 @@ export class WebSocket extends EventTarget {
   close(code?: number, reason?: string): void {
     // WebIDL: [Clamp] unsigned short code, USVString reason.
     const closeCode = code === undefined ? undefined : clampUnsignedShort(code);
-    const closeReason = reason === undefined ? undefined : String(reason);
+    const closeReason =
+      reason === undefined ? undefined : toDomString(reason, "Failed to execute 'close' on 'WebSocket'");
     // 1. If code is present, but is neither an integer equal to 1000 nor an
     //    integer in the range 3000 to 4999, inclusive, throw an
     //    "InvalidAccessError" DOMException.
@@ -583,8 +620,12 @@ export class WebSocket extends EventTarget {
           assertNever(event);
       }
     }
-    // The core failed the connection itself (a protocol error from the peer).
-    if (this.#protocol.parserError !== null) this.#failed = true;
+    // The core failed the connection itself (a protocol error from the peer);
+    // an end of stream once established is a lost connection, not a failure.
+    const parserError = this.#protocol.parserError;
+    if (parserError !== null && !(this.#established && parserError instanceof UnexpectedEofError)) {
+      this.#failed = true;
+    }
   }
 
   #takeOutput(): void {
@@ -611,22 +652,26 @@ export class WebSocket extends EventTarget {
     this.#outbox = [];
     this.#outboxAppBytes = 0;
     if (this.#destroyed || this.#transportClosed) return;
-    const writes: Uint8Array[] = [];
+    const writes: Array<{ readonly chunk: Uint8Array; readonly pongBytes: number }> = [];
     let small: Uint8Array[] = [];
+    let smallPongBytes = 0;
     const coalesce = (): void => {
       if (small.length === 0) return;
-      writes.push(concat(small));
+      writes.push({ chunk: concat(small), pongBytes: smallPongBytes });
       small = [];
+      smallPongBytes = 0;
     };
     const write = (): void => {
       coalesce();
       for (let i = 0; i < writes.length; i++) {
+        const { chunk, pongBytes } = writes[i]!;
         const last = i === writes.length - 1;
         const written = last ? appBytes : 0;
         if (last) appBytes = 0;
-        this.#transport.write(writes[i]!).then(
+        this.#transport.write(chunk).then(
           () => {
             this.#bufferedAmount -= written;
+            this.#pongsAccepted(pongBytes);
           },
           (error: unknown) => this.#destroyTransport(toError(error)),
         );
@@ -639,12 +684,37 @@ export class WebSocket extends EventTarget {
         this.#endPromise = this.#transport.end();
       } else if (item.byteLength >= COALESCE_LIMIT) {
         coalesce();
-        writes.push(item);
+        writes.push({ chunk: item, pongBytes: 0 });
+      } else if (isPong(item)) {
+        if (this.#pongBacklog + item.byteLength > PONG_BACKLOG_LIMIT) {
+          // Keep only the latest: it replaces any pong held back before.
+          this.#deferredPong = item;
+          continue;
+        }
+        this.#pongBacklog += item.byteLength;
+        smallPongBytes += item.byteLength;
+        small.push(item);
       } else {
         small.push(item);
       }
     }
     write();
+  }
+
+  /** Pongs were accepted by the transport: write the one held back, if there is room now. */
+  #pongsAccepted(bytes: number): void {
+    if (bytes === 0) return;
+    this.#pongBacklog -= bytes;
+    const pong = this.#deferredPong;
+    if (pong === null || this.#pongBacklog + pong.byteLength > PONG_BACKLOG_LIMIT) return;
+    this.#deferredPong = null;
+    // Once closing, the pong is moot (and must not follow our end of stream).
+    if (this.#protocol.state !== State.OPEN || this.#failed) return;
+    this.#outbox.push(pong);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => this.#flush());
+    }
   }
 
   #onResponse(response: Response): void {
@@ -668,6 +738,7 @@ export class WebSocket extends EventTarget {
     }
     const extensions = response.headers.getAll('Sec-WebSocket-Extensions').join(', ');
     const subprotocol = this.#protocol.subprotocol ?? '';
+    this.#established = true;
     // "When the WebSocket connection is established, the user agent must
     // queue a task to run these steps:"
     this.#queueTask(() => {
@@ -762,19 +833,22 @@ export class WebSocket extends EventTarget {
     this.#transport.off('end', this.#listeners.end);
     this.#transport.off('close', this.#listeners.close);
     this.#sendQueue = [];
+    this.#assembler.reset();
     // The byte stream is gone: whatever the protocol still expected is an EOF.
     this.#protocol.receiveEof();
     this.#protocol.dataToSend();
     this.#protocol.eventsReceived();
-    if (error !== undefined && this.#protocol.closeRcvd === null) this.#failed = true;
+    if (error !== undefined && this.#protocol.closeRcvd === null && !this.#established) this.#failed = true;
     // RFC 6455, 7.1.4: "If the TCP connection was closed after the WebSocket
     // closing handshake was completed, the WebSocket connection is said to
     // have been closed _cleanly_."
     const wasClean = !this.#failed && this.#protocol.closeRcvd !== null && this.#protocol.closeSent !== null;
     const code = this.#protocol.closeCode ?? CloseCode.ABNORMAL_CLOSURE;
     const reason = this.#protocol.closeReason ?? '';
-    // Without a close frame (1006) the connection was lost, which fails it.
-    const failed = this.#failed || code === CloseCode.ABNORMAL_CLOSURE;
+    // Without a close frame (1006) before the connection was established,
+    // connecting failed. Afterwards it was lost: close 1006 without error
+    // (RFC 6455 7.1.5 doesn't fail it; Chromium fires no error either).
+    const failed = this.#failed || (!this.#established && code === CloseCode.ABNORMAL_CLOSURE);
     this.#queueTask(() => {
       // 1. Change the ready state to CLOSED (3).
       this.#readyState = CLOSED;
@@ -843,6 +917,12 @@ for (const [name, value] of [
   Object.defineProperty(WebSocket.prototype, name, descriptor);
 }
 Object.defineProperty(WebSocket.prototype, Symbol.toStringTag, { value: 'WebSocket', configurable: true });
+// WebIDL: attributes and operations are enumerable (class members are not).
+for (const name of Object.getOwnPropertyNames(WebSocket.prototype)) {
+  if (name === 'constructor') continue;
+  const descriptor = Object.getOwnPropertyDescriptor(WebSocket.prototype, name)!;
+  Object.defineProperty(WebSocket.prototype, name, { ...descriptor, enumerable: true });
+}
 
 /**
  * https://websockets.spec.whatwg.org/#get-a-url-record
@@ -852,7 +932,10 @@ Object.defineProperty(WebSocket.prototype, Symbol.toStringTag, { value: 'WebSock
 function getUrlRecord(url: string | URL): URL {
   const text = String(url);
   const fail = (): DOMException =>
-    new DOMException(`Failed to construct 'WebSocket': The URL '${text}' is invalid.`, 'SyntaxError');
+    new DOMException(
+      `Failed to construct 'WebSocket': The URL '${redactUserInfo(text)}' is invalid.`,
+      'SyntaxError',
+    );
   const base = (globalThis as { location?: { href?: unknown } }).location?.href;
   // 1. Let urlRecord be the result of applying the URL parser to url with baseURL.
   let urlRecord: URL;
@@ -867,12 +950,43 @@ function getUrlRecord(url: string | URL): URL {
   // 4. Otherwise, if urlRecord's scheme is "https", set urlRecord's scheme to "wss".
   else if (urlRecord.protocol === 'https:') urlRecord.protocol = 'wss:';
   // 5. If urlRecord's scheme is not "ws" or "wss", then return failure.
-  if (urlRecord.protocol !== 'ws:' && urlRecord.protocol !== 'wss:') throw fail();
+  //    (The messages of these failures are Chromium's.)
+  if (urlRecord.protocol !== 'ws:' && urlRecord.protocol !== 'wss:') {
+    throw new DOMException(
+      `Failed to construct 'WebSocket': The URL's scheme must be either 'http', 'https', 'ws', or 'wss'. '${urlRecord.protocol.slice(0, -1)}' is not allowed.`,
+      'SyntaxError',
+    );
+  }
   // 6. If urlRecord's fragment is non-null, then return failure. (`hash` is
   //    empty for an empty fragment too; the serialization shows it.)
-  if (urlRecord.href.includes('#')) throw fail();
+  if (urlRecord.href.includes('#')) {
+    throw new DOMException(
+      `Failed to construct 'WebSocket': The URL contains a fragment identifier ('${urlRecord.href.slice(urlRecord.href.indexOf('#') + 1)}'). Fragment identifiers are not allowed in WebSocket URLs.`,
+      'SyntaxError',
+    );
+  }
   // 7. Return urlRecord.
   return urlRecord;
+}
+
+/**
+ * WebIDL conversion of a value to `DOMString`: as `String()`, except that a
+ * Symbol throws a TypeError (with `context`, Chromium's message prefix).
+ */
+function toDomString(value: unknown, context: string): string {
+  if (typeof value === 'symbol') throw new TypeError(`${context}: Cannot convert a Symbol value to a string`);
+  return String(value);
+}
+
+/** A subprotocol as Chromium shows it in messages: `\uXXXX` outside printable ASCII, `\\` for `\`. */
+function escapeSubprotocol(protocol: string): string {
+  let out = '';
+  for (let i = 0; i < protocol.length; i++) {
+    const unit = protocol.charCodeAt(i);
+    if (unit < 0x20 || unit > 0x7e) out += `\\u${unit.toString(16).toUpperCase().padStart(4, '0')}`;
+    else out += unit === 0x5c ? '\\\\' : protocol[i];
+  }
+  return out;
 }
 
 /** WebIDL conversion of `(DOMString or sequence<DOMString>) protocols`. */
@@ -949,6 +1063,16 @@ function concat(chunks: Uint8Array[]): Uint8Array {
     offset += chunk.byteLength;
   }
   return out;
+}
+
+/**
+ * Whether `frame`, one item of a client's `dataToSend()`, is a pong: the
+ * core serializes each frame of a client into one array of its own (masked),
+ * so its first byte holds FIN and the opcode; the handshake request starts
+ * with "G" (0x47).
+ */
+function isPong(frame: Uint8Array): boolean {
+  return frame[0] === 0x80 + Opcode.PONG;
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -2,11 +2,13 @@
  * Property and fuzz tests (seeded, bounded): whatever bytes a peer sends,
  * `receiveData()`/`receiveEof()` never throw, the connection ends CLOSED at
  * EOF, and a failure is a documented error whose close code is the one sent.
- * Runs at a small budget in `npm test`; FUZZ_RUNS raises it.
+ * Runs at a small budget in `npm test`; FUZZ_RUNS raises it (`npm run fuzz`
+ * runs every fuzz*.test.ts at a large budget and writes results/fuzz.*).
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { hex, seededRandom, utf8 } from '../testing/chunking.js';
+import { FUZZ_SEED, fuzz } from '../testing/fuzz.js';
 import { ByteQueue } from './byte-queue.js';
 import { ClientProtocol } from './client.js';
 import { InvalidHandshakeError, ProtocolError, UnexpectedEofError } from './errors.js';
@@ -14,8 +16,7 @@ import { frame, Opcode, parseFrame, serializeFrame } from './frames.js';
 import { Protocol, SEND_EOF, type Side, State } from './protocol.js';
 import { ServerProtocol } from './server.js';
 
-const RUNS = Number(process.env['FUZZ_RUNS'] ?? 300);
-const SEED = Number(process.env['FUZZ_SEED'] ?? 20261126);
+const SEED = FUZZ_SEED;
 
 /** Feed chunks, then EOF, checking the invariants; returns the protocol for more checks. */
 function feedAndCheck<P extends Protocol<unknown>>(protocol: P, chunks: Uint8Array[]): P {
@@ -117,16 +118,17 @@ function mutate(data: Uint8Array, mutations: Array<{ at: number; kind: string; v
 
 describe.each(['client', 'server'] as const)('%s: fuzzing the frame parser', (side) => {
   test('arbitrary bytes never throw and end CLOSED at EOF', () => {
-    fc.assert(
+    fuzz(
+      `frames/${side}: arbitrary bytes`,
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.array(fc.nat(), { maxLength: 6 }), (bytes, cuts) => {
         feedAndCheck(new Protocol(side, { maxMessageSize: 1000 }), cut(bytes, cuts));
       }),
-      { numRuns: RUNS, seed: SEED },
     );
   });
 
   test('mutated valid frame streams never throw; failures carry the right close code', () => {
-    fc.assert(
+    fuzz(
+      `frames/${side}: mutated valid streams`,
       fc.property(
         arbStream(side),
         arbMutations,
@@ -143,12 +145,12 @@ describe.each(['client', 'server'] as const)('%s: fuzzing the frame parser', (si
           expect(protocol.state).toBe(State.CLOSED);
         },
       ),
-      { numRuns: RUNS, seed: SEED },
     );
   });
 
   test('valid streams parse identically whatever the chunking', () => {
-    fc.assert(
+    fuzz(
+      `frames/${side}: chunking invariance`,
       fc.property(arbStream(side), fc.array(fc.nat(), { maxLength: 10 }), (stream, cuts) => {
         const whole = new Protocol(side, { maxMessageSize: null });
         whole.receiveData(stream.slice());
@@ -158,7 +160,6 @@ describe.each(['client', 'server'] as const)('%s: fuzzing the frame parser', (si
         expect(split.dataToSend().length).toBe(whole.dataToSend().length);
         expect(split.parserError?.message).toBe(whole.parserError?.message);
       }),
-      { numRuns: RUNS, seed: SEED },
     );
   });
 });
@@ -171,7 +172,8 @@ const REQUEST = utf8(
 
 describe('fuzzing the HTTP handshake', () => {
   test('mutated requests never throw; the server answers or fails the handshake', () => {
-    fc.assert(
+    fuzz(
+      'handshake/server: mutated requests',
       fc.property(arbMutations, fc.array(fc.nat(), { maxLength: 6 }), (mutations, cuts) => {
         const server = new ServerProtocol({ subprotocols: ['b'], httpLimits: { maxLineLength: 256 } });
         for (const chunk of cut(mutate(REQUEST, mutations), cuts)) {
@@ -182,13 +184,13 @@ describe('fuzzing the HTTP handshake', () => {
         }
         feedAndCheck(server, []);
       }),
-      { numRuns: RUNS, seed: SEED },
     );
   });
 
   test('mutated responses never throw; the client opens or reports a typed handshake error', () => {
     const random = seededRandom(SEED);
-    fc.assert(
+    fuzz(
+      'handshake/client: mutated responses',
       fc.property(arbMutations, fc.array(fc.nat(), { maxLength: 6 }), (mutations, cuts) => {
         const client = new ClientProtocol('ws://h/', { random: (b) => b.fill(Math.floor(random() * 256)) });
         const request = client.connect();
@@ -202,7 +204,6 @@ describe('fuzzing the HTTP handshake', () => {
         }
         feedAndCheck(client, []);
       }),
-      { numRuns: RUNS, seed: SEED },
     );
   });
 

@@ -50,6 +50,9 @@ function isWhitespace(code: number): boolean {
   return code === 0x20 || code === 0x09;
 }
 
+/** Headers whose values are credentials, never quoted in error messages. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
+
 /**
  * A case-insensitive, order-keeping multimap of header fields.
  *
@@ -83,7 +86,9 @@ export class Headers implements Iterable<readonly [name: string, value: string]>
   append(name: string, value: string): void {
     if (!isToken(name)) throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
     if (!isValidHeaderValue(value)) {
-      throw new TypeError(`invalid value for header ${name}: ${JSON.stringify(value)}`);
+      // Credentials never go into an error message: they end up in logs.
+      const shown = CREDENTIAL_HEADERS.has(name.toLowerCase()) ? '' : `: ${JSON.stringify(value)}`;
+      throw new TypeError(`invalid value for header ${name}${shown}`);
     }
     this.#entries.push([name, value]);
   }

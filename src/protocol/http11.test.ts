@@ -64,7 +64,7 @@ describe('RequestReader', () => {
   });
 
   test.each([
-    ['bad request line', 'GET /\r\n\r\n', InvalidMessageError, 'invalid request line: GET /'],
+    ['bad request line', 'GET /\r\n\r\n', InvalidMessageError, 'invalid request line: "GET"...'],
     [
       'HTTP/1.0',
       'GET / HTTP/1.0\r\n\r\n',
@@ -83,9 +83,9 @@ describe('RequestReader', () => {
       'space before colon',
       'GET / HTTP/1.1\r\nHost : h\r\n\r\n',
       InvalidMessageError,
-      'invalid header name: Host ',
+      'invalid header name: "Host"...',
     ],
-    ['no colon', 'GET / HTTP/1.1\r\nHost\r\n\r\n', InvalidMessageError, 'invalid header line: Host'],
+    ['no colon', 'GET / HTTP/1.1\r\nHost\r\n\r\n', InvalidMessageError, 'invalid header line: "Host"'],
     ['CR in value', 'GET / HTTP/1.1\r\nA: b\rc\r\n\r\n', InvalidMessageError, 'invalid value for header A'],
     [
       'control character in value',

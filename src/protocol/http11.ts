@@ -149,6 +149,18 @@ class HeadReader {
   }
 }
 
+/**
+ * What an error message may quote of a line a peer sent: its leading token
+ * (a header name, a method), never the rest, which may hold credentials (an
+ * `Authorization` value, a token in a query string) and ends up in logs and
+ * in the 400 response.
+ */
+function describeLine(line: string): string {
+  let end = 0;
+  while (end < line.length && end < 64 && isToken(line[end]!)) end++;
+  return end === line.length ? JSON.stringify(line) : `${JSON.stringify(line.slice(0, end))}...`;
+}
+
 function parseHeaderLines(lines: readonly string[]): Headers {
   const headers = new Headers();
   for (let i = 1; i < lines.length; i++) {
@@ -157,11 +169,11 @@ function parseHeaderLines(lines: readonly string[]): Headers {
     // ... MUST either reject the message by sending a 400 (Bad Request)"
     if (line[0] === ' ' || line[0] === '\t') throw new InvalidMessageError('obsolete line folding in header');
     const colon = line.indexOf(':');
-    if (colon === -1) throw new InvalidMessageError(`invalid header line: ${line.slice(0, 64)}`);
+    if (colon === -1) throw new InvalidMessageError(`invalid header line: ${describeLine(line)}`);
     const name = line.slice(0, colon);
     // RFC 9112, 5.1: "No whitespace is allowed between the field name and
     // colon. ... A server MUST reject, with a response status code of 400"
-    if (!isToken(name)) throw new InvalidMessageError(`invalid header name: ${name.slice(0, 64)}`);
+    if (!isToken(name)) throw new InvalidMessageError(`invalid header name: ${describeLine(name)}`);
     const value = line.slice(colon + 1).replace(/^[\t ]+|[\t ]+$/g, '');
     // Control characters (CR, NUL, ...) inside a line; LF cannot occur here.
     if (!isValidHeaderValue(value)) throw new InvalidMessageError(`invalid value for header ${name}`);
@@ -188,7 +200,7 @@ export class RequestReader {
     if (lines === null) return null;
     const startLine = lines[0]!;
     const parts = startLine.split(' ');
-    if (parts.length !== 3) throw new InvalidMessageError(`invalid request line: ${startLine.slice(0, 64)}`);
+    if (parts.length !== 3) throw new InvalidMessageError(`invalid request line: ${describeLine(startLine)}`);
     const [method, path, version] = parts as [string, string, string];
     // RFC 6455, 4.2.1: "An HTTP/1.1 or higher GET request"
     if (version !== 'HTTP/1.1')

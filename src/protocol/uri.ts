@@ -30,18 +30,19 @@ const URI = /^(wss?):\/\/(?:([^@/?#]*)@)?(\[[0-9a-fA-F:.]+\]|[^:/?#[\]@]*)(?::([
 export function parseUri(uri: string): WebSocketUri {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
   if (/[\x00-\x20\x7f-\uffff]/.test(uri))
-    throw new TypeError(`invalid WebSocket URI: ${JSON.stringify(uri)}`);
+    throw new TypeError(`invalid WebSocket URI: ${JSON.stringify(redactUserInfo(uri))}`);
   const match = URI.exec(uri);
-  if (match === null) throw new TypeError(`invalid WebSocket URI: ${JSON.stringify(uri)}`);
+  if (match === null) throw new TypeError(`invalid WebSocket URI: ${JSON.stringify(redactUserInfo(uri))}`);
   const [, scheme, userInfo, rawHost, rawPort, rawPath] = match;
   const secure = scheme!.toLowerCase() === 'wss';
   const host = rawHost!.startsWith('[') ? rawHost!.slice(1, -1).toLowerCase() : rawHost!.toLowerCase();
-  if (host === '') throw new TypeError(`invalid WebSocket URI: no host: ${JSON.stringify(uri)}`);
+  if (host === '')
+    throw new TypeError(`invalid WebSocket URI: no host: ${JSON.stringify(redactUserInfo(uri))}`);
   let port = secure ? 443 : 80;
   if (rawPort !== undefined && rawPort !== '') {
     port = Number(rawPort);
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new TypeError(`invalid WebSocket URI: bad port: ${JSON.stringify(uri)}`);
+      throw new TypeError(`invalid WebSocket URI: bad port: ${JSON.stringify(redactUserInfo(uri))}`);
     }
   }
   let resourceName = rawPath ?? '/';
@@ -58,6 +59,14 @@ export function parseUri(uri: string): WebSocketUri {
     }
   }
   return { secure, host, port, resourceName, userInfo: credentials };
+}
+
+/**
+ * `uri` with its user info (which may hold a password) replaced by `***`,
+ * for error messages: they end up in logs.
+ */
+export function redactUserInfo(uri: string): string {
+  return uri.replace(/^([^:/?#]*:\/\/)[^/?#]*@/, '$1***@');
 }
 
 /** The `Host` header for `uri` (RFC 9110, 7.2): the port is left out when it is the default. */

@@ -17,6 +17,8 @@ export interface E2eEnv {
   readonly wsPort: number;
   /** Python websockets server (allow-listed). */
   readonly pythonPort: number;
+  /** The parity tests' `ws` server (parity-server.ts; allow-listed). */
+  readonly parityPort: number;
   /** Allow-listed, nothing listens: the gateway's connect is refused. */
   readonly refusedPort: number;
   /** A listening TCP server that is not allow-listed. */

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { exportE2eEnv } from './env.js';
 import { startGatewayProcess } from './gateway.js';
 import { startPageServer } from './page-server.js';
+import { startParityServer } from './parity-server.js';
 import { stopAllServices } from './processes.js';
 import {
   closedTcpPort,
@@ -34,18 +35,24 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       stops.push(() => server.stop());
       return server;
     };
-    const [ws, python, sink, page] = await Promise.all([
+    const [ws, python, sink, page, parity] = await Promise.all([
       startWsServer().then(track),
       startPythonServer(`${LOG_DIR}python.log`).then(track),
       startTcpSink().then(track),
       startPageServer().then(track),
+      startParityServer().then(track),
     ]);
     const refusedPort = await closedTcpPort();
     const downPort = await closedUdpPort();
     const gatewayLog = `${LOG_DIR}gateway.log`;
     const gateway = track(
       await startGatewayProcess({
-        allow: [`127.0.0.1:${ws.port}`, `127.0.0.1:${python.port}`, `127.0.0.1:${refusedPort}`],
+        allow: [
+          `127.0.0.1:${ws.port}`,
+          `127.0.0.1:${python.port}`,
+          `127.0.0.1:${refusedPort}`,
+          `127.0.0.1:${parity.port}`,
+        ],
         logFile: gatewayLog,
         // Sessions their clients closed are reaped after this (see gateway.ts).
         args: ['--idle-timeout', '6000'],
@@ -58,6 +65,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       gatewayLog,
       wsPort: ws.port,
       pythonPort: python.port,
+      parityPort: parity.port,
       refusedPort,
       notAllowedPort: sink.port,
       downPort,

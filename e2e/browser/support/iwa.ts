@@ -1,0 +1,235 @@
+/**
+ * A dev-mode Isolated Web App for the Direct Sockets tests
+ * (direct-sockets.spec.ts): Direct Sockets (`TCPSocket`) exist only in
+ * IWAs (lab-transports REPORT §2).
+ *
+ * - The app's page script (pages/iwa.ts) is bundled by Vite into one module.
+ * - A small HTTP server on 127.0.0.1 plays the IWA "dev proxy": it serves the
+ *   web app manifest (with the `direct-sockets`, `loopback-network` and
+ *   `cross-origin-isolated` permissions policy), an icon, the page and the
+ *   bundle. Chromium adds the IWA headers (COOP, COEP, CSP) itself.
+ * - Chromium is launched as a persistent context with a fresh user-data
+ *   dir of its own (a new temporary directory, deleted on close) (the IWA installs into the default profile, which a
+ *   `newContext()` cannot see), with `--install-isolated-web-app-from-url`.
+ *   So it is a browser separate from the other specs'.
+ * - The app's origin (`isolated-app://<random id>`) is read from
+ *   chrome://web-app-internals; local network access is granted without an
+ *   origin (opaque origins are refused).
+ *
+ * Each set-up step is retried within bounds (the install, the origin, the
+ * first navigation), with a fresh profile on a failed launch; the tests
+ * themselves are not retried.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deflateSync } from 'node:zlib';
+import { type BrowserContext, chromium } from '@playwright/test';
+import { build } from 'vite';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** The page script of the app. */
+const ENTRY = fileURLToPath(new URL('../pages/iwa.ts', import.meta.url));
+
+/** Bundle pages/iwa.ts (and polysocket from src/) into one ES module. */
+export async function bundleIwaPage(): Promise<string> {
+  const result = await build({
+    configFile: false,
+    root: ROOT,
+    logLevel: 'silent',
+    // package.json's "sideEffects" marks every module of the package but the
+    // polyfill as pure, so pages/main.ts, imported for its side effects only,
+    // would be dropped: the pages are marked as having side effects.
+    plugins: [
+      {
+        name: 'e2e-pages-have-side-effects',
+        transform: (code: string, id: string) =>
+          id.includes('/e2e/browser/pages/') ? { code, moduleSideEffects: true } : null,
+      },
+    ],
+    build: {
+      write: false,
+      minify: false,
+      target: 'es2022',
+      emptyOutDir: false,
+      lib: { entry: ENTRY, formats: ['es'], fileName: 'iwa' },
+    },
+  });
+  for (const output of Array.isArray(result) ? result : [result]) {
+    if (!('output' in output)) continue;
+    for (const item of output.output) if (item.type === 'chunk' && item.isEntry) return item.code;
+  }
+  throw new Error('vite build of pages/iwa.ts produced no entry chunk');
+}
+
+/** A running dev server of the app. */
+export interface IwaDevServer {
+  /** `http://127.0.0.1:<port>/` */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Serve the app: manifest, icon, the page and the bundled script `/iwa.js`. */
+export async function startIwaDevServer(script: string): Promise<IwaDevServer> {
+  const manifest = JSON.stringify({
+    name: 'polysocket e2e',
+    short_name: 'polysocket',
+    version: '1.0.0',
+    start_url: '/',
+    scope: '/',
+    display: 'standalone',
+    icons: [{ src: '/icon.png', sizes: '256x256', type: 'image/png' }],
+    permissions_policy: {
+      'cross-origin-isolated': ['self'],
+      'direct-sockets': ['self'],
+      'loopback-network': ['self'],
+    },
+  });
+  const icon = png(256, 256);
+  const html =
+    '<!doctype html><meta charset="utf-8"><title>polysocket e2e (Direct Sockets)</title>' +
+    '<script type="module" src="/iwa.js"></script>';
+  const server = http.createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0]!;
+    if (path === '/.well-known/manifest.webmanifest') {
+      response.writeHead(200, { 'content-type': 'application/manifest+json' }).end(manifest);
+    } else if (path === '/icon.png') {
+      response.writeHead(200, { 'content-type': 'image/png' }).end(icon);
+    } else if (path === '/' || path === '/index.html') {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+    } else if (path === '/iwa.js') {
+      response.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+    } else {
+      response.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Chromium with the app installed. */
+export interface RunningIwa {
+  readonly context: BrowserContext;
+  /** `isolated-app://<id>` */
+  readonly origin: string;
+  close(): Promise<void>;
+}
+
+/** Options of {@link launchIwa}. */
+export interface LaunchIwaOptions {
+  /** Launches with a fresh profile, when the app doesn't show up. @defaultValue `3` */
+  readonly attempts?: number;
+  /** How long to wait for the app in chrome://web-app-internals, per launch. @defaultValue `30000` */
+  readonly installTimeoutMs?: number;
+}
+
+/** Launch Chromium, install the app from `devServerUrl`, and grant local network access. */
+export async function launchIwa(devServerUrl: string, options: LaunchIwaOptions = {}): Promise<RunningIwa> {
+  const attempts = options.attempts ?? 3;
+  const errors: string[] = [];
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const profile = mkdtempSync(join(tmpdir(), 'polysocket-iwa-'));
+    let context: BrowserContext | undefined;
+    const close = async () => {
+      await context?.close().catch(() => {});
+      rmSync(profile, { recursive: true, force: true, maxRetries: 3 });
+    };
+    try {
+      context = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM_PATH,
+        headless: true,
+        timeout: 60_000,
+        args: [
+          ...CHROMIUM_ARGS,
+          '--enable-features=IsolatedWebApps,IsolatedWebAppDevMode',
+          `--install-isolated-web-app-from-url=${devServerUrl}`,
+        ],
+      });
+      const origin = await findIwaOrigin(context, options.installTimeoutMs ?? 30_000);
+      // Without an origin: isolated-app:// origins are refused as opaque.
+      await context.grantPermissions(['local-network-access']);
+      return { context, origin, close };
+    } catch (error) {
+      errors.push(`attempt ${attempt}: ${error instanceof Error ? error.message : String(error)}`);
+      await close();
+    }
+  }
+  throw new Error(`the Isolated Web App could not be installed:\n${errors.join('\n')}`);
+}
+
+/** The app's origin, read from chrome://web-app-internals (it is random per install). */
+async function findIwaOrigin(context: BrowserContext, timeoutMs: number): Promise<string> {
+  const page = await context.newPage();
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (Date.now() < deadline) {
+      await page.goto('chrome://web-app-internals/', { timeout: 15_000 }).catch(() => {});
+      // A string, not a function: it walks the shadow DOM of the internals page.
+      const text = await page
+        .evaluate<string>(`(() => {
+          const walk = (node) => {
+            let out = node.shadowRoot ? walk(node.shadowRoot) : '';
+            for (const child of node.childNodes) out += child.nodeType === 3 ? child.textContent : walk(child);
+            return out;
+          };
+          return walk(document.documentElement);
+        })()`)
+        .catch(() => '');
+      const match = /isolated-app:\/\/[a-z0-9]{56}/.exec(text);
+      if (match !== null) return match[0];
+      await page.waitForTimeout(500);
+    }
+    throw new Error(`the app did not show up in chrome://web-app-internals within ${timeoutMs} ms`);
+  } finally {
+    await page.close().catch(() => {});
+  }
+}
+
+/** A plain RGB PNG (the manifest needs an icon). */
+function png(width: number, height: number): Buffer {
+  const table = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (bytes: Buffer): number => {
+    let c = 0xffffffff;
+    for (const byte of bytes) c = table[(c ^ byte) & 0xff]! ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(body));
+    return Buffer.concat([length, body, sum]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bit depth
+  header[9] = 2; // RGB
+  const row = Buffer.alloc(1 + width * 3, 0x40);
+  row[0] = 0; // filter: none
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(Buffer.concat(Array.from({ length: height }, () => row)))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}

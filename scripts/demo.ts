@@ -1,0 +1,127 @@
+/**
+ * `npm run demo`: starts the demo (demo/stack.ts) on 127.0.0.1: a `ws`
+ * echo/chat server, the Deno WebTransport gateway with a fresh certificate
+ * (allow-listing only that server), and the demo page; prints the URL to
+ * open, and runs until Ctrl-C (SIGINT) or SIGTERM, which stop everything.
+ *
+ *     tsx scripts/demo.ts [--port N] [--verbose]
+ *     tsx scripts/demo.ts --smoke     start, check, stop; exit 0 if all is well
+ *
+ * --smoke loads the page and /config.json over HTTP, talks to the server
+ * (a WebSocket echo), and sends a WebSocket handshake through the gateway
+ * (Deno's WebTransport client), then exits.
+ */
+import { parseArgs } from 'node:util';
+import { WebSocket } from 'ws';
+import { freePort, probeGateway, type RunningDemo, startDemo } from '../demo/stack.js';
+
+const { values } = parseArgs({
+  options: {
+    smoke: { type: 'boolean', default: false },
+    port: { type: 'string' },
+    verbose: { type: 'boolean', default: false },
+  },
+});
+
+const smoke = values.smoke === true;
+const dim = (text: string) => (process.stdout.isTTY ? `\x1b[2m${text}\x1b[22m` : text);
+const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[22m` : text);
+
+let demo: RunningDemo | undefined;
+let stopping = false;
+async function shutdown(exitCode: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    // A second Ctrl-C, or a stop that hangs, still ends the process.
+    setTimeout(() => process.exit(exitCode || 1), 10_000).unref();
+    await demo?.stop();
+  }
+  process.exit(exitCode);
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(130);
+    if (!smoke) console.log(dim('\nstopping the demo…'));
+    void shutdown(0);
+  });
+}
+
+/** A WebSocket echo with the demo server (Node's `ws` client). */
+function echo(url: string, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`no echo from ${url}`));
+    }, 15_000);
+    ws.on('open', () => ws.send(text));
+    ws.on('message', (data) => {
+      clearTimeout(timer);
+      ws.close(1000);
+      resolve(String(data));
+    });
+    ws.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+async function runSmoke(running: RunningDemo): Promise<void> {
+  const page = await fetch(running.url);
+  const html = await page.text();
+  if (!page.ok || !html.includes('polysocket')) throw new Error(`GET ${running.url}: ${page.status}`);
+  const script = await fetch(new URL('main.ts', running.url));
+  if (!script.ok) throw new Error(`GET main.ts: ${script.status}`);
+  const config = await fetch(new URL('config.json', running.url)).then((response) => response.json());
+  if (JSON.stringify(config) !== JSON.stringify(running.config)) throw new Error('config.json differs');
+  const echoed = await echo(`${running.config.server}/echo`, 'smoke');
+  if (echoed !== 'smoke') throw new Error(`the server echoed ${JSON.stringify(echoed)}`);
+  const probe = await probeGateway(running.config);
+  if (probe.status !== '200 connected' || !probe.response.startsWith('HTTP/1.1 101'))
+    throw new Error(`gateway probe: ${JSON.stringify(probe)}`);
+  console.log(`smoke: page ${running.url} ok; server echo ok; gateway ${probe.status}, ${probe.response}`);
+}
+
+try {
+  const port = values.port === undefined ? (smoke ? await freePort() : 5173) : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`bad --port ${values.port}`);
+  const verbose = values.verbose === true;
+  demo = await startDemo({
+    port,
+    ...(smoke
+      ? { strictPort: true }
+      : {
+          log: (source, line) => {
+            // The gateway's start-up lines are summarised below; its session lines only with --verbose.
+            if (source === 'gateway' && !verbose && !/ (connect|refuse) /.test(line)) return;
+            console.log(dim(`${source.padEnd(7)} │ ${line}`));
+          },
+        }),
+  });
+  if (smoke) {
+    await runSmoke(demo);
+    await shutdown(0);
+  }
+  const { config } = demo;
+  console.log(
+    [
+      '',
+      dim(`  echo/chat server  ${config.server}/echo, ${config.server}/chat`),
+      dim(
+        `  gateway           ${config.gateway} (WebTransport; certificate valid until ${config.certificateNotAfter})`,
+      ),
+      '',
+      `  ${bold('polysocket demo:')} open ${bold(demo.url)} in Chromium or Chrome  ${dim('(Ctrl-C stops it)')}`,
+      '',
+      dim('  Direct Sockets exist only in Isolated Web Apps; to install this page as one (dev mode):'),
+      dim(
+        `  chromium --enable-features=IsolatedWebApps,IsolatedWebAppDevMode --install-isolated-web-app-from-url=${demo.url}`,
+      ),
+      '',
+    ].join('\n'),
+  );
+} catch (error) {
+  console.error(`demo: ${error instanceof Error ? error.message : String(error)}`);
+  await shutdown(1);
+}
