@@ -160,33 +160,6 @@ test.describe('WebSocket over Direct Sockets in an Isolated Web App', () => {
     expect(result.close).toEqual({ code: 1000, reason: '', wasClean: true });
   });
 
-  // KNOWN ISSUE (Chromium 156, not worked around yet): a TCPSocket write
-  // that exactly fills the socket's 64 KiB pipe resolves, but nothing
-  // written after it is delivered. The transport's pieces (at most 60000
-  // bytes, none dividing 64 KiB) don't prevent it: a 65536-byte frame is
-  // written as 60000 + 5536, and a burst of them fills the pipe exactly.
-  // Raw TCPSocket writes of 60000,5536,... or 32769,32767,... stall the same
-  // way; 65537-byte writes and 60000-byte writes don't. Unskip once fixed.
-  test.fixme('a burst of frames of exactly 64 KiB (Chromium 156 pipe-fill stall)', async ({ page, env }) => {
-    const result = await page.evaluate(async (url) => {
-      const socket = window.e2eDirectSockets.connect(url);
-      const { ws } = socket;
-      ws.binaryType = 'arraybuffer';
-      await socket.opened();
-      // 65528 bytes + 8 bytes of header (16-bit length, mask key): 65536.
-      const frames = Array.from({ length: 16 }, () => window.e2e.randomBytes(65_528));
-      for (const bytes of frames) ws.send(bytes);
-      const same: boolean[] = [];
-      for (const [i, bytes] of frames.entries()) {
-        same.push(window.e2e.sameBytes(bytes, (await socket.message(i)) as ArrayBuffer));
-      }
-      ws.close(1000);
-      return { same, close: await socket.closed };
-    }, `ws://127.0.0.1:${env.wsPort}/echo`);
-    expect(result.same).toEqual(Array(16).fill(true));
-    expect(result.close.wasClean).toBe(true);
-  });
-
   test('permessage-deflate against a server that supports it: compressed messages round-trip', async ({
     page,
     env,

@@ -18,6 +18,12 @@
  *   random) were fine. Every write is therefore cut into pieces of at most
  *   {@link DirectSocketsOptions.maxWriteSize} (60000) bytes, and a piece
  *   whose size divides 64 KiB is split into two pieces that don't.
+ *   Known gap: the e2e probes show the trigger is rather a write that
+ *   exactly fills the socket's 64 KiB pipe (raw writes of 60000 + 5536, or
+ *   32769 + 32767, stall; 65537-byte writes don't), so a burst of frames
+ *   whose serialized size is exactly 65536 bytes can still stall. Not worked
+ *   around yet: the pipe's fill level is not observable from JavaScript
+ *   (writes resolve at once).
  *
  * The streams themselves are driven by {@link StreamsTransport}.
  */
