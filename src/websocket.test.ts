@@ -764,3 +764,25 @@ describe('parity with Chromium', () => {
     expect(Object.keys(ws)).toEqual([]);
   });
 });
+
+describe('read flow control', () => {
+  test('reading pauses while received messages wait for their events, and resumes once dispatched', async () => {
+    const { ws, server, tracked } = connect();
+    await tracked.opened;
+    const connection = await server.connection();
+    const calls: string[] = [];
+    connection.client.pause = () => calls.push('pause');
+    connection.client.resume = () => calls.push('resume');
+    const sizes: number[] = [];
+    ws.binaryType = 'arraybuffer';
+    ws.onmessage = (event) => sizes.push((event.data as ArrayBuffer).byteLength);
+    // 8 MiB of messages arrive before any of their events can run.
+    for (let i = 0; i < 8; i++) connection.protocol.sendBinary(new Uint8Array(2 ** 20));
+    connection.flush();
+    for (let waited = 0; sizes.length < 8 && waited < 5000; waited += 10) await tick(10);
+    expect(sizes).toEqual(Array(8).fill(2 ** 20));
+    expect(calls).toEqual(['pause', 'resume']);
+    ws.close();
+    await tracked.closed;
+  });
+});

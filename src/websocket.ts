@@ -109,6 +109,12 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 128 * 2 ** 20;
 const DEFAULT_OPEN_TIMEOUT_MS = 30_000;
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 const DEFAULT_PONG_TIMEOUT_MS = 20_000;
+/**
+ * Reading pauses while more than this many bytes of received messages wait
+ * for their event (and resumes below half of it): a fast peer cannot make
+ * us hold more than about this much on top of the message being received.
+ */
+const READ_PAUSE_BYTES = 4 * 2 ** 20;
 /** Frames this large are written by themselves rather than copied into a coalesced chunk. */
 const COALESCE_LIMIT = 16 * 1024;
 /**
@@ -213,6 +219,9 @@ export class WebSocket extends EventTarget {
   #pingTimer: ReturnType<typeof setTimeout> | undefined;
   #pongTimer: ReturnType<typeof setTimeout> | undefined;
   #pingPayload: Uint8Array | null = null;
+  /** Bytes of messages received and not dispatched yet (see `#queueMessage`). */
+  #undispatchedBytes = 0;
+  #readPaused = false;
 
   /**
    * https://websockets.spec.whatwg.org/#dom-websocket-websocket
@@ -762,7 +771,8 @@ export class WebSocket extends EventTarget {
       case Opcode.BINARY:
       case Opcode.CONT: {
         const message = this.#assembler.push(frame);
-        if (message !== null) this.#queueTask(() => this.#dispatchMessage(message));
+        if (message === null) return;
+        this.#queueMessage(message);
         return;
       }
       case Opcode.PONG:
@@ -778,6 +788,29 @@ export class WebSocket extends EventTarget {
       case Opcode.PING:
         return; // the core answers with a pong
     }
+  }
+
+  /**
+   * Queue the task that dispatches `message`. Messages waiting for their
+   * task hold memory the application hasn't seen yet: above
+   * READ_PAUSE_BYTES of them, reading pauses (the transport's own
+   * backpressure then slows the peer) until they are dispatched.
+   */
+  #queueMessage(message: Message): void {
+    const size = message.data.byteLength;
+    this.#undispatchedBytes += size;
+    if (this.#undispatchedBytes > READ_PAUSE_BYTES && !this.#readPaused) {
+      this.#readPaused = true;
+      this.#transport.pause();
+    }
+    this.#queueTask(() => {
+      this.#undispatchedBytes -= size;
+      if (this.#readPaused && this.#undispatchedBytes <= READ_PAUSE_BYTES / 2 && !this.#transportClosed) {
+        this.#readPaused = false;
+        this.#transport.resume();
+      }
+      this.#dispatchMessage(message);
+    });
   }
 
   /** https://websockets.spec.whatwg.org/#feedback-from-the-protocol: "When a WebSocket message has been received" */

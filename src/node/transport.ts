@@ -114,6 +114,14 @@ export class NodeTransport extends Transport {
     if (error !== undefined) this.#error ??= error;
     this.#socket.destroy();
   }
+
+  override pause(): void {
+    this.#socket.pause();
+  }
+
+  override resume(): void {
+    this.#socket.resume();
+  }
 }
 
 /**

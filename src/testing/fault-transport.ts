@@ -95,6 +95,16 @@ export class FaultTransport extends Transport {
     this.#finish(error);
   }
 
+  // Flow control passes through; data already delayed by faults still
+  // arrives while paused, which the contract allows.
+  override pause(): void {
+    this.#inner.pause();
+  }
+
+  override resume(): void {
+    this.#inner.resume();
+  }
+
   #split(chunk: Uint8Array): Uint8Array[] {
     if (this.#maxChunkSize === null) return [chunk];
     const pieces: Uint8Array[] = [];

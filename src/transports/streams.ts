@@ -77,6 +77,8 @@ export class StreamsTransport extends Transport {
   /** `close` was emitted or is queued: nothing else is emitted. */
   #closed = false;
   #readDone = false;
+  /** Set while paused: the read loop waits on it. */
+  #paused: { readonly promise: Promise<void>; readonly resume: () => void } | null = null;
   #ending = false;
   #writeDone = false;
   /** What the writer's `closed` promise said: the platform may settle it before end() (see end()). */
@@ -214,10 +216,29 @@ export class StreamsTransport extends Transport {
     void this.#readLoop(this.#reader);
   }
 
+  override pause(): void {
+    if (this.#paused !== null) return;
+    let resume!: () => void;
+    const promise = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    this.#paused = { promise, resume };
+  }
+
+  override resume(): void {
+    const paused = this.#paused;
+    this.#paused = null;
+    paused?.resume();
+  }
+
   async #readLoop(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
     // Bounded by the stream: each turn awaits one chunk, and the loop stops
     // at `done`, on an error, or once the transport is closed.
     while (!this.#closed) {
+      // Paused: stop pulling; the stream's queue then fills and its
+      // backpressure reaches the source (WebTransport flow control, TCP).
+      if (this.#paused !== null) await this.#paused.promise;
+      if (this.#closed) return;
       let result: ReadableStreamReadResult<Uint8Array>;
       try {
         result = await reader.read();
@@ -254,6 +275,7 @@ export class StreamsTransport extends Transport {
   #finish(error: Error | null | undefined): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.resume(); // a paused read loop sees #closed and stops
     const failure = error ?? undefined;
     const dropped = failure ?? new Error('transport closed');
     for (const reject of this.#pendingWrites) reject(dropped);

@@ -68,6 +68,16 @@ export abstract class Transport extends EventEmitter<TransportEvents> {
    * (asynchronously) with `error` if one is given. Idempotent.
    */
   abstract destroy(error?: Error): void;
+
+  /**
+   * Flow control, optional: stop emitting `data` until `resume()` (the
+   * platform then applies TCP backpressure to the peer). Transports that
+   * cannot pause keep this no-op; readers must accept data while paused.
+   */
+  pause(): void {}
+
+  /** Undo `pause()`. */
+  resume(): void {}
 }
 
 /** Where a transport connects to: what a WebSocket URL says about the byte stream. */
