@@ -10,8 +10,7 @@ import { deriveWebSocket } from './bind-options.js';
 import { applyCompression } from './compression.js';
 import { WebSocket as BaseWebSocket } from './websocket.js';
 
-export { bindOptions } from './bind-options.js';
-export { CloseEvent } from './events.js';
+export * from './api.js';
 export {
   type OpenedStreams,
   type StreamPair,
@@ -20,22 +19,10 @@ export {
   streamsTransport,
 } from './transports/streams.js';
 export {
-  Transport,
-  type TransportEvents,
-  type TransportFactory,
-  type TransportTarget,
-} from './transports/transport.js';
-export {
   type CertificateHash,
   type WebTransportTransportOptions,
   webTransportTransport,
 } from './transports/webtransport.js';
-export {
-  type BinaryType,
-  DEFAULT_MAX_MESSAGE_SIZE,
-  type WebSocketInstance,
-  type WebSocketOptions,
-} from './websocket.js';
 
 /** WHATWG `WebSocket`; the third argument takes a transport and other options. */
 export const WebSocket = deriveWebSocket(BaseWebSocket, applyCompression);

@@ -6,18 +6,5 @@
  *
  * Only what this module exports is public API.
  */
-export { bindOptions } from './bind-options.js';
-export { CloseEvent } from './events.js';
-export {
-  Transport,
-  type TransportEvents,
-  type TransportFactory,
-  type TransportTarget,
-} from './transports/transport.js';
-export {
-  type BinaryType,
-  DEFAULT_MAX_MESSAGE_SIZE,
-  WebSocket,
-  type WebSocketInstance,
-  type WebSocketOptions,
-} from './websocket.js';
+export * from './api.js';
+export { WebSocket } from './websocket.js';

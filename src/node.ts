@@ -11,8 +11,7 @@ import { applyCompression } from './compression.js';
 import { NodeTransport, type NodeTransportOptions, nodeTransport } from './node/transport.js';
 import { WebSocket as BaseWebSocket } from './websocket.js';
 
-export { bindOptions } from './bind-options.js';
-export { CloseEvent } from './events.js';
+export * from './api.js';
 export {
   type OpenedStreams,
   type StreamPair,
@@ -20,18 +19,6 @@ export {
   type StreamsTransportOptions,
   streamsTransport,
 } from './transports/streams.js';
-export {
-  Transport,
-  type TransportEvents,
-  type TransportFactory,
-  type TransportTarget,
-} from './transports/transport.js';
-export {
-  type BinaryType,
-  DEFAULT_MAX_MESSAGE_SIZE,
-  type WebSocketInstance,
-  type WebSocketOptions,
-} from './websocket.js';
 export { NodeTransport, type NodeTransportOptions, nodeTransport };
 
 const defaultTransport = nodeTransport();

@@ -1,0 +1,20 @@
+/**
+ * What every entry point exports besides its own `WebSocket` class: one
+ * list, so that the entry points cannot drift apart.
+ *
+ * @internal
+ */
+export { bindOptions } from './bind-options.js';
+export { CloseEvent } from './events.js';
+export {
+  Transport,
+  type TransportEvents,
+  type TransportFactory,
+  type TransportTarget,
+} from './transports/transport.js';
+export {
+  type BinaryType,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  type WebSocketInstance,
+  type WebSocketOptions,
+} from './websocket.js';
