@@ -9,14 +9,35 @@ function queueOf(...chunks: string[]): ByteQueue {
 }
 
 describe('ByteQueue', () => {
-  test('take within one chunk returns a view without copying', () => {
-    const chunk = hex('01 02 03 04');
+  test('take within one (large) chunk returns a view without copying', () => {
+    const chunk = Uint8Array.from({ length: 1000 }, (_, i) => i & 0xff);
     const queue = new ByteQueue();
     queue.push(chunk);
     const view = queue.take(2);
     expect(view.buffer).toBe(chunk.buffer);
-    expect(view).toEqual(hex('01 02'));
-    expect(queue.length).toBe(2);
+    expect(view).toEqual(hex('00 01'));
+    expect(queue.length).toBe(998);
+  });
+
+  test('small chunks share a tail buffer: one array per 4 KiB, not per chunk, and bytes stay in order', () => {
+    const queue = new ByteQueue();
+    const pushed: Uint8Array[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const chunk = Uint8Array.of(i & 0xff, (i >> 8) & 0xff);
+      pushed.push(chunk.slice());
+      queue.push(chunk);
+      // Interleave reads, so that appends land in a partly consumed tail.
+      if (i % 7 === 0) expect(queue.take(1)[0]).toBe(pushed[0]![0]);
+      if (i % 7 === 0) pushed[0] = pushed[0]!.subarray(1);
+      if (pushed[0]!.byteLength === 0) pushed.shift();
+    }
+    const rest = queue.take(queue.length);
+    let offset = 0;
+    for (const chunk of pushed) {
+      expect(rest.subarray(offset, offset + chunk.byteLength)).toEqual(chunk);
+      offset += chunk.byteLength;
+    }
+    expect(offset).toBe(rest.byteLength);
   });
 
   test('take across chunks copies into one array', () => {
@@ -79,5 +100,24 @@ describe('ByteQueue large copies', () => {
     expect(out.byteOffset).toBe(0);
     expect(out.buffer.byteLength).toBe(size);
     for (let i = 0; i < size; i += 997) expect(out[i]).toBe(i & 0xff);
+  });
+});
+
+describe('ByteQueue memory under a dribbling peer', () => {
+  test('a 1 MiB frame received one byte per chunk costs about its size, not 100 bytes per byte', async () => {
+    const { MiB, memoryInUse } = await import('../testing/memory.js');
+    const { Protocol } = await import('./protocol.js');
+    const protocol = new Protocol('client', { maxMessageSize: null });
+    const size = MiB;
+    const before = memoryInUse();
+    protocol.receiveData(hex('82 7f 0000000000100000'));
+    for (let i = 0; i < size - 1; i++) protocol.receiveData(new Uint8Array(1));
+    // Measured while the frame is still incomplete: every byte is buffered.
+    // Tail buffers hold it in ~1 MiB; one array per byte would be ~100 MiB.
+    const grown = memoryInUse() - before;
+    expect(grown).toBeLessThan(8 * MiB);
+    protocol.receiveData(new Uint8Array(1));
+    const [received] = protocol.eventsReceived();
+    expect(received?.data.byteLength).toBe(size);
   });
 });

@@ -11,6 +11,10 @@ import { allocUninitialized } from './platform.js';
  * Ownership: the queue owns every chunk given to `push()`. Callers must not
  * reuse or mutate a chunk after pushing it, which is what lets the frame
  * parser unmask payloads in place.
+ *
+ * Small chunks are copied into a shared tail buffer instead of being kept
+ * one array each: a peer that dribbles a large frame one byte per TCP
+ * segment would otherwise cost ~100 bytes of memory per byte received.
  */
 export class ByteQueue {
   readonly #chunks: Uint8Array[] = [];
@@ -19,6 +23,9 @@ export class ByteQueue {
   /** Offset of the first unread byte in `#chunks[#first]`. */
   #head = 0;
   #length = 0;
+  /** Buffer that small chunks are copied into; the last chunk is a view of its first `#tailUsed` bytes. */
+  #tail: Uint8Array | null = null;
+  #tailUsed = 0;
 
   /** Number of unread bytes. */
   get length(): number {
@@ -27,9 +34,34 @@ export class ByteQueue {
 
   /** Append a chunk; the queue takes ownership of it. */
   push(chunk: Uint8Array): void {
-    if (chunk.byteLength === 0) return;
-    this.#chunks.push(chunk);
-    this.#length += chunk.byteLength;
+    const size = chunk.byteLength;
+    if (size === 0) return;
+    this.#length += size;
+    if (size > SMALL_CHUNK) {
+      this.#tail = null;
+      this.#chunks.push(chunk);
+      return;
+    }
+    const chunks = this.#chunks;
+    const last = chunks.length - 1;
+    const tail = this.#tail;
+    // Append to the tail buffer while it is still the last chunk and has room.
+    if (
+      tail !== null &&
+      last >= this.#first &&
+      chunks[last]!.buffer === tail.buffer &&
+      this.#tailUsed + size <= tail.byteLength
+    ) {
+      tail.set(chunk, this.#tailUsed);
+      this.#tailUsed += size;
+      chunks[last] = tail.subarray(0, this.#tailUsed);
+      return;
+    }
+    const fresh = new Uint8Array(TAIL_SIZE);
+    fresh.set(chunk);
+    this.#tail = fresh;
+    this.#tailUsed = size;
+    chunks.push(fresh.subarray(0, size));
   }
 
   /** Byte at `index` from the front, without consuming it. Caller checks bounds. */
@@ -105,6 +137,7 @@ export class ByteQueue {
 
   /** Drop everything (used while discarding input after a close). */
   clear(): void {
+    this.#tail = null;
     this.#chunks.length = 0;
     this.#first = 0;
     this.#head = 0;
@@ -132,3 +165,6 @@ export class ByteQueue {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Chunks up to this size are copied into the tail buffer. */
+const SMALL_CHUNK = 512;
+const TAIL_SIZE = 4096;
