@@ -27,7 +27,7 @@ export default defineConfig({
       formats: ['es'],
     },
     rollupOptions: {
-      external: [/^node:/, /^@noble\/hashes/, /^eventemitter3$/, /^pako$/],
+      external: [/^node:/, /^eventemitter3$/, /^pako$/],
     },
   },
 });

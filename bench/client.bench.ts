@@ -24,13 +24,16 @@
  *   itself, which counts the messages and answers with the count; echo is
  *   `ws` sending back what it got. Raw TCP uses a `net` server in the same
  *   process: a command line, then the same payload bytes without framing.
- * - Scenarios: receive N binary messages of 16 B, 1 KiB, 1 MiB, 16 MiB (the
- *   client sends "go", counts N messages; timed from "go" to the Nth);
+ * - Scenarios: receive N binary messages of 16 B, 1 KiB, 1 MiB, 16 MiB, and
+ *   N text messages (printable ASCII) of 16 B and 1 KiB (the client sends
+ *   "go", counts N messages; timed from "go" to the Nth);
  *   send N binary messages (a synchronous loop of N `send()` calls, timed
  *   until the server's acknowledgement of N arrives); echo latency of 16 B
  *   text messages, one in flight (p50 and p99 of each sample's round trips).
  *   `binaryType` is 'arraybuffer' for the WHATWG clients (polysocket,
- *   undici); `ws` delivers its default Node Buffers. Raw TCP receive counts
+ *   undici), which deliver text as strings; `ws` delivers its default Node
+ *   Buffers for both; `ws (WHATWG types)` delivers what the WHATWG clients
+ *   must (ArrayBuffer, string via toString()). Raw TCP receive counts
  *   bytes; raw TCP send writes the N payloads between `cork()` and
  *   `uncork()`.
  * - Sampling: one warm-up sample per implementation and scenario, then
@@ -74,6 +77,8 @@ const SAMPLE_TIMEOUT_MS = 20_000;
 /** The whole run is stopped after this long. */
 const RUN_TIMEOUT_MS = 8 * 60_000;
 const SIZES = [16, 1024, 1024 * 1024, 16 * 1024 * 1024] as const;
+/** Text messages received too, where decoding to a string replaces the ArrayBuffer. */
+const TEXT_SIZES = [16, 1024] as const;
 /** Messages per sample for each size: about 1–64 MiB of payload, bounded by count. */
 function messageCount(size: number): number {
   const counts: Record<number, number> = { 16: 200_000, 1024: 50_000, 1048576: 128, 16777216: 8 };
@@ -83,24 +88,25 @@ function messageCount(size: number): number {
 const ECHO_SIZE = 16;
 const ECHO_ROUND_TRIPS = QUICK ? 200 : 500;
 
-type ImplName = 'polysocket' | 'ws' | 'ws (ArrayBuffer)' | 'ws+bufferutil' | 'undici' | 'raw TCP';
+type ImplName = 'polysocket' | 'ws' | 'ws (WHATWG types)' | 'ws+bufferutil' | 'undici' | 'raw TCP';
 const IMPLS: readonly ImplName[] = [
   'polysocket',
   'ws',
-  'ws (ArrayBuffer)',
+  'ws (WHATWG types)',
   'ws+bufferutil',
   'undici',
   'raw TCP',
 ];
 /**
- * `ws` pure JS with `binaryType = 'arraybuffer'`: a fresh ArrayBuffer per
- * binary message, as the WHATWG clients must deliver; receive scenarios only
- * (the setting changes nothing else).
+ * `ws` pure JS delivering the data types the WHATWG clients must deliver: a
+ * fresh ArrayBuffer per binary message (`binaryType = 'arraybuffer'`) and a
+ * string per text message (`toString()`, as a ws user reads text); receive
+ * scenarios only (nothing else changes).
  */
-const RECEIVE_ONLY: readonly ImplName[] = ['ws (ArrayBuffer)'];
+const RECEIVE_ONLY: readonly ImplName[] = ['ws (WHATWG types)'];
 
 type Scenario =
-  | { readonly kind: 'receive'; readonly size: number; readonly count: number }
+  | { readonly kind: 'receive'; readonly size: number; readonly count: number; readonly text: boolean }
   | { readonly kind: 'send'; readonly size: number; readonly count: number }
   | { readonly kind: 'echo'; readonly size: number; readonly count: number };
 
@@ -124,7 +130,8 @@ function sizeName(size: number): string {
 }
 
 function scenarioName(s: Scenario): string {
-  return s.kind === 'echo' ? `echo ${sizeName(s.size)} latency` : `${s.kind} ${sizeName(s.size)}`;
+  if (s.kind === 'echo') return `echo ${sizeName(s.size)} latency`;
+  return `${s.kind}${s.kind === 'receive' && s.text ? ' text' : ''} ${sizeName(s.size)}`;
 }
 
 function median(values: readonly number[]): number {
@@ -154,9 +161,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-function payloadOf(size: number): Uint8Array {
+function payloadOf(size: number, text = false): Uint8Array {
   const payload = new Uint8Array(size);
-  for (let i = 0; i < size; i++) payload[i] = (i * 31 + 7) & 0xff;
+  // Text: printable ASCII (valid UTF-8, one UTF-16 code unit per byte).
+  for (let i = 0; i < size; i++) payload[i] = text ? 32 + ((i * 31 + 7) % 95) : (i * 31 + 7) & 0xff;
   return payload;
 }
 
@@ -170,18 +178,19 @@ interface WsServerSocket {
   on(event: 'error', listener: (error: Error) => void): this;
 }
 
-/** Unmasked FIN binary frame header for `size` bytes. */
-function frameHeader(size: number): Buffer {
-  if (size < 126) return Buffer.from([0x82, size]);
+/** Unmasked FIN binary (or text) frame header for `size` bytes. */
+function frameHeader(size: number, text: boolean): Buffer {
+  const first = text ? 0x81 : 0x82;
+  if (size < 126) return Buffer.from([first, size]);
   if (size < 65536) {
     const header = Buffer.alloc(4);
-    header[0] = 0x82;
+    header[0] = first;
     header[1] = 126;
     header.writeUInt16BE(size, 2);
     return header;
   }
   const header = Buffer.alloc(10);
-  header[0] = 0x82;
+  header[0] = first;
   header[1] = 127;
   header.writeBigUInt64BE(BigInt(size), 2);
   return header;
@@ -190,9 +199,9 @@ function frameHeader(size: number): Buffer {
 const BATCH_BYTES = 1024 * 1024;
 
 /** What the server writes for N messages of `size`: batches of whole frames, or header + payload pairs. */
-function* framesToWrite(size: number, count: number, raw: boolean): Generator<Buffer> {
-  const payload = Buffer.from(payloadOf(size));
-  const header = raw ? Buffer.alloc(0) : frameHeader(size);
+function* framesToWrite(size: number, count: number, raw: boolean, text = false): Generator<Buffer> {
+  const payload = Buffer.from(payloadOf(size, text));
+  const header = raw ? Buffer.alloc(0) : frameHeader(size, text);
   const frameLength = header.byteLength + size;
   if (frameLength >= BATCH_BYTES) {
     for (let n = 0; n < count; n++) {
@@ -246,13 +255,14 @@ async function runServer(): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
     const size = Number(url.searchParams.get('size'));
     const count = Number(url.searchParams.get('count'));
+    const text = url.searchParams.get('text') === '1';
     if (url.pathname === '/receive') {
       // The client says "go" once its timer runs; then pre-built frames go out.
       let started = false;
       ws.on('message', () => {
         if (started) return;
         started = true;
-        void writeAll(ws._socket, framesToWrite(size, count, false));
+        void writeAll(ws._socket, framesToWrite(size, count, false, text));
       });
     } else if (url.pathname === '/send') {
       let seen = 0;
@@ -318,7 +328,7 @@ async function runServer(): Promise<void> {
 interface ClientImpl {
   readonly version: string;
   readonly notes: string;
-  receive(size: number, count: number): Promise<SampleResult>;
+  receive(size: number, count: number, text: boolean): Promise<SampleResult>;
   send(size: number, count: number): Promise<SampleResult>;
   echo(size: number, count: number): Promise<SampleResult>;
 }
@@ -353,14 +363,15 @@ function whatwgClient(Ctor: WhatwgCtor, base: string, version: string, notes: st
   return {
     version,
     notes,
-    async receive(size, count) {
-      const ws = await open(`/receive?size=${size}&count=${count}`);
+    async receive(size, count, text) {
+      const ws = await open(`/receive?size=${size}&count=${count}&text=${text ? 1 : 0}`);
       const result = await new Promise<SampleResult>((resolve, reject) => {
         let seen = 0;
         let bytes = 0;
         ws.onerror = () => reject(new Error('error event'));
         ws.onmessage = (event) => {
-          bytes += (event.data as ArrayBuffer).byteLength;
+          const data = event.data as ArrayBuffer | string;
+          bytes += typeof data === 'string' ? data.length : data.byteLength;
           if (++seen === count) {
             const ms = now() - start;
             const cpuMs = cpuNow() - cpu;
@@ -462,14 +473,17 @@ async function wsClient(base: string, binaryType: 'nodebuffer' | 'arraybuffer'):
   return {
     version,
     notes: `${nativeMask ? 'bufferutil (native masking)' : 'WS_NO_BUFFER_UTIL=1 (pure-JS masking)'}, binaryType '${binaryType}'`,
-    async receive(size, count) {
-      const ws = await open(`/receive?size=${size}&count=${count}`);
+    async receive(size, count, text) {
+      const ws = await open(`/receive?size=${size}&count=${count}&text=${text ? 1 : 0}`);
       const result = await new Promise<SampleResult>((resolve, reject) => {
         let seen = 0;
         let bytes = 0;
         ws.on('error', reject);
-        ws.on('message', (data) => {
-          bytes += (data as Buffer | ArrayBuffer).byteLength;
+        ws.on('message', (data, isBinary) => {
+          // ws hands text over as a Buffer too; a user who wants the string
+          // (what a WHATWG client delivers) calls toString().
+          if (!isBinary && binaryType === 'arraybuffer') bytes += data.toString().length;
+          else bytes += (data as Buffer | ArrayBuffer).byteLength;
           if (++seen === count) {
             const ms = now() - start;
             const cpuMs = cpuNow() - cpu;
@@ -634,7 +648,7 @@ async function runClient(impl: ImplName, wsPort: number, rawPort: number): Promi
     case 'ws+bufferutil':
       client = await wsClient(base, 'nodebuffer');
       break;
-    case 'ws (ArrayBuffer)':
+    case 'ws (WHATWG types)':
       client = await wsClient(base, 'arraybuffer');
       break;
     case 'raw TCP':
@@ -664,7 +678,7 @@ async function runClient(impl: ImplName, wsPort: number, rawPort: number): Promi
     }
     const run =
       scenario.kind === 'receive'
-        ? client.receive(scenario.size, scenario.count)
+        ? client.receive(scenario.size, scenario.count, scenario.text)
         : scenario.kind === 'send'
           ? client.send(scenario.size, scenario.count)
           : client.echo(scenario.size, scenario.count);
@@ -820,7 +834,8 @@ function summarize(scenario: Scenario, impl: ImplName, samples: SampleResult[]):
 
 function scenarios(): Scenario[] {
   const all: Scenario[] = [];
-  for (const size of SIZES) all.push({ kind: 'receive', size, count: messageCount(size) });
+  for (const size of SIZES) all.push({ kind: 'receive', size, count: messageCount(size), text: false });
+  for (const size of TEXT_SIZES) all.push({ kind: 'receive', size, count: messageCount(size), text: true });
   for (const size of SIZES) all.push({ kind: 'send', size, count: messageCount(size) });
   all.push({ kind: 'echo', size: ECHO_SIZE, count: ECHO_ROUND_TRIPS });
   return all.filter((s) => ONLY === undefined || scenarioName(s).includes(ONLY));
@@ -867,7 +882,7 @@ async function orchestrate(): Promise<void> {
 
   const workers: Worker[] = [];
   for (const impl of impls) {
-    const pureJs = impl === 'ws' || impl === 'ws (ArrayBuffer)';
+    const pureJs = impl === 'ws' || impl === 'ws (WHATWG types)';
     const env = pureJs ? { ...baseEnv, WS_NO_BUFFER_UTIL: '1' } : baseEnv;
     const child = spawn(
       [`--role=client`, `--impl=${impl}`, `--ws-port=${wsPort}`, `--raw-port=${rawPort}`],
@@ -932,7 +947,7 @@ async function orchestrate(): Promise<void> {
     const results = active.map((w, i) => summarize(scenario, w.impl, samples[i]!));
     const ours = results.find((r) => r.impl === 'polysocket');
     const theirs = results.find((r) => r.impl === 'ws');
-    const theirsArrayBuffer = results.find((r) => r.impl === 'ws (ArrayBuffer)');
+    const theirsArrayBuffer = results.find((r) => r.impl === 'ws (WHATWG types)');
     let ratio = Number.NaN;
     let ratioP99: number | undefined;
     let ratioArrayBuffer: number | undefined;
@@ -976,6 +991,10 @@ async function orchestrate(): Promise<void> {
     }
   }
   server.send('exit');
+  const floor = await measureFloor();
+  console.log(
+    `per-message floor (ns): task ${fmt(floor.taskNs, 0)}, MessageEvent + dispatch ${fmt(floor.eventNs, 0)}, 16 B ArrayBuffer ${fmt(floor.arrayBufferNs, 0)}, 16 B string ${fmt(floor.stringNs, 0)}`,
+  );
   clearTimeout(runTimer);
   const seconds = (Date.now() - started) / 1000;
   const loadEnd = os.loadavg()[0] ?? 0;
@@ -996,13 +1015,82 @@ async function orchestrate(): Promise<void> {
   const loadAverage = { start: loadStart, end: loadEnd };
   writeFileSync(
     join(resultsDir, 'client.json'),
-    `${JSON.stringify({ environment: { ...environment, seconds, loadAverage }, memory, rows }, null, 2)}\n`,
+    `${JSON.stringify({ environment: { ...environment, seconds, loadAverage }, memory, floor, rows }, null, 2)}\n`,
   );
   writeFileSync(
     join(resultsDir, 'client.md'),
-    markdown({ ...environment, seconds, loadAverage }, workers, memory, rows),
+    markdown({ ...environment, seconds, loadAverage }, workers, memory, rows, floor),
   );
   console.log(`wrote ${join('bench', 'results', 'client.{json,md}')}`);
+}
+
+// ---------------------------------------------------------------------------
+// The per-message floor of the WHATWG contract
+
+/** What one received message costs at least in a WHATWG client on this runtime, in ns. */
+interface Floor {
+  /** One task (`setImmediate`), N queued at once as a burst of messages queues them. */
+  readonly taskNs: number;
+  /** `new MessageEvent()` and `dispatchEvent()` to one listener. */
+  readonly eventNs: number;
+  /** A fresh ArrayBuffer holding 16 bytes copied from a larger chunk (binaryType 'arraybuffer'). */
+  readonly arrayBufferNs: number;
+  /** A string decoded from 16 bytes of UTF-8 (`TextDecoder`). */
+  readonly stringNs: number;
+}
+
+/**
+ * Measure, in this process (the clients are idle by then), what the WHATWG
+ * API makes every received message cost before any protocol work: the
+ * standard queues a task per message and fires a MessageEvent carrying a
+ * fresh ArrayBuffer (or a string). Medians of 5 rounds.
+ */
+async function measureFloor(): Promise<Floor> {
+  const n = QUICK ? 50_000 : 500_000;
+  const chunk = new Uint8Array(65_536).map((_, i) => 32 + (i % 95));
+  const target = new EventTarget();
+  let sink = 0;
+  target.addEventListener('message', (event) => {
+    sink += (event as MessageEvent).data.length;
+  });
+  const decoder = new TextDecoder();
+  const sync = (body: (i: number) => void): number => {
+    const rounds: number[] = [];
+    for (let r = 0; r < 6; r++) {
+      const start = now();
+      for (let i = 0; i < n; i++) body(i);
+      if (r > 0) rounds.push(((now() - start) * 1e6) / n);
+    }
+    return median(rounds);
+  };
+  const tasks: number[] = [];
+  for (let r = 0; r < 6; r++) {
+    const start = now();
+    await new Promise<void>((resolve) => {
+      let left = n;
+      const task = (): void => {
+        if (--left === 0) resolve();
+      };
+      for (let i = 0; i < n; i++) setImmediate(task);
+    });
+    if (r > 0) tasks.push(((now() - start) * 1e6) / n);
+  }
+  const floor: Floor = {
+    taskNs: median(tasks),
+    eventNs: sync(() => {
+      target.dispatchEvent(new MessageEvent('message', { data: 'x', origin: 'ws://127.0.0.1' }));
+    }),
+    arrayBufferNs: sync((i) => {
+      const at = (i * 16) & 0xffff;
+      sink += new Uint8Array(chunk.subarray(at, at + 16)).buffer.byteLength;
+    }),
+    stringNs: sync((i) => {
+      const at = (i * 16) & 0xffff;
+      sink += decoder.decode(chunk.subarray(at, at + 16)).length;
+    }),
+  };
+  if (sink < 0) console.log(sink); // keeps the work observable
+  return floor;
 }
 
 // ---------------------------------------------------------------------------
@@ -1023,7 +1111,7 @@ function consoleLine(row: Row): string {
       : `${r.impl} p50 ${fmt(r.p50Ms * 1000, 0)} µs p99 ${fmt(r.p99Ms! * 1000, 0)} µs`,
   );
   const vsArrayBuffer =
-    row.ratioArrayBuffer === undefined ? '' : ` (${fmt(row.ratioArrayBuffer, 2)} vs ArrayBuffer)`;
+    row.ratioArrayBuffer === undefined ? '' : ` (${fmt(row.ratioArrayBuffer, 2)} vs WHATWG types)`;
   return `${row.scenario}: ${cells.join(' | ')} | ratio ${fmt(row.ratio, 2)}${vsArrayBuffer}`;
 }
 
@@ -1043,7 +1131,12 @@ function markdown(
   workers: readonly Worker[],
   memory: ReadonlyArray<{ impl: ImplName; idleRssBytes: number; maxRssBytes: number }>,
   rows: readonly Row[],
+  floor: Floor,
 ): string {
+  const smallRow = rows.find((row) => row.scenario === 'receive 16 B');
+  const wsSmall = smallRow?.results.find((r) => r.impl === 'ws');
+  const wsPerMessageNs =
+    smallRow === undefined || wsSmall === undefined ? Number.NaN : (wsSmall.medianMs * 1e6) / smallRow.count;
   const names = workers.map((w) => w.impl);
   const head = (first: string, ...last: string[]): string[] => [
     `| ${first} | ${[...names, ...last].join(' | ')} |`,
@@ -1059,13 +1152,16 @@ function markdown(
       .join(' | ');
   const throughput = (kind: 'receive' | 'send', unit: 'MB/s' | 'msg/s'): string[] => {
     const ratios =
-      kind === 'receive' ? ['polysocket / ws', 'polysocket / ws (ArrayBuffer)'] : ['polysocket / ws'];
+      kind === 'receive' ? ['polysocket / ws', 'polysocket / ws (WHATWG types)'] : ['polysocket / ws'];
     const lines = head(`${kind} (${unit})`, ...ratios);
     for (const row of rows) {
       if (row.kind !== kind) continue;
       const values = cells(row, (r) => (unit === 'MB/s' ? fmt(r.mbPerSec!) : fmt(r.messagesPerSec!, 0)));
       const extra = kind === 'receive' ? ` | ${fmt(row.ratioArrayBuffer ?? Number.NaN, 2)}` : '';
-      lines.push(`| ${sizeName(row.size)} × ${row.count} | ${values} | ${fmt(row.ratio, 2)}${extra} |`);
+      const label = kind === 'receive' ? `${row.scenario.includes(' text ') ? 'text' : 'binary'} ` : '';
+      lines.push(
+        `| ${label}${sizeName(row.size)} × ${row.count} | ${values} | ${fmt(row.ratio, 2)}${extra} |`,
+      );
     }
     return lines;
   };
@@ -1083,9 +1179,9 @@ function markdown(
     `- Node ${environment.node} (V8 ${environment.v8}), ${environment.platform}, ${environment.cpu} ×${environment.cpus}; TCP loopback (127.0.0.1).`,
     `- Clients: ${workers.map((w) => `${w.impl} ${w.version} (${w.notes})`).join('; ')}.`,
     `- bufferutil: ${environment.bufferutil === 'does not load' ? 'does not load, the ws+bufferutil column is skipped' : `${environment.bufferutil}, loads (prebuilt binary from the npm package)`}.`,
-    '- Server: a `ws` WebSocketServer (with bufferutil, permessage-deflate off) in a child process of its own; each client in a child process of its own (only one runs at a time). Receive: the server writes pre-built unmasked binary frames straight to the upgraded socket once the client says "go"; the clock runs from "go" to the Nth message. Send: a synchronous loop of N `send()` calls, timed until the server (ws, counting messages and bytes) answers with the count. Echo: 16 B text messages, one in flight, answered by `ws`.',
+    '- Server: a `ws` WebSocketServer (with bufferutil, permessage-deflate off) in a child process of its own; each client in a child process of its own (only one runs at a time). Receive: the server writes pre-built unmasked binary (or text) frames straight to the upgraded socket once the client says "go"; the clock runs from "go" to the Nth message. Send: a synchronous loop of N `send()` calls, timed until the server (ws, counting messages and bytes) answers with the count. Echo: 16 B text messages, one in flight, answered by `ws`.',
     `- ${SAMPLES} samples per implementation and scenario (echo: ${ECHO_SAMPLES} samples of ${ECHO_ROUND_TRIPS} round trips) after 1 warm-up; medians (echo: median over samples of each sample's p50 and p99). Implementations alternate (A B C …, then … C B A); a fresh connection per sample (not timed); a full GC in each client before each scenario.`,
-    "- `binaryType` 'arraybuffer' for polysocket and undici: a fresh ArrayBuffer per binary message, as the WHATWG API requires. `ws` delivers its default Node Buffers (views, no copy); `ws (ArrayBuffer)` is pure-JS `ws` with `binaryType = 'arraybuffer'` (the same data type as the WHATWG clients), run in receive scenarios only. Raw TCP: the same payload bytes without framing (receive: counts bytes; send: N writes between `cork()` and `uncork()`; echo: 16 bytes back and forth).",
+    "- `binaryType` 'arraybuffer' for polysocket and undici: a fresh ArrayBuffer per binary message and a string per text message, as the WHATWG API requires. `ws` delivers its default Node Buffers for both (views, no copy, text not decoded); `ws (WHATWG types)` is pure-JS `ws` delivering the same data types as the WHATWG clients (`binaryType = 'arraybuffer'`, text read with `toString()`), run in receive scenarios only. Raw TCP: the same payload bytes without framing (receive: counts bytes; send: N writes between `cork()` and `uncork()`; echo: 16 bytes back and forth).",
     `- CPU pinning: ${environment.pinning}.`,
     '- MB/s = 10^6 payload bytes per second. Ratio = polysocket / ws (pure JS): throughput ≥ 1.00 means polysocket is at least as fast; latency ≤ 1.00 means at least as quick.',
     '- Client CPU = `process.cpuUsage()` (user + system) of the client process over the timed region / wall time: near 100 % means the client, not the server or the loopback, is the bottleneck.',
@@ -1128,9 +1224,20 @@ function markdown(
     '',
     ...cpuTable(),
     '',
+    '## The per-message floor of the WHATWG API',
+    '',
+    'Measured in the orchestrating process (`measureFloor()`), medians of 5 rounds of ' +
+      `${QUICK ? '50,000' : '500,000'} operations: what the standard makes every received message cost in any WHATWG client on this runtime, before any protocol work. The standard queues a task per message and fires a \`MessageEvent\` carrying a fresh \`ArrayBuffer\` (binary) or a string (text).`,
+    '',
+    '| per message (ns) | task (`setImmediate`) | `MessageEvent` + `dispatchEvent` | fresh 16 B `ArrayBuffer` | 16 B string (`TextDecoder`) | binary floor | text floor | `ws` per 16 B message, whole receive path |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| Node ${environment.node} | ${fmt(floor.taskNs, 0)} | ${fmt(floor.eventNs, 0)} | ${fmt(floor.arrayBufferNs, 0)} | ${fmt(floor.stringNs, 0)} | ${fmt(floor.taskNs + floor.eventNs + floor.arrayBufferNs, 0)} | ${fmt(floor.taskNs + floor.eventNs + floor.stringNs, 0)} | ${fmt(wsPerMessageNs, 0)} |`,
+    '',
+    'Where the binary (or text) floor exceeds what `ws` spends on a whole 16 B message (it emits a view of the socket chunk synchronously), no WHATWG-exact client can receive small messages as fast as `ws`; `ws (WHATWG types)` shows the libraries compared on the same data types.',
+    '',
     '## Notes',
     '',
-    "- Small binary messages received: the WHATWG API must hand every message event a fresh `ArrayBuffer` (or `Blob`), in a task of its own. Allocating an `ArrayBuffer` in V8 (backing store, GC extension) costs more than the parsing, the task and the `MessageEvent` together; `ws` with its default Node Buffers hands out views of the socket's chunk without copying. Compare with `ws (ArrayBuffer)`, which pays the same allocation, to see the difference in the libraries rather than in the APIs.",
+    "- Small binary messages received: the WHATWG API must hand every message event a fresh `ArrayBuffer` (or `Blob`), in a task of its own. Allocating an `ArrayBuffer` in V8 (backing store, GC extension) costs more than the parsing, the task and the `MessageEvent` together; `ws` with its default Node Buffers hands out views of the socket's chunk without copying. Compare with `ws (WHATWG types)`, which pays the same allocation, to see the difference in the libraries rather than in the APIs. Text messages need no ArrayBuffer but a string each, and still a task and a `MessageEvent` each (`ws` emits a Buffer synchronously).",
     '- Sends: polysocket coalesces the frames produced in one turn of the event loop into one transport write (frames of 16 KiB or more are written as they are), where `ws` and undici write every frame to the socket on its own.',
     '- Latency: polysocket and undici dispatch each message event in a task of its own (`setImmediate` on Node), as browsers do; `ws` emits synchronously from the socket callback.',
     '',

@@ -65,7 +65,7 @@ export default defineConfig({
   // doesn't reload the page when Vite discovers them.
   optimizeDeps: {
     entries: [],
-    include: ['eventemitter3', '@noble/hashes/legacy.js', 'pako'],
+    include: ['eventemitter3', 'pako'],
     noDiscovery: true,
   },
 });

@@ -1,7 +1,7 @@
 /**
  * Bundle sizes of polysocket's browser entry points, as a user's bundler
- * would ship them: each entry bundled with its dependencies (@noble/hashes,
- * eventemitter3, pako) by esbuild (the one Vite uses), minified, ES2022, for
+ * would ship them: each entry bundled with its dependencies (eventemitter3,
+ * pako) by esbuild (the one Vite uses), minified, ES2022, for
  * the browser; then gzipped with zlib at level 9. Also each entry's own code
  * with the dependencies left external, and a metafile breakdown of what is
  * heavy.
@@ -21,7 +21,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = join(ROOT, 'bench', 'results');
 /** Target of issue 4 for the browser entry without permessage-deflate, min+gz. */
 const TARGET_BYTES = 12 * 1000;
-const DEPENDENCIES = ['@noble/hashes', 'eventemitter3', 'pako'];
+const DEPENDENCIES = ['eventemitter3', 'pako'];
 
 /**
  * What is measured. `lite` is the browser entry without permessage-deflate

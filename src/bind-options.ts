@@ -5,14 +5,7 @@
  * `new WebSocket(url, protocols)` (third-party libraries, a polyfilled
  * global) gets what the app chose.
  */
-import type { WebSocket, WebSocketOptions } from './websocket.js';
-
-const READY_STATES = [
-  ['CONNECTING', 0],
-  ['OPEN', 1],
-  ['CLOSING', 2],
-  ['CLOSED', 3],
-] as const;
+import { defineReadyStates, type WebSocket, type WebSocketOptions } from './websocket.js';
 
 /**
  * A subclass of `Base` whose constructor passes its options through
@@ -31,9 +24,7 @@ export function deriveWebSocket<C extends typeof WebSocket>(
     }
   };
   Object.defineProperty(Derived, 'name', { value: Base.name });
-  for (const [name, value] of READY_STATES) {
-    Object.defineProperty(Derived, name, { value, enumerable: true, writable: false, configurable: false });
-  }
+  defineReadyStates(Derived);
   return Derived as unknown as C;
 }
 

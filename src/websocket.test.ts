@@ -765,6 +765,81 @@ describe('parity with Chromium', () => {
   });
 });
 
+describe('parsing paced by dispatch', () => {
+  /** One chunk holding `count` unmasked text frames "<prefix><i>". */
+  function burst(prefix: string, count: number): Uint8Array {
+    const frames = Array.from({ length: count }, (_, i) => {
+      const payload = te.encode(`${prefix}${i}`);
+      return Uint8Array.of(0x81, payload.byteLength, ...payload);
+    });
+    const out = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, 0));
+    let offset = 0;
+    for (const frame of frames) {
+      out.set(frame, offset);
+      offset += frame.byteLength;
+    }
+    return out;
+  }
+
+  test('chunks that arrive while messages wait are parsed later, in order; then the close frame and the end', async () => {
+    const { ws, server, tracked } = connect();
+    await tracked.opened;
+    const connection = await server.connection();
+    const got: string[] = [];
+    ws.onmessage = (event) => got.push(event.data as string);
+    // Three bursts (the 2nd and 3rd arrive while the 1st waits for its
+    // events, and the 3rd is larger than one feed), then a close frame and
+    // the end of the stream, all before any message event runs.
+    void connection.writeRaw(burst('a', 1000));
+    void connection.writeRaw(burst('b', 1000));
+    void connection.writeRaw(burst('c', 20000));
+    connection.sendClose(4000, 'done');
+    const event = await tracked.closed;
+    expect(got).toEqual([
+      ...Array.from({ length: 1000 }, (_, i) => `a${i}`),
+      ...Array.from({ length: 1000 }, (_, i) => `b${i}`),
+      ...Array.from({ length: 20000 }, (_, i) => `c${i}`),
+    ]);
+    expect([event.code, event.reason, event.wasClean]).toEqual([4000, 'done', true]);
+  });
+
+  test('a ping behind waiting messages is answered once they are dispatched, before later messages', async () => {
+    const order: string[] = [];
+    const { ws, server, tracked } = connect({
+      onFrame: (frame) => {
+        if (frame.opcode === Opcode.PONG) order.push('pong');
+      },
+    });
+    await tracked.opened;
+    const connection = await server.connection();
+    ws.onmessage = (event) => order.push(event.data as string);
+    void connection.writeRaw(burst('a', 3));
+    void connection.writeRaw(Uint8Array.of(0x89, 0)); // ping
+    void connection.writeRaw(burst('b', 2));
+    for (let waited = 0; order.length < 6 && waited < 2000; waited += 10) await tick(10);
+    expect(order).toEqual(['a0', 'a1', 'a2', 'pong', 'b0', 'b1']);
+    ws.close();
+    await tracked.closed;
+  });
+
+  test('the transport closing abruptly behind waiting chunks: their messages are dispatched, then close 1006', async () => {
+    const { ws, server, tracked } = connect();
+    await tracked.opened;
+    const connection = await server.connection();
+    const got: string[] = [];
+    ws.onmessage = (event) => got.push(event.data as string);
+    void connection.writeRaw(burst('a', 500));
+    void connection.writeRaw(burst('b', 500));
+    await Promise.resolve();
+    connection.transport.destroy();
+    const event = await tracked.closed;
+    expect(got).toHaveLength(1000);
+    expect(got.at(-1)).toBe('b499');
+    expect([event.code, event.wasClean]).toEqual([1006, false]);
+    expect(tracked.log.filter((entry) => entry.startsWith('error'))).toEqual([]);
+  });
+});
+
 describe('read flow control', () => {
   test('reading pauses while received messages wait for their events, and resumes once dispatched', async () => {
     const { ws, server, tracked } = connect();

@@ -7,8 +7,10 @@
  * The class drives a `ClientProtocol` (the "driver" of the Sans-I/O
  * integration rules) and a `Transport`:
  *
- * - every transport event feeds the protocol (`receiveData`/`receiveEof`),
- *   then `#pump()` runs the three driver steps in order: take `dataToSend()`
+ * - transport events feed the protocol (`receiveData`/`receiveEof`), paced
+ *   by dispatch: chunks that arrive while messages wait for their tasks are
+ *   parsed once those are dispatched (`#onTransportData`, `#feed`); after
+ *   each feed, `#pump()` runs the three driver steps in order: take `dataToSend()`
  *   (written first, so automatic replies leave before user code runs), arm
  *   the close timer if `closeExpected()`, then handle `eventsReceived()`;
  * - frames produced in one turn of the event loop are coalesced into one
@@ -25,7 +27,7 @@
 import { CloseEvent } from './events.js';
 import { type Message, MessageAssembler, messageData } from './message.js';
 import { ClientProtocol, type ClientProtocolOptions } from './protocol/client.js';
-import { CloseCode } from './protocol/close-code.js';
+import { ABNORMAL_CLOSURE, INTERNAL_ERROR, NORMAL_CLOSURE } from './protocol/close-code.js';
 import { UnexpectedEofError } from './protocol/errors.js';
 import type { ClientExtensionFactory } from './protocol/extensions/base.js';
 import type { ClientPerMessageDeflateOptions } from './protocol/extensions/permessage-deflate.js';
@@ -33,7 +35,7 @@ import { type Frame, Opcode } from './protocol/frames.js';
 import { isToken } from './protocol/headers.js';
 import type { Response } from './protocol/http11.js';
 import { MAX_CLOSE_REASON } from './protocol/limits.js';
-import { allocUninitialized, decodeUtf8, encodeUtf8 } from './protocol/platform.js';
+import { concat, decodeUtf8, encodeUtf8 } from './protocol/platform.js';
 import { SEND_EOF, State } from './protocol/protocol.js';
 import { redactUserInfo, type WebSocketUri } from './protocol/uri.js';
 import { scheduleTask } from './task.js';
@@ -115,6 +117,12 @@ const DEFAULT_PONG_TIMEOUT_MS = 20_000;
  * us hold more than about this much on top of the message being received.
  */
 const READ_PAUSE_BYTES = 4 * 2 ** 20;
+/**
+ * Most bytes given to the protocol at once while parsing is paced by message
+ * dispatch (see `#onTransportData`): what one socket read returns on Node.
+ * It bounds how many messages wait for their tasks at any time.
+ */
+const FEED_LIMIT = 64 * 1024;
 /** Frames this large are written by themselves rather than copied into a coalesced chunk. */
 const COALESCE_LIMIT = 16 * 1024;
 /**
@@ -161,10 +169,11 @@ interface Outgoing {
  * running RFC 6455 in JavaScript over a pluggable byte transport.
  */
 export class WebSocket extends EventTarget {
-  static readonly CONNECTING = CONNECTING;
-  static readonly OPEN = OPEN;
-  static readonly CLOSING = CLOSING;
-  static readonly CLOSED = CLOSED;
+  // Defined, read-only, on the constructor and the prototype after the class (`defineReadyStates`).
+  declare static readonly CONNECTING: 0;
+  declare static readonly OPEN: 1;
+  declare static readonly CLOSING: 2;
+  declare static readonly CLOSED: 3;
   declare readonly CONNECTING: 0;
   declare readonly OPEN: 1;
   declare readonly CLOSING: 2;
@@ -219,9 +228,23 @@ export class WebSocket extends EventTarget {
   #pingTimer: ReturnType<typeof setTimeout> | undefined;
   #pongTimer: ReturnType<typeof setTimeout> | undefined;
   #pingPayload: Uint8Array | null = null;
-  /** Bytes of messages received and not dispatched yet (see `#queueMessage`). */
+  /**
+   * Bytes received and not dispatched yet: transport chunks waiting in
+   * `#input` and messages waiting for their task (see `#updateReadFlow`).
+   */
   #undispatchedBytes = 0;
   #readPaused = false;
+  /** Transport chunks not given to the protocol yet, in order (see `#onTransportData`). */
+  #input: Uint8Array[] = [];
+  /** The transport's end arrived behind chunks still in `#input`: handled once they are. */
+  #endPending = false;
+  /** This connection's queued tasks, in order: a message to dispatch, or steps to run. */
+  #tasks: Array<Message | (() => void) | undefined> = [];
+  #taskHead = 0;
+  /** Messages in `#tasks`. */
+  #messagesPending = 0;
+  /** Runs the task at the head of `#tasks`: one `scheduleTask()` per queued task. */
+  readonly #runTask = (): void => this.#runNextTask();
 
   /**
    * https://websockets.spec.whatwg.org/#dom-websocket-websocket
@@ -433,7 +456,7 @@ export class WebSocket extends EventTarget {
           outgoing.bytes = new Uint8Array(buffer);
           this.#drainSendQueue();
         },
-        () => this.#fail(CloseCode.INTERNAL_ERROR, 'failed to read a Blob'),
+        () => this.#fail(INTERNAL_ERROR, 'failed to read a Blob'),
       );
       return;
     }
@@ -517,7 +540,7 @@ export class WebSocket extends EventTarget {
     //   with code 1000.
     if (this.#protocol.state === State.OPEN && !this.#failed) {
       if (closeCode === undefined && closeReason === undefined) this.#protocol.sendClose();
-      else this.#protocol.sendClose(closeCode ?? CloseCode.NORMAL_CLOSURE, wellFormedReason);
+      else this.#protocol.sendClose(closeCode ?? NORMAL_CLOSURE, wellFormedReason);
       this.#pump();
     }
     // - Otherwise: Set this's ready state to CLOSING (2).
@@ -588,14 +611,61 @@ export class WebSocket extends EventTarget {
     this.#pump();
   }
 
+  /**
+   * Bytes from the transport. While messages wait for their tasks, new
+   * chunks wait in `#input` rather than being parsed: a socket read hands
+   * over up to a few MiB at once, thousands of small messages, and parsing
+   * them all ahead would keep thousands of frames, messages and tasks alive
+   * at once (costly to the garbage collector: half the time of a receive
+   * loop of small messages went there). The next chunk is parsed when the
+   * last queued message has been dispatched (`#runNextTask`), so at most
+   * about one chunk's worth of messages is ever queued. Parsing later than
+   * the bytes arrive is what a slower network would do; nothing reorders.
+   */
   #onTransportData(chunk: Uint8Array): void {
-    if (this.#eofReceived) return;
+    if (this.#eofReceived || this.#endPending) return;
+    this.#input.push(chunk);
+    this.#undispatchedBytes += chunk.byteLength;
+    if (this.#messagesPending === 0 && this.#input.length === 1) this.#feed();
+    else this.#updateReadFlow();
+  }
+
+  #receive(chunk: Uint8Array): void {
     this.#protocol.receiveData(chunk);
     this.#pump();
   }
 
+  /**
+   * Parse the chunks waiting in `#input` while no message waits for its
+   * task, FEED_LIMIT bytes at a time (a transport may hand over larger
+   * chunks than a socket read); then handle a pending end.
+   */
+  #feed(): void {
+    const input = this.#input;
+    while (this.#messagesPending === 0 && input.length > 0) {
+      let chunk = input[0]!;
+      if (chunk.byteLength > FEED_LIMIT) {
+        input[0] = chunk.subarray(FEED_LIMIT);
+        chunk = chunk.subarray(0, FEED_LIMIT);
+      } else {
+        input.shift();
+      }
+      this.#undispatchedBytes -= chunk.byteLength;
+      this.#receive(chunk);
+    }
+    this.#updateReadFlow();
+    if (input.length === 0 && this.#endPending) {
+      this.#endPending = false;
+      this.#onTransportEnd();
+    }
+  }
+
   #onTransportEnd(): void {
     if (this.#eofReceived) return;
+    if (this.#input.length > 0) {
+      this.#endPending = true;
+      return;
+    }
     this.#eofReceived = true;
     this.#protocol.receiveEof();
     this.#pump();
@@ -797,20 +867,26 @@ export class WebSocket extends EventTarget {
    * backpressure then slows the peer) until they are dispatched.
    */
   #queueMessage(message: Message): void {
-    const size = message.data.byteLength;
-    this.#undispatchedBytes += size;
-    if (this.#undispatchedBytes > READ_PAUSE_BYTES && !this.#readPaused) {
+    this.#undispatchedBytes += message.data.byteLength;
+    this.#messagesPending++;
+    this.#updateReadFlow();
+    this.#queueTask(message);
+  }
+
+  /**
+   * Read flow control: pause the transport while more than READ_PAUSE_BYTES
+   * received bytes wait (its own backpressure then slows the peer), resume
+   * below half of it.
+   */
+  #updateReadFlow(): void {
+    if (this.#transportClosed) return;
+    if (!this.#readPaused && this.#undispatchedBytes > READ_PAUSE_BYTES) {
       this.#readPaused = true;
       this.#transport.pause();
+    } else if (this.#readPaused && this.#undispatchedBytes <= READ_PAUSE_BYTES / 2) {
+      this.#readPaused = false;
+      this.#transport.resume();
     }
-    this.#queueTask(() => {
-      this.#undispatchedBytes -= size;
-      if (this.#readPaused && this.#undispatchedBytes <= READ_PAUSE_BYTES / 2 && !this.#transportClosed) {
-        this.#readPaused = false;
-        this.#transport.resume();
-      }
-      this.#dispatchMessage(message);
-    });
   }
 
   /** https://websockets.spec.whatwg.org/#feedback-from-the-protocol: "When a WebSocket message has been received" */
@@ -831,13 +907,13 @@ export class WebSocket extends EventTarget {
    * with `code` if the connection is open and `code` isn't 1006, else close
    * the transport now. The error and close events follow when it closes.
    */
-  #fail(code: number = CloseCode.ABNORMAL_CLOSURE, reason = ''): void {
+  #fail(code: number = ABNORMAL_CLOSURE, reason = ''): void {
     if (this.#failed || this.#transportClosed) return;
     this.#failed = true;
     const state = this.#protocol.state;
     if (state === State.CONNECTING || state === State.OPEN) this.#protocol.fail(code, reason);
     this.#takeOutput();
-    if (code === CloseCode.ABNORMAL_CLOSURE || state !== State.OPEN) this.#destroyTransport();
+    if (code === ABNORMAL_CLOSURE || state !== State.OPEN) this.#destroyTransport();
     else this.#armCloseTimer();
   }
 
@@ -866,6 +942,10 @@ export class WebSocket extends EventTarget {
     this.#transport.off('end', this.#listeners.end);
     this.#transport.off('close', this.#listeners.close);
     this.#sendQueue = [];
+    // Bytes that arrived before the transport closed are parsed first.
+    for (const chunk of this.#input.splice(0)) this.#receive(chunk);
+    this.#undispatchedBytes = 0;
+    this.#endPending = false;
     this.#assembler.reset();
     // The byte stream is gone: whatever the protocol still expected is an EOF.
     this.#protocol.receiveEof();
@@ -876,12 +956,12 @@ export class WebSocket extends EventTarget {
     // closing handshake was completed, the WebSocket connection is said to
     // have been closed _cleanly_."
     const wasClean = !this.#failed && this.#protocol.closeRcvd !== null && this.#protocol.closeSent !== null;
-    const code = this.#protocol.closeCode ?? CloseCode.ABNORMAL_CLOSURE;
+    const code = this.#protocol.closeCode ?? ABNORMAL_CLOSURE;
     const reason = this.#protocol.closeReason ?? '';
     // Without a close frame (1006) before the connection was established,
     // connecting failed. Afterwards it was lost: close 1006 without error
     // (RFC 6455 7.1.5 doesn't fail it; Chromium fires no error either).
-    const failed = this.#failed || (!this.#established && code === CloseCode.ABNORMAL_CLOSURE);
+    const failed = this.#failed || (!this.#established && code === ABNORMAL_CLOSURE);
     this.#queueTask(() => {
       // 1. Change the ready state to CLOSED (3).
       this.#readyState = CLOSED;
@@ -899,9 +979,41 @@ export class WebSocket extends EventTarget {
     });
   }
 
-  /** Queue a task on the WebSocket task source: one task per event, in order. */
-  #queueTask(task: () => void): void {
-    scheduleTask(task);
+  /**
+   * Queue a task on the WebSocket task source: one task per event, in order.
+   * A message is queued as itself rather than in a closure (one object less
+   * per message).
+   */
+  #queueTask(task: Message | (() => void)): void {
+    this.#tasks.push(task);
+    scheduleTask(this.#runTask);
+  }
+
+  #runNextTask(): void {
+    const tasks = this.#tasks;
+    const task = tasks[this.#taskHead];
+    tasks[this.#taskHead++] = undefined;
+    if (this.#taskHead === tasks.length) {
+      tasks.length = 0;
+      this.#taskHead = 0;
+    } else if (this.#taskHead >= 1024) {
+      tasks.splice(0, this.#taskHead);
+      this.#taskHead = 0;
+    }
+    if (task === undefined) return;
+    if (typeof task === 'function') {
+      task();
+      return;
+    }
+    this.#messagesPending--;
+    this.#undispatchedBytes -= task.data.byteLength;
+    try {
+      this.#dispatchMessage(task);
+    } finally {
+      // The last queued message is out: parse what arrived meanwhile.
+      if (this.#messagesPending === 0 && !this.#transportClosed) this.#feed();
+      this.#updateReadFlow();
+    }
   }
 
   // -------------------------------------------------------------------------
@@ -923,7 +1035,7 @@ export class WebSocket extends EventTarget {
     if (this.#pongTimeoutMs !== null) {
       this.#pongTimer = setTimeout(() => {
         this.#pongTimer = undefined;
-        this.#fail(CloseCode.INTERNAL_ERROR, 'keepalive ping timeout');
+        this.#fail(INTERNAL_ERROR, 'keepalive ping timeout');
       }, this.#pongTimeoutMs);
     }
   }
@@ -938,23 +1050,31 @@ export class WebSocket extends EventTarget {
   }
 }
 
-// Constants on the prototype as well as on the constructor (WebIDL), read-only.
-for (const [name, value] of [
-  ['CONNECTING', CONNECTING],
-  ['OPEN', OPEN],
-  ['CLOSING', CLOSING],
-  ['CLOSED', CLOSED],
-] as const) {
-  const descriptor = { value, enumerable: true, writable: false, configurable: false };
-  Object.defineProperty(WebSocket, name, descriptor);
-  Object.defineProperty(WebSocket.prototype, name, descriptor);
+/**
+ * Define the readyState constants on `target` as WebIDL does on the
+ * interface object and its prototype: enumerable, read-only (not writable,
+ * not configurable: `defineProperty`'s defaults) own properties.
+ *
+ * @internal
+ */
+export function defineReadyStates(target: object): void {
+  for (const [name, value] of [
+    ['CONNECTING', CONNECTING],
+    ['OPEN', OPEN],
+    ['CLOSING', CLOSING],
+    ['CLOSED', CLOSED],
+  ] as const) {
+    Object.defineProperty(target, name, { value, enumerable: true });
+  }
 }
+
+defineReadyStates(WebSocket);
+defineReadyStates(WebSocket.prototype);
 Object.defineProperty(WebSocket.prototype, Symbol.toStringTag, { value: 'WebSocket', configurable: true });
 // WebIDL: attributes and operations are enumerable (class members are not).
+// Redefining only `enumerable` keeps the rest of each descriptor.
 for (const name of Object.getOwnPropertyNames(WebSocket.prototype)) {
-  if (name === 'constructor') continue;
-  const descriptor = Object.getOwnPropertyDescriptor(WebSocket.prototype, name)!;
-  Object.defineProperty(WebSocket.prototype, name, { ...descriptor, enumerable: true });
+  if (name !== 'constructor') Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
 }
 
 /**
@@ -1049,15 +1169,11 @@ function toWebSocketUri(url: URL): WebSocketUri {
 
 /** WebIDL `[Clamp] unsigned short`. */
 function clampUnsignedShort(value: unknown): number {
-  const number = Number(value);
-  if (Number.isNaN(number)) return 0;
-  const clamped = Math.min(Math.max(number, 0), 0xffff);
-  // Round to the nearest integer, ties to even.
-  const floor = Math.floor(clamped);
-  const fraction = clamped - floor;
-  if (fraction > 0.5) return floor + 1;
-  if (fraction < 0.5) return floor;
-  return floor % 2 === 0 ? floor : floor + 1;
+  const clamped = Math.min(Math.max(Number(value), 0), 0xffff);
+  if (Number.isNaN(clamped)) return 0;
+  // Round to the nearest integer, ties to even (Math.round rounds ties up).
+  const rounded = Math.round(clamped);
+  return rounded - clamped === 0.5 && rounded % 2 === 1 ? rounded - 1 : rounded;
 }
 
 function checkDuration(
@@ -1083,19 +1199,6 @@ function isArrayBuffer(data: unknown): data is ArrayBufferLike {
     (typeof SharedArrayBuffer === 'function' && data instanceof SharedArrayBuffer) ||
     Object.prototype.toString.call(data) === '[object ArrayBuffer]'
   );
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  let length = 0;
-  for (const chunk of chunks) length += chunk.byteLength;
-  const out = allocUninitialized(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }
 
 /**

@@ -25,7 +25,7 @@ export default defineConfig({
   // would reload the page while a test runs.
   optimizeDeps: {
     entries: [],
-    include: ['eventemitter3', '@noble/hashes/legacy.js', 'pako'],
+    include: ['eventemitter3', 'pako'],
     noDiscovery: true,
   },
 });

@@ -15,7 +15,6 @@ import {
   buildExtensionList,
   buildSubprotocolList,
   Headers,
-  isToken,
   parseConnection,
   parseExtensionList,
   parseSubprotocolList,
@@ -92,8 +91,7 @@ export class ClientProtocol extends Protocol<Response> {
     this.#origin = options.origin ?? null;
     this.#availableExtensions = options.extensions ?? [];
     const subprotocols = options.subprotocols ?? [];
-    for (const s of subprotocols)
-      if (!isToken(s)) throw new TypeError(`invalid subprotocol: ${JSON.stringify(s)}`);
+    buildSubprotocolList(subprotocols); // throws if one isn't a token
     if (new Set(subprotocols).size !== subprotocols.length) throw new TypeError('duplicate subprotocol');
     this.#availableSubprotocols = subprotocols;
     this.#extraHeaders = new Headers(options.headers);

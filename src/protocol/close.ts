@@ -1,5 +1,5 @@
 /** Close frame payloads (RFC 6455, section 5.5.1). */
-import { CloseCode } from './close-code.js';
+import { NO_STATUS_RCVD } from './close-code.js';
 import { InvalidUtf8Error, ProtocolError } from './errors.js';
 import { MAX_CLOSE_REASON } from './limits.js';
 import { decodeUtf8, encodeUtf8 } from './platform.js';
@@ -29,7 +29,7 @@ export function isValidCloseCode(code: number): boolean {
  * @throws {@link InvalidUtf8Error} if the reason isn't valid UTF-8.
  */
 export function parseClose(data: Uint8Array): Close {
-  if (data.byteLength === 0) return { code: CloseCode.NO_STATUS_RCVD, reason: '' };
+  if (data.byteLength === 0) return { code: NO_STATUS_RCVD, reason: '' };
   if (data.byteLength === 1) throw new ProtocolError('close frame too short');
   const code = (data[0]! << 8) | data[1]!;
   if (!isValidCloseCode(code)) throw new ProtocolError(`invalid close code: ${code}`);

@@ -10,7 +10,14 @@
  *
  * `name` is a string literal in every class because minifiers rename classes.
  */
-import { CloseCode } from './close-code.js';
+import {
+  GOING_AWAY,
+  INVALID_DATA,
+  MESSAGE_TOO_BIG,
+  NO_STATUS_RCVD,
+  NORMAL_CLOSURE,
+  PROTOCOL_ERROR,
+} from './close-code.js';
 import type { Response } from './http11.js';
 
 /** Base class for every error raised by this library. */
@@ -26,13 +33,13 @@ export class WebSocketError extends Error {
  */
 export class ProtocolError extends WebSocketError {
   override readonly name: string = 'ProtocolError';
-  readonly closeCode: number = CloseCode.PROTOCOL_ERROR;
+  readonly closeCode: number = PROTOCOL_ERROR;
 }
 
 /** An incoming frame or message exceeds a configured size limit (1009). */
 export class PayloadTooBigError extends ProtocolError {
   override readonly name: string = 'PayloadTooBigError';
-  override readonly closeCode: number = CloseCode.MESSAGE_TOO_BIG;
+  override readonly closeCode: number = MESSAGE_TOO_BIG;
   /** Size that exceeded the limit, or `null` when unknown (compressed data, huge lengths). */
   readonly size: number | null;
   /** The limit that was exceeded. */
@@ -52,7 +59,7 @@ export class PayloadTooBigError extends ProtocolError {
 /** A text message or close reason is not valid UTF-8 (1007). */
 export class InvalidUtf8Error extends ProtocolError {
   override readonly name: string = 'InvalidUtf8Error';
-  override readonly closeCode: number = CloseCode.INVALID_DATA;
+  override readonly closeCode: number = INVALID_DATA;
 }
 
 /** An operation is not allowed in the current connection state. */
@@ -101,7 +108,7 @@ export class ConnectionClosedError extends WebSocketError {
   /** Whether the connection closed normally: 1000 or 1001 both ways (1005 counts as normal). */
   get ok(): boolean {
     const normal = (code: number) =>
-      code === CloseCode.NORMAL_CLOSURE || code === CloseCode.GOING_AWAY || code === CloseCode.NO_STATUS_RCVD;
+      code === NORMAL_CLOSURE || code === GOING_AWAY || code === NO_STATUS_RCVD;
     return this.rcvd !== null && this.sent !== null && normal(this.rcvd.code) && normal(this.sent.code);
   }
 }

@@ -125,30 +125,22 @@ export function parseFrame(queue: ByteQueue, options: ParseFrameOptions): Frame 
   queue.skip(headerLength);
   let data: Uint8Array;
   if (masked) {
-    const k0 = queue.peek(0);
-    const k1 = queue.peek(1);
-    const k2 = queue.peek(2);
-    const k3 = queue.peek(3);
+    for (let i = 0; i < 4; i++) MASK_KEY[i] = queue.peek(i);
     queue.skip(4);
     data = queue.take(length);
-    MASK_KEY[0] = k0;
-    MASK_KEY[1] = k1;
-    MASK_KEY[2] = k2;
-    MASK_KEY[3] = k3;
     applyMask(data, MASK_KEY);
   } else {
     data = queue.take(length);
   }
 
-  return {
-    kind: 'frame',
+  return frame(
     opcode,
     data,
     fin,
-    rsv1: (head1 & 0b01000000) !== 0,
-    rsv2: (head1 & 0b00100000) !== 0,
-    rsv3: (head1 & 0b00010000) !== 0,
-  };
+    (head1 & 0b01000000) !== 0,
+    (head1 & 0b00100000) !== 0,
+    (head1 & 0b00010000) !== 0,
+  );
 }
 
 const MASK_KEY = new Uint8Array(4);
@@ -211,23 +203,15 @@ function writeHeader(
     o = offset + 4;
   } else {
     target[offset + 1] = maskBit | 127;
-    const high = Math.floor(length / 2 ** 32);
-    const low = length >>> 0;
-    target[offset + 2] = high >>> 24;
-    target[offset + 3] = (high >>> 16) & 0xff;
-    target[offset + 4] = (high >>> 8) & 0xff;
-    target[offset + 5] = high & 0xff;
-    target[offset + 6] = low >>> 24;
-    target[offset + 7] = (low >>> 16) & 0xff;
-    target[offset + 8] = (low >>> 8) & 0xff;
-    target[offset + 9] = low & 0xff;
+    // 64-bit big-endian length, written from the last byte up (a length is
+    // below 2 ** 53, so division by 256 stays exact).
+    for (let i = offset + 9, rest = length; i > offset + 1; i--, rest = Math.floor(rest / 256)) {
+      target[i] = rest % 256;
+    }
     o = offset + 10;
   }
   if (maskKey !== null) {
-    target[o] = maskKey[0]!;
-    target[o + 1] = maskKey[1]!;
-    target[o + 2] = maskKey[2]!;
-    target[o + 3] = maskKey[3]!;
+    target.set(maskKey.subarray(0, 4), o);
     o += 4;
   }
   return o;
@@ -253,15 +237,6 @@ export function serializeFrameHeader(outgoing: Frame): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-const OPCODE_NAMES: Record<Opcode, string> = {
-  [Opcode.CONT]: 'CONT',
-  [Opcode.TEXT]: 'TEXT',
-  [Opcode.BINARY]: 'BINARY',
-  [Opcode.CLOSE]: 'CLOSE',
-  [Opcode.PING]: 'PING',
-  [Opcode.PONG]: 'PONG',
-};
-
 /** Human-readable summary of a frame for logs, eliding long payloads (websockets' `Frame.__str__`). */
 export function frameToString(f: Frame): string {
   const length = f.data.byteLength;
@@ -270,5 +245,6 @@ export function frameToString(f: Frame): string {
   for (const byte of shown) preview += byte.toString(16).padStart(2, '0');
   if (length > shown.byteLength) preview += '...';
   const flags = `${f.fin ? '' : ' [continued]'}${f.rsv1 ? ' [rsv1]' : ''}`;
-  return `${OPCODE_NAMES[f.opcode]} ${preview} [${length} byte${length === 1 ? '' : 's'}]${flags}`;
+  const name = Object.keys(Opcode).find((key) => Opcode[key as keyof typeof Opcode] === f.opcode);
+  return `${name} ${preview} [${length} byte${length === 1 ? '' : 's'}]${flags}`;
 }

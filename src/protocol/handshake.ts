@@ -1,7 +1,7 @@
 /** `Sec-WebSocket-Key` and `Sec-WebSocket-Accept` (RFC 6455, sections 1.3 and 4). */
-import { sha1 } from '@noble/hashes/legacy.js';
 import { encodeBase64 } from './base64.js';
 import { encodeLatin1, type RandomSource } from './platform.js';
+import { sha1 } from './sha1.js';
 
 /** 1.3: the GUID appended to the key. */
 export const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -25,7 +25,7 @@ export function generateKey(random: RandomSource): string {
  * A SHA-1 hash (160 bits) [FIPS.180-3], base64-encoded ... of this
  * concatenation is then returned in the server's handshake."
  *
- * SHA-1 is synchronous (`@noble/hashes`): `crypto.subtle.digest` is async and
+ * SHA-1 is synchronous (`sha1.ts`): `crypto.subtle.digest` is async and
  * absent outside secure contexts.
  */
 export function computeAccept(key: string): string {

@@ -50,6 +50,12 @@ function isWhitespace(code: number): boolean {
   return code === 0x20 || code === 0x09;
 }
 
+/** Whether a field is called `name`: names compare case-insensitively. */
+function named(name: string): (entry: readonly [name: string, value: string]) => boolean {
+  const lower = name.toLowerCase();
+  return ([n]) => n.toLowerCase() === lower;
+}
+
 /** Headers whose values are credentials, never quoted in error messages. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
 
@@ -61,7 +67,7 @@ const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'coo
  * `__proto__` or `constructor` is just a header.
  */
 export class Headers implements Iterable<readonly [name: string, value: string]> {
-  readonly #entries: Array<readonly [name: string, value: string]> = [];
+  #entries: Array<readonly [name: string, value: string]> = [];
 
   /**
    * @param init - Fields to append, in order.
@@ -101,29 +107,22 @@ export class Headers implements Iterable<readonly [name: string, value: string]>
 
   /** Remove every field called `name`. */
   delete(name: string): void {
-    const lower = name.toLowerCase();
-    for (let i = this.#entries.length - 1; i >= 0; i--) {
-      if (this.#entries[i]![0].toLowerCase() === lower) this.#entries.splice(i, 1);
-    }
+    const match = named(name);
+    this.#entries = this.#entries.filter((entry) => !match(entry));
   }
 
   has(name: string): boolean {
-    const lower = name.toLowerCase();
-    return this.#entries.some(([n]) => n.toLowerCase() === lower);
+    return this.#entries.some(named(name));
   }
 
   /** Value of the first field called `name`, or `undefined`. */
   get(name: string): string | undefined {
-    const lower = name.toLowerCase();
-    return this.#entries.find(([n]) => n.toLowerCase() === lower)?.[1];
+    return this.#entries.find(named(name))?.[1];
   }
 
   /** Values of every field called `name`, in order. */
   getAll(name: string): string[] {
-    const lower = name.toLowerCase();
-    const values: string[] = [];
-    for (const [n, v] of this.#entries) if (n.toLowerCase() === lower) values.push(v);
-    return values;
+    return this.#entries.filter(named(name)).map((entry) => entry[1]);
   }
 
   /**
@@ -153,48 +152,49 @@ export class Headers implements Iterable<readonly [name: string, value: string]>
 // Parsers for header values. Each throws InvalidHeaderError naming the header.
 
 class Cursor {
-  readonly text: string;
-  readonly header: string;
-  pos = 0;
+  readonly #text: string;
+  readonly #header: string;
+  #pos = 0;
   constructor(text: string, header: string) {
-    this.text = text;
-    this.header = header;
+    this.#text = text;
+    this.#header = header;
   }
   get done(): boolean {
-    return this.pos >= this.text.length;
+    return this.#pos >= this.#text.length;
   }
-  peek(): string {
-    return this.text[this.pos] ?? '';
+  /** Consume `char` if it comes next. */
+  eat(char: string): boolean {
+    if (this.#text[this.#pos] !== char) return false;
+    this.#pos++;
+    return true;
   }
   skipOws(): void {
-    while (this.pos < this.text.length && isWhitespace(this.text.charCodeAt(this.pos))) this.pos++;
+    while (this.#pos < this.#text.length && isWhitespace(this.#text.charCodeAt(this.#pos))) this.#pos++;
   }
   fail(what: string): never {
     throw new InvalidHeaderError(
-      this.header,
-      this.text,
-      `invalid ${this.header} header: expected ${what} at ${this.pos}`,
+      this.#header,
+      this.#text,
+      `invalid ${this.#header} header: expected ${what} at ${this.#pos}`,
     );
   }
   token(): string {
-    const start = this.pos;
-    while (this.pos < this.text.length && isTchar(this.text.charCodeAt(this.pos))) this.pos++;
-    if (this.pos === start) this.fail('a token');
-    return this.text.slice(start, this.pos);
+    const start = this.#pos;
+    while (this.#pos < this.#text.length && isTchar(this.#text.charCodeAt(this.#pos))) this.#pos++;
+    if (this.#pos === start) this.fail('a token');
+    return this.#text.slice(start, this.#pos);
   }
+  /** The rest of a quoted-string whose opening quote was consumed. */
   quotedString(): string {
     // RFC 9110, 5.6.4: quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE
-    this.pos++; // opening quote
     let value = '';
     for (;;) {
       if (this.done) this.fail('a closing quote');
-      const c = this.text[this.pos]!;
-      this.pos++;
+      const c = this.#text[this.#pos++]!;
       if (c === '"') return value;
       if (c === '\\') {
         if (this.done) this.fail('an escaped character');
-        value += this.text[this.pos]!;
-        this.pos++;
+        value += this.#text[this.#pos++]!;
       } else {
         value += c;
       }
@@ -212,40 +212,36 @@ function parseList<T>(text: string, header: string, element: (cursor: Cursor) =>
   const items: T[] = [];
   for (;;) {
     cursor.skipOws();
-    while (cursor.peek() === ',') {
-      cursor.pos++;
-      cursor.skipOws();
-    }
+    while (cursor.eat(',')) cursor.skipOws();
     if (cursor.done) break;
     items.push(element(cursor));
     cursor.skipOws();
     if (cursor.done) break;
-    if (cursor.peek() !== ',') cursor.fail('a comma');
+    if (!cursor.eat(',')) cursor.fail('a comma');
   }
   if (items.length === 0) cursor.fail('at least one element');
   return items;
 }
 
+/** A list element that is one token. */
+const token = (cursor: Cursor): string => cursor.token();
+
 /** Parse `Connection` (RFC 9110, 7.6.1): a list of connection options, as tokens. */
 export function parseConnection(value: string): string[] {
-  return parseList(value, 'Connection', (c) => c.token());
+  return parseList(value, 'Connection', token);
 }
 
 /** Parse `Upgrade` (RFC 9110, 7.8): `protocol-name ["/" protocol-version]`, each a token. */
 export function parseUpgrade(value: string): string[] {
   return parseList(value, 'Upgrade', (c) => {
-    let protocol = c.token();
-    if (c.peek() === '/') {
-      c.pos++;
-      protocol += `/${c.token()}`;
-    }
-    return protocol;
+    const protocol = c.token();
+    return c.eat('/') ? `${protocol}/${c.token()}` : protocol;
   });
 }
 
 /** Parse `Sec-WebSocket-Protocol` (RFC 6455, 11.3.4): a list of tokens. */
 export function parseSubprotocolList(value: string): string[] {
-  return parseList(value, 'Sec-WebSocket-Protocol', (c) => c.token());
+  return parseList(value, 'Sec-WebSocket-Protocol', token);
 }
 
 /** Build `Sec-WebSocket-Protocol`. */
@@ -272,16 +268,14 @@ export function parseExtensionList(value: string): ExtensionHeader[] {
     const name = c.token();
     const parameters: ExtensionParameter[] = [];
     c.skipOws();
-    while (c.peek() === ';') {
-      c.pos++;
+    while (c.eat(';')) {
       c.skipOws();
       const paramName = c.token();
       c.skipOws();
       let paramValue: string | null = null;
-      if (c.peek() === '=') {
-        c.pos++;
+      if (c.eat('=')) {
         c.skipOws();
-        if (c.peek() === '"') {
+        if (c.eat('"')) {
           paramValue = c.quotedString();
           if (!isToken(paramValue)) c.fail('a token inside the quoted string');
         } else {

@@ -11,7 +11,7 @@ import type { ByteQueue } from './byte-queue.js';
 import { InvalidMessageError, InvalidMethodError } from './errors.js';
 import { Headers, isToken, isValidHeaderValue } from './headers.js';
 import { MAX_BODY_SIZE, MAX_LINE_LENGTH, MAX_NUM_HEADERS } from './limits.js';
-import { decodeLatin1, encodeLatin1 } from './platform.js';
+import { concat, decodeLatin1, encodeLatin1 } from './platform.js';
 
 /** A WebSocket handshake request. */
 export interface Request {
@@ -344,12 +344,7 @@ export class ResponseReader {
         }
       } else if (line === '') {
         // End of trailers: the body is complete.
-        const body = new Uint8Array(this.#bodySize);
-        let offset = 0;
-        for (const chunk of this.#chunks) {
-          body.set(chunk, offset);
-          offset += chunk.byteLength;
-        }
+        const body = concat(this.#chunks);
         this.#chunks = [];
         this.#bodySize = 0;
         this.#chunkState = 'size';

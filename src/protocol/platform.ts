@@ -69,6 +69,20 @@ export function allocUninitialized(size: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array(size);
 }
 
+/** `chunks` in order, in one array: a single chunk is returned as it is, not copied. */
+export function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  let length = 0;
+  for (const chunk of chunks) length += chunk.byteLength;
+  const out = allocUninitialized(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
 interface TextCodecs {
   TextEncoder: new () => { encode(text: string): Uint8Array<ArrayBuffer> };
   TextDecoder: new (

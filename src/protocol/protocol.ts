@@ -30,7 +30,7 @@
  */
 import { ByteQueue } from './byte-queue.js';
 import { type Close, parseClose, serializeClose, truncateReason } from './close.js';
-import { CloseCode } from './close-code.js';
+import { ABNORMAL_CLOSURE, INTERNAL_ERROR, NO_STATUS_RCVD } from './close-code.js';
 import {
   ConnectionClosedError,
   InvalidHandshakeError,
@@ -190,7 +190,7 @@ export class Protocol<HandshakeEvent = never> {
    */
   get closeCode(): number | null {
     if (this.#state !== State.CLOSED) return null;
-    return this.#closeRcvd === null ? CloseCode.ABNORMAL_CLOSURE : this.#closeRcvd.code;
+    return this.#closeRcvd === null ? ABNORMAL_CLOSURE : this.#closeRcvd.code;
   }
 
   /** The WebSocket connection close reason (RFC 6455, 7.1.6); `null` until CLOSED. */
@@ -334,7 +334,7 @@ export class Protocol<HandshakeEvent = never> {
     let close: Close;
     if (code === undefined) {
       if (reason !== '') throw new ProtocolError('cannot send a reason without a code');
-      close = { code: CloseCode.NO_STATUS_RCVD, reason: '' };
+      close = { code: NO_STATUS_RCVD, reason: '' };
       data = new Uint8Array(0);
     } else {
       close = { code, reason };
@@ -381,7 +381,7 @@ export class Protocol<HandshakeEvent = never> {
     // endpoint SHOULD send a Close frame with an appropriate status code
     // (Section 7.4) before proceeding to _Close the WebSocket Connection_."
     if (this.#state === State.OPEN) {
-      if (code !== CloseCode.ABNORMAL_CLOSURE) {
+      if (code !== ABNORMAL_CLOSURE) {
         const close = { code, reason: truncateReason(reason) };
         this.#sendFrame(frame(Opcode.CLOSE, serializeClose(close)));
         this.#closeSent = close;
@@ -494,10 +494,10 @@ export class Protocol<HandshakeEvent = never> {
     if (error instanceof ProtocolError) {
       this.fail(error.closeCode, error.message);
     } else if (error instanceof UnexpectedEofError) {
-      this.fail(CloseCode.ABNORMAL_CLOSURE, error.message);
+      this.fail(ABNORMAL_CLOSURE, error.message);
     } else {
       // Don't leak details of unexpected errors to the peer.
-      this.fail(CloseCode.INTERNAL_ERROR);
+      this.fail(INTERNAL_ERROR);
     }
   }
 

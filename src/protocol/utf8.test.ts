@@ -63,4 +63,26 @@ describe('Utf8Validator', () => {
       expect(actual, `bytes ${Array.from(bytes, (b) => b.toString(16))}`).toBe(expected);
     }
   });
+
+  test('long ASCII runs, scanned four bytes at a time, at every alignment: one bad byte anywhere is found', () => {
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    const random = seededRandom(11);
+    const backing = new Uint8Array(1100);
+    for (let n = 0; n < 3000; n++) {
+      const offset = Math.floor(random() * 8);
+      const length = 120 + Math.floor(random() * 900);
+      const bytes = backing.subarray(offset, offset + length);
+      for (let i = 0; i < length; i++) bytes[i] = 0x20 + Math.floor(random() * 0x5f);
+      const mode = n % 3;
+      if (mode === 1) bytes[Math.floor(random() * length)] = 0x80 + Math.floor(random() * 0x80);
+      if (mode === 2) bytes.set([0xe2, 0x82, 0xac].slice(0, length), Math.floor(random() * (length - 3)));
+      let expected = true;
+      try {
+        decoder.decode(bytes);
+      } catch {
+        expected = false;
+      }
+      expect(isValidUtf8(bytes), `offset ${offset}, length ${length}, mode ${mode}`).toBe(expected);
+    }
+  });
 });
