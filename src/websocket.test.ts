@@ -803,7 +803,7 @@ describe('parsing paced by dispatch', () => {
     expect([event.code, event.reason, event.wasClean]).toEqual([4000, 'done', true]);
   });
 
-  test('a ping behind waiting messages is answered once they are dispatched, before later messages', async () => {
+  test('a ping behind many waiting messages is answered once enough are dispatched, before later messages', async () => {
     const order: string[] = [];
     const { ws, server, tracked } = connect({
       onFrame: (frame) => {
@@ -813,11 +813,19 @@ describe('parsing paced by dispatch', () => {
     await tracked.opened;
     const connection = await server.connection();
     ws.onmessage = (event) => order.push(event.data as string);
-    void connection.writeRaw(burst('a', 3));
+    // 300 messages wait (more than the 256 that pause parsing), then the ping.
+    void connection.writeRaw(burst('a', 300));
     void connection.writeRaw(Uint8Array.of(0x89, 0)); // ping
     void connection.writeRaw(burst('b', 2));
-    for (let waited = 0; order.length < 6 && waited < 2000; waited += 10) await tick(10);
-    expect(order).toEqual(['a0', 'a1', 'a2', 'pong', 'b0', 'b1']);
+    for (let waited = 0; order.length < 303 && waited < 2000; waited += 10) await tick(10);
+    const pong = order.indexOf('pong');
+    // Parsing resumes once fewer than 256 wait: after the 45th message.
+    expect(order.slice(0, pong)).toEqual(Array.from({ length: 45 }, (_, i) => `a${i}`));
+    expect(order.slice(pong + 1)).toEqual([
+      ...Array.from({ length: 255 }, (_, i) => `a${i + 45}`),
+      'b0',
+      'b1',
+    ]);
     ws.close();
     await tracked.closed;
   });

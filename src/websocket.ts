@@ -123,6 +123,19 @@ const READ_PAUSE_BYTES = 4 * 2 ** 20;
  * It bounds how many messages wait for their tasks at any time.
  */
 const FEED_LIMIT = 64 * 1024;
+/**
+ * Chunks are parsed as they arrive while fewer messages than this wait for
+ * their tasks, and wait unparsed otherwise (see `#onTransportData`). Large
+ * messages thus never wait behind the pacing (which would stall reading),
+ * and no more than about this many plus one chunk's worth of small messages
+ * are ever queued.
+ */
+const FEED_PENDING_LIMIT = 256;
+/**
+ * Schedules a microtask: cheaper than `queueMicrotask()` on Node, which
+ * wraps every callback in an async resource.
+ */
+const resolved = Promise.resolve();
 /** Frames this large are written by themselves rather than copied into a coalesced chunk. */
 const COALESCE_LIMIT = 16 * 1024;
 /**
@@ -245,6 +258,7 @@ export class WebSocket extends EventTarget {
   #messagesPending = 0;
   /** Runs the task at the head of `#tasks`: one `scheduleTask()` per queued task. */
   readonly #runTask = (): void => this.#runNextTask();
+  readonly #flushTask = (): void => this.#flush();
 
   /**
    * https://websockets.spec.whatwg.org/#dom-websocket-websocket
@@ -612,21 +626,22 @@ export class WebSocket extends EventTarget {
   }
 
   /**
-   * Bytes from the transport. While messages wait for their tasks, new
-   * chunks wait in `#input` rather than being parsed: a socket read hands
-   * over up to a few MiB at once, thousands of small messages, and parsing
-   * them all ahead would keep thousands of frames, messages and tasks alive
-   * at once (costly to the garbage collector: half the time of a receive
-   * loop of small messages went there). The next chunk is parsed when the
-   * last queued message has been dispatched (`#runNextTask`), so at most
-   * about one chunk's worth of messages is ever queued. Parsing later than
-   * the bytes arrive is what a slower network would do; nothing reorders.
+   * Bytes from the transport. While FEED_PENDING_LIMIT messages or more
+   * wait for their tasks, new chunks wait in `#input` rather than being
+   * parsed: a socket read hands over up to a few MiB at once, thousands of
+   * small messages, and parsing them all ahead would keep thousands of
+   * frames, messages and tasks alive at once (costly to the garbage
+   * collector: half the time of a receive loop of small messages went
+   * there). They are parsed once fewer messages wait (`#runNextTask`), so
+   * about FEED_PENDING_LIMIT plus one chunk's worth of messages are queued
+   * at most. Parsing later than the bytes arrive is what a slower network
+   * would do; nothing reorders.
    */
   #onTransportData(chunk: Uint8Array): void {
     if (this.#eofReceived || this.#endPending) return;
     this.#input.push(chunk);
     this.#undispatchedBytes += chunk.byteLength;
-    if (this.#messagesPending === 0 && this.#input.length === 1) this.#feed();
+    if (this.#messagesPending < FEED_PENDING_LIMIT && this.#input.length === 1) this.#feed();
     else this.#updateReadFlow();
   }
 
@@ -636,13 +651,14 @@ export class WebSocket extends EventTarget {
   }
 
   /**
-   * Parse the chunks waiting in `#input` while no message waits for its
-   * task, FEED_LIMIT bytes at a time (a transport may hand over larger
-   * chunks than a socket read); then handle a pending end.
+   * Parse the chunks waiting in `#input` while fewer than
+   * FEED_PENDING_LIMIT messages wait for their tasks, FEED_LIMIT bytes at a
+   * time (a transport may hand over larger chunks than a socket read); then
+   * handle a pending end.
    */
   #feed(): void {
     const input = this.#input;
-    while (this.#messagesPending === 0 && input.length > 0) {
+    while (this.#messagesPending < FEED_PENDING_LIMIT && input.length > 0) {
       let chunk = input[0]!;
       if (chunk.byteLength > FEED_LIMIT) {
         input[0] = chunk.subarray(FEED_LIMIT);
@@ -713,7 +729,7 @@ export class WebSocket extends EventTarget {
     for (const item of output) this.#outbox.push(item);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(() => this.#flush());
+      resolved.then(this.#flushTask);
     }
   }
 
@@ -731,53 +747,69 @@ export class WebSocket extends EventTarget {
     this.#outbox = [];
     this.#outboxAppBytes = 0;
     if (this.#destroyed || this.#transportClosed) return;
-    const writes: Array<{ readonly chunk: Uint8Array; readonly pongBytes: number }> = [];
+    // The writes, in order, each with the pong bytes it carries.
+    let chunks: Uint8Array[] = [];
+    let pongs: number[] = [];
+    // A run of small frames to coalesce, and the pong bytes among them.
     let small: Uint8Array[] = [];
     let smallPongBytes = 0;
-    const coalesce = (): void => {
-      if (small.length === 0) return;
-      writes.push({ chunk: concat(small), pongBytes: smallPongBytes });
-      small = [];
-      smallPongBytes = 0;
-    };
-    const write = (): void => {
-      coalesce();
-      for (let i = 0; i < writes.length; i++) {
-        const { chunk, pongBytes } = writes[i]!;
-        const last = i === writes.length - 1;
-        const written = last ? appBytes : 0;
-        if (last) appBytes = 0;
-        this.#transport.write(chunk).then(
-          () => {
-            this.#bufferedAmount -= written;
-            this.#pongsAccepted(pongBytes);
-          },
-          (error: unknown) => this.#destroyTransport(toError(error)),
-        );
-      }
-      writes.length = 0;
-    };
     for (const item of outbox) {
-      if (item === SEND_EOF) {
-        write();
-        this.#endPromise = this.#transport.end();
-      } else if (item.byteLength >= COALESCE_LIMIT) {
-        coalesce();
-        writes.push({ chunk: item, pongBytes: 0 });
-      } else if (isPong(item)) {
-        if (this.#pongBacklog + item.byteLength > PONG_BACKLOG_LIMIT) {
-          // Keep only the latest: it replaces any pong held back before.
-          this.#deferredPong = item;
-          continue;
+      if (item !== SEND_EOF && item.byteLength < COALESCE_LIMIT) {
+        if (isPong(item)) {
+          if (this.#pongBacklog + item.byteLength > PONG_BACKLOG_LIMIT) {
+            // Keep only the latest: it replaces any pong held back before.
+            this.#deferredPong = item;
+            continue;
+          }
+          this.#pongBacklog += item.byteLength;
+          smallPongBytes += item.byteLength;
         }
-        this.#pongBacklog += item.byteLength;
-        smallPongBytes += item.byteLength;
         small.push(item);
-      } else {
-        small.push(item);
+        continue;
       }
+      if (small.length > 0) {
+        chunks.push(concat(small));
+        pongs.push(smallPongBytes);
+        small = [];
+        smallPongBytes = 0;
+      }
+      if (item !== SEND_EOF) {
+        chunks.push(item);
+        pongs.push(0);
+        continue;
+      }
+      this.#writeAll(chunks, pongs, appBytes);
+      appBytes = 0;
+      chunks = [];
+      pongs = [];
+      this.#endPromise = this.#transport.end();
     }
-    write();
+    if (small.length > 0) {
+      chunks.push(concat(small));
+      pongs.push(smallPongBytes);
+    }
+    this.#writeAll(chunks, pongs, appBytes);
+  }
+
+  /** Write `chunks` in order; the last carries `appBytes` (see `#write`). */
+  #writeAll(chunks: readonly Uint8Array[], pongs: readonly number[], appBytes: number): void {
+    const last = chunks.length - 1;
+    for (let i = 0; i <= last; i++) this.#write(chunks[i]!, pongs[i]!, i === last ? appBytes : 0);
+  }
+
+  /**
+   * One transport write. `appBytes` leave `bufferedAmount` once it is
+   * accepted: the last write of a flush carries those of the whole flush
+   * (transports accept writes in order).
+   */
+  #write(chunk: Uint8Array, pongBytes: number, appBytes: number): void {
+    this.#transport.write(chunk).then(
+      () => {
+        this.#bufferedAmount -= appBytes;
+        this.#pongsAccepted(pongBytes);
+      },
+      (error: unknown) => this.#destroyTransport(toError(error)),
+    );
   }
 
   /** Pongs were accepted by the transport: write the one held back, if there is room now. */
@@ -792,7 +824,7 @@ export class WebSocket extends EventTarget {
     this.#outbox.push(pong);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(() => this.#flush());
+      resolved.then(this.#flushTask);
     }
   }
 
@@ -1010,8 +1042,8 @@ export class WebSocket extends EventTarget {
     try {
       this.#dispatchMessage(task);
     } finally {
-      // The last queued message is out: parse what arrived meanwhile.
-      if (this.#messagesPending === 0 && !this.#transportClosed) this.#feed();
+      // Few messages wait now: parse what arrived meanwhile.
+      if (this.#messagesPending < FEED_PENDING_LIMIT && !this.#transportClosed) this.#feed();
       this.#updateReadFlow();
     }
   }

@@ -12,9 +12,10 @@ import { allocUninitialized } from './platform.js';
  * reuse or mutate a chunk after pushing it, which is what lets the frame
  * parser unmask payloads in place.
  *
- * Small chunks are copied into a shared tail buffer instead of being kept
- * one array each: a peer that dribbles a large frame one byte per TCP
- * segment would otherwise cost ~100 bytes of memory per byte received.
+ * Small chunks that arrive behind unread bytes are copied into a shared tail
+ * buffer instead of being kept one array each: a peer that dribbles a large
+ * frame one byte per TCP segment would otherwise cost ~100 bytes of memory
+ * per byte received.
  */
 export class ByteQueue {
   readonly #chunks: Uint8Array[] = [];
@@ -36,8 +37,13 @@ export class ByteQueue {
   push(chunk: Uint8Array): void {
     const size = chunk.byteLength;
     if (size === 0) return;
+    // A small chunk into an empty queue is kept as it is too: most are
+    // consumed whole right away (a small message each), and copying them
+    // would cost a tail buffer per message. Only chunks that accumulate
+    // behind unread bytes are packed.
+    const empty = this.#length === 0;
     this.#length += size;
-    if (size > SMALL_CHUNK) {
+    if (size > SMALL_CHUNK || empty) {
       this.#tail = null;
       this.#chunks.push(chunk);
       return;
