@@ -121,3 +121,140 @@ describe('ByteQueue memory under a dribbling peer', () => {
     expect(received?.data.byteLength).toBe(size);
   });
 });
+
+describe('ByteQueue.reserve: a large region assembled as it arrives', () => {
+  const pattern = (length: number, seed: number): Uint8Array =>
+    Uint8Array.from({ length }, (_, i) => (i * 7 + seed) & 0xff);
+
+  test('once half is buffered, the region is copied into one array and later chunks are released', () => {
+    const queue = new ByteQueue();
+    const header = hex('82 7f 0000000000020000'); // a 128 KiB binary frame
+    const payload = pattern(128 * 1024, 3);
+    const first = new Uint8Array(10 + 40_000);
+    first.set(header);
+    first.set(payload.subarray(0, 40_000), 10);
+    queue.push(first);
+    queue.reserve(10, payload.byteLength); // under half: nothing happens yet
+    queue.push(payload.slice(40_000, 70_000));
+    queue.reserve(10, payload.byteLength);
+    const chunk = payload.slice(70_000, 100_000);
+    queue.push(chunk);
+    chunk.fill(0); // already copied: the queue no longer holds it
+    queue.push(payload.slice(100_000));
+    expect(queue.length).toBe(10 + payload.byteLength);
+    expect(queue.peek(0)).toBe(0x82);
+    queue.skip(10);
+    const out = queue.take(payload.byteLength);
+    expect(out).toEqual(payload);
+    // The whole backing buffer: a WebSocket hands it out without a copy.
+    expect([out.byteOffset, out.buffer.byteLength]).toEqual([0, payload.byteLength]);
+    expect(queue.length).toBe(0);
+  });
+
+  test('bytes beyond the region are queued after it, in order', () => {
+    const queue = new ByteQueue();
+    const payload = pattern(100_000, 5);
+    queue.push(hex('82 7e'));
+    queue.push(payload.slice(0, 60_000));
+    queue.reserve(2, 100_000);
+    const rest = new Uint8Array(40_000 + 3);
+    rest.set(payload.subarray(60_000));
+    rest.set([1, 2, 3], 40_000);
+    queue.push(rest);
+    queue.skip(2);
+    expect(queue.take(100_000)).toEqual(payload);
+    expect(queue.take(3)).toEqual(Uint8Array.of(1, 2, 3));
+  });
+
+  test('consuming before the region is complete cancels it; the bytes stay queued in order', () => {
+    const queue = new ByteQueue();
+    const payload = pattern(100_000, 9);
+    queue.push(hex('aa bb'));
+    queue.push(payload.slice(0, 60_000));
+    queue.reserve(2, 100_000);
+    expect(queue.take(1)).toEqual(hex('aa'));
+    queue.push(payload.slice(60_000, 80_000));
+    queue.push(payload.slice(80_000));
+    expect(queue.take(1)).toEqual(hex('bb'));
+    expect(queue.take(100_000)).toEqual(payload);
+  });
+
+  test('no reservation for short regions, regions already buffered, or under half buffered', () => {
+    for (const [length, buffered] of [
+      [30_000, 20_000],
+      [100_000, 100_000],
+      [100_000, 49_999],
+    ] as const) {
+      const queue = new ByteQueue();
+      const payload = pattern(length, 1);
+      queue.push(payload.slice(0, buffered));
+      queue.reserve(0, length);
+      const chunk = payload.slice(buffered);
+      queue.push(chunk);
+      if (chunk.byteLength > 0) chunk.fill(0); // kept, not copied: the change shows
+      const expected = payload.slice();
+      if (chunk.byteLength > 0) expected.fill(0, buffered);
+      expect(queue.take(length)).toEqual(expected);
+    }
+  });
+
+  test('parsing 1 MiB frames split at random points gives the same frames, and the payload is the whole buffer', async () => {
+    const { Protocol } = await import('./protocol.js');
+    const { seededRandom } = await import('../testing/chunking.js');
+    const random = seededRandom(42);
+    for (let round = 0; round < 8; round++) {
+      const protocol = new Protocol('client', { maxMessageSize: null });
+      const sizes = [1 << 20, 65_536, 70_000, 200_000, 3];
+      const payloads = sizes.map((size, i) => pattern(size, round + i));
+      const wire = concatAll(
+        payloads.map((payload) => {
+          const n = payload.byteLength;
+          const head =
+            n < 126
+              ? Uint8Array.of(0x82, n)
+              : n < 65_536
+                ? Uint8Array.of(0x82, 126, n >> 8, n & 0xff)
+                : Uint8Array.of(
+                    0x82,
+                    127,
+                    0,
+                    0,
+                    0,
+                    0,
+                    (n >>> 24) & 0xff,
+                    (n >> 16) & 0xff,
+                    (n >> 8) & 0xff,
+                    n & 0xff,
+                  );
+          return concatAll([head, payload]);
+        }),
+      );
+      let offset = 0;
+      while (offset < wire.byteLength) {
+        const size = Math.min(wire.byteLength - offset, 1 + Math.floor(random() * 100_000));
+        protocol.receiveData(wire.slice(offset, offset + size));
+        offset += size;
+      }
+      const frames = protocol.eventsReceived() as Array<{ data: Uint8Array }>;
+      expect(frames.map((f) => f.data.byteLength)).toEqual(sizes);
+      for (const [i, f] of frames.entries()) expect(sameBytes(f.data, payloads[i]!), `frame ${i}`).toBe(true);
+      expect(frames[0]!.data.buffer.byteLength).toBe(1 << 20);
+    }
+  });
+});
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function concatAll(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}

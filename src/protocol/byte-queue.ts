@@ -16,6 +16,10 @@ import { allocUninitialized } from './platform.js';
  * buffer instead of being kept one array each: a peer that dribbles a large
  * frame one byte per TCP segment would otherwise cost ~100 bytes of memory
  * per byte received.
+ *
+ * A large region that a parser will take whole (a frame's payload) can be
+ * reserved (`reserve()`): it is then assembled in one array as it arrives,
+ * and each chunk is released at once.
  */
 export class ByteQueue {
   readonly #chunks: Uint8Array[] = [];
@@ -27,6 +31,9 @@ export class ByteQueue {
   /** Buffer that small chunks are copied into; the last chunk is a view of its first `#tailUsed` bytes. */
   #tail: Uint8Array | null = null;
   #tailUsed = 0;
+  /** The array a reserved region is assembled in (the last chunk is a view of its filled part), and how much is filled. */
+  #reserved: Uint8Array | null = null;
+  #reservedFilled = 0;
 
   /** Number of unread bytes. */
   get length(): number {
@@ -37,6 +44,18 @@ export class ByteQueue {
   push(chunk: Uint8Array): void {
     const size = chunk.byteLength;
     if (size === 0) return;
+    const reserved = this.#reserved;
+    if (reserved !== null) {
+      // Fill the reserved region first; what lies beyond it is queued as usual.
+      const count = Math.min(size, reserved.byteLength - this.#reservedFilled);
+      reserved.set(count === size ? chunk : chunk.subarray(0, count), this.#reservedFilled);
+      this.#reservedFilled += count;
+      this.#length += count;
+      this.#chunks[this.#chunks.length - 1] = reserved.subarray(0, this.#reservedFilled);
+      if (this.#reservedFilled === reserved.byteLength) this.#reserved = null;
+      if (count < size) this.push(chunk.subarray(count));
+      return;
+    }
     // A small chunk into an empty queue is kept as it is too: most are
     // consumed whole right away (a small message each), and copying them
     // would cost a tail buffer per message. Only chunks that accumulate
@@ -68,6 +87,42 @@ export class ByteQueue {
     this.#tail = fresh;
     this.#tailUsed = size;
     chunks.push(fresh.subarray(0, size));
+  }
+
+  /**
+   * Announce that the `length` bytes that start `offset` bytes from the
+   * front will be taken whole (`skip(offset)`, then `take(length)`), as the
+   * frame parser does once it has read the header of a large frame. Once
+   * half of them are buffered, they are assembled in one array: what is
+   * buffered is copied into it, and later chunks are copied as they arrive
+   * and released at once. Memory then peaks at about the region's size
+   * rather than twice it (every chunk kept until the last, then the copy),
+   * and each chunk is copied while still in cache. Waiting for half of the
+   * region bounds what a peer can make us allocate ahead of what it sent to
+   * twice that, as before.
+   *
+   * No-op for regions under 64 KiB, regions already buffered whole, before
+   * half of the region is buffered, and while another region is reserved.
+   * Consuming anything before the region is complete cancels it (the bytes
+   * stay queued, in order).
+   */
+  reserve(offset: number, length: number): void {
+    const have = this.#length - offset;
+    if (this.#reserved !== null || length < RESERVE_MIN || have >= length || have * 2 < length) return;
+    const out = allocUninitialized(length);
+    // Keep the `offset` bytes before the region (a frame header) as a chunk
+    // of their own; copy the region's buffered bytes into `out`.
+    const prefix = offset > 0 ? this.take(offset).slice() : null;
+    this.#consumeInto(out, have);
+    this.#chunks.length = 0;
+    this.#first = 0;
+    this.#head = 0;
+    this.#tail = null;
+    if (prefix !== null) this.#chunks.push(prefix);
+    this.#chunks.push(out.subarray(0, have));
+    this.#length = offset + have;
+    this.#reserved = out;
+    this.#reservedFilled = have;
   }
 
   /** Byte at `index` from the front, without consuming it. Caller checks bounds. */
@@ -107,16 +162,24 @@ export class ByteQueue {
   take(n: number): Uint8Array {
     if (n > this.#length) throw new RangeError(`take(${n}) past end of queue (${this.#length} bytes)`);
     if (n === 0) return new Uint8Array(0);
-    this.#length -= n;
+    this.#reserved = null;
     const first = this.#chunks[this.#first]!;
     const available = first.byteLength - this.#head;
     if (n <= available) {
+      this.#length -= n;
       const view = first.subarray(this.#head, this.#head + n);
       this.#advance(n, available);
       return view;
     }
     // Every byte of `out` is written below, so it needs no zero-fill.
     const out = allocUninitialized(n);
+    this.#consumeInto(out, n);
+    return out;
+  }
+
+  /** Consume `n` bytes, copying them into `out` from its start. */
+  #consumeInto(out: Uint8Array, n: number): void {
+    this.#length -= n;
     let written = 0;
     while (written < n) {
       const chunk = this.#chunks[this.#first]!;
@@ -126,12 +189,12 @@ export class ByteQueue {
       written += count;
       this.#advance(count, rest);
     }
-    return out;
   }
 
   /** Consume `n` bytes without returning them. */
   skip(n: number): void {
     if (n > this.#length) throw new RangeError(`skip(${n}) past end of queue (${this.#length} bytes)`);
+    if (n > 0) this.#reserved = null;
     this.#length -= n;
     while (n > 0) {
       const rest = this.#chunks[this.#first]!.byteLength - this.#head;
@@ -144,6 +207,7 @@ export class ByteQueue {
   /** Drop everything (used while discarding input after a close). */
   clear(): void {
     this.#tail = null;
+    this.#reserved = null;
     this.#chunks.length = 0;
     this.#first = 0;
     this.#head = 0;
@@ -171,6 +235,8 @@ export class ByteQueue {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Smallest region `reserve()` assembles in place. */
+const RESERVE_MIN = 64 * 1024;
 /** Chunks up to this size are copied into the tail buffer. */
 const SMALL_CHUNK = 512;
 const TAIL_SIZE = 4096;

@@ -119,7 +119,11 @@ export function parseFrame(queue: ByteQueue, options: ParseFrameOptions): Frame 
   }
 
   const maskLength = masked ? 4 : 0;
-  if (available < headerLength + maskLength + length) return null;
+  if (available < headerLength + maskLength + length) {
+    // The payload will be taken whole: let the queue assemble it as it arrives.
+    queue.reserve(headerLength + maskLength, length);
+    return null;
+  }
 
   // The whole frame is buffered: commit.
   queue.skip(headerLength);
