@@ -89,9 +89,17 @@ function messageCount(size: number): number {
 const ECHO_SIZE = 16;
 const ECHO_ROUND_TRIPS = QUICK ? 200 : 500;
 
-type ImplName = 'polysocket' | 'ws' | 'ws (WHATWG types)' | 'ws+bufferutil' | 'undici' | 'raw TCP';
+type ImplName =
+  | 'polysocket'
+  | 'polysocket core'
+  | 'ws'
+  | 'ws (WHATWG types)'
+  | 'ws+bufferutil'
+  | 'undici'
+  | 'raw TCP';
 const IMPLS: readonly ImplName[] = [
   'polysocket',
+  'polysocket core',
   'ws',
   'ws (WHATWG types)',
   'ws+bufferutil',
@@ -104,7 +112,7 @@ const IMPLS: readonly ImplName[] = [
  * string per text message (`toString()`, as a ws user reads text); receive
  * scenarios only (nothing else changes).
  */
-const RECEIVE_ONLY: readonly ImplName[] = ['ws (WHATWG types)'];
+const RECEIVE_ONLY: readonly ImplName[] = ['ws (WHATWG types)', 'polysocket core'];
 
 type Scenario =
   | { readonly kind: 'receive'; readonly size: number; readonly count: number; readonly text: boolean }
@@ -546,6 +554,94 @@ async function wsClient(base: string, binaryType: 'nodebuffer' | 'arraybuffer'):
   };
 }
 
+/**
+ * polysocket's Sans-I/O core driven directly over its Node transport, the
+ * way `ws` delivers messages: synchronously in the socket callback, no task
+ * and no `MessageEvent`, with the WHATWG data types (a whole ArrayBuffer per
+ * binary message, a string per text message). Receive scenarios only: it
+ * shows what the protocol and transport cost, apart from the WHATWG layer.
+ */
+async function coreClient(base: string): Promise<ClientImpl> {
+  const built = '../dist/protocol.js';
+  const node = '../dist/node.js';
+  const { ClientProtocol, Opcode } = (await import(built)) as typeof import('../src/protocol/index.js');
+  const { NodeTransport } = (await import(node)) as typeof import('../src/node.js');
+  const decoder = new TextDecoder();
+  const version = (require('../package.json') as { version: string }).version;
+  const unsupported = (): Promise<SampleResult> => Promise.reject(new Error('receive only'));
+  return {
+    version,
+    notes: 'ClientProtocol + NodeTransport, messages handled synchronously in the socket callback',
+    async receive(size, count, text) {
+      const url = `${base}/receive?size=${size}&count=${count}&text=${text ? 1 : 0}`;
+      const { port } = new URL(url);
+      const transport = new NodeTransport({ url, host: '127.0.0.1', port: Number(port), secure: false });
+      const protocol = new ClientProtocol(url, { maxMessageSize: 64 * 1024 * 1024 });
+      let seen = 0;
+      let bytes = 0;
+      let start = 0;
+      let cpu = 0;
+      let done: ((result: SampleResult) => void) | undefined;
+      let failed: ((error: Error) => void) | undefined;
+      const flush = (): void => {
+        for (const output of protocol.dataToSend()) {
+          if (typeof output === 'symbol') void transport.end();
+          else void transport.write(output);
+        }
+      };
+      const handle = (): void => {
+        flush();
+        for (const event of protocol.eventsReceived()) {
+          if (event.kind === 'response') {
+            if (protocol.handshakeError !== null) failed?.(protocol.handshakeError);
+            cpu = cpuNow();
+            start = now();
+            protocol.sendText(new TextEncoder().encode('go'));
+            flush();
+            continue;
+          }
+          if (event.opcode === Opcode.TEXT) bytes += decoder.decode(event.data).length;
+          else if (event.opcode === Opcode.BINARY) {
+            const data = event.data;
+            const whole =
+              data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+                ? data.buffer
+                : new Uint8Array(data).buffer;
+            bytes += whole.byteLength;
+          } else continue;
+          if (++seen === count) {
+            const ms = now() - start;
+            const cpuMs = cpuNow() - cpu;
+            if (bytes === size * count) done?.({ ms, cpuMs });
+            else failed?.(new Error(`received ${bytes} bytes, expected ${size * count}`));
+          }
+        }
+      };
+      const result = new Promise<SampleResult>((resolve, reject) => {
+        done = resolve;
+        failed = reject;
+      });
+      transport.on('open', () => {
+        protocol.sendRequest(protocol.connect());
+        flush();
+      });
+      transport.on('data', (chunk) => {
+        protocol.receiveData(chunk);
+        handle();
+      });
+      transport.on('close', (error) => failed?.(error ?? new Error('connection closed')));
+      try {
+        return await result;
+      } finally {
+        failed = undefined;
+        transport.destroy();
+      }
+    },
+    send: unsupported,
+    echo: unsupported,
+  };
+}
+
 function rawClient(port: number): ClientImpl {
   const open = (): Promise<net.Socket> =>
     new Promise((resolve, reject) => {
@@ -654,6 +750,9 @@ async function runClient(impl: ImplName, wsPort: number, rawPort: number): Promi
       break;
     case 'ws (WHATWG types)':
       client = await wsClient(base, 'arraybuffer');
+      break;
+    case 'polysocket core':
+      client = await coreClient(base);
       break;
     case 'raw TCP':
       client = rawClient(rawPort);
@@ -811,6 +910,8 @@ interface Row {
   readonly ratioP99?: number;
   /** Receive: polysocket / ws (pure JS) with binaryType 'arraybuffer', the same data type delivered. */
   readonly ratioArrayBuffer?: number;
+  /** Receive: polysocket's core driven directly / ws (pure JS). */
+  readonly ratioCore?: number;
 }
 
 function summarize(scenario: Scenario, impl: ImplName, samples: SampleResult[]): ImplResult {
@@ -956,6 +1057,9 @@ async function orchestrate(): Promise<void> {
     let ratio = Number.NaN;
     let ratioP99: number | undefined;
     let ratioArrayBuffer: number | undefined;
+    let ratioCore: number | undefined;
+    const core = results.find((r) => r.impl === 'polysocket core');
+    if (core !== undefined && theirs !== undefined) ratioCore = theirs.medianMs / core.medianMs;
     if (ours !== undefined && theirs !== undefined) {
       if (scenario.kind === 'echo') {
         ratio = ours.p50Ms! / theirs.p50Ms!;
@@ -976,6 +1080,7 @@ async function orchestrate(): Promise<void> {
       ratio,
       ...(ratioP99 === undefined ? {} : { ratioP99 }),
       ...(ratioArrayBuffer === undefined ? {} : { ratioArrayBuffer }),
+      ...(ratioCore === undefined ? {} : { ratioCore }),
     };
     rows.push(row);
     console.log(consoleLine(row));
@@ -1167,12 +1272,17 @@ function markdown(
       .join(' | ');
   const throughput = (kind: 'receive' | 'send', unit: 'MB/s' | 'msg/s'): string[] => {
     const ratios =
-      kind === 'receive' ? ['polysocket / ws', 'polysocket / ws (WHATWG types)'] : ['polysocket / ws'];
+      kind === 'receive'
+        ? ['polysocket / ws', 'polysocket / ws (WHATWG types)', 'polysocket core / ws']
+        : ['polysocket / ws'];
     const lines = head(`${kind} (${unit})`, ...ratios);
     for (const row of rows) {
       if (row.kind !== kind) continue;
       const values = cells(row, (r) => (unit === 'MB/s' ? fmt(r.mbPerSec!) : fmt(r.messagesPerSec!, 0)));
-      const extra = kind === 'receive' ? ` | ${fmt(row.ratioArrayBuffer ?? Number.NaN, 2)}` : '';
+      const extra =
+        kind === 'receive'
+          ? ` | ${fmt(row.ratioArrayBuffer ?? Number.NaN, 2)} | ${fmt(row.ratioCore ?? Number.NaN, 2)}`
+          : '';
       const label = kind === 'receive' ? `${row.scenario.includes(' text ') ? 'text' : 'binary'} ` : '';
       lines.push(
         `| ${label}${sizeName(row.size)} × ${row.count} | ${values} | ${fmt(row.ratio, 2)}${extra} |`,
@@ -1196,6 +1306,7 @@ function markdown(
     `- bufferutil: ${environment.bufferutil === 'does not load' ? 'does not load, the ws+bufferutil column is skipped' : `${environment.bufferutil}, loads (prebuilt binary from the npm package)`}.`,
     '- Server: a `ws` WebSocketServer (with bufferutil, permessage-deflate off) in a child process of its own; each client in a child process of its own (only one runs at a time). Receive: the server writes pre-built unmasked binary (or text) frames straight to the upgraded socket once the client says "go"; the clock runs from "go" to the Nth message. Send: a synchronous loop of N `send()` calls, timed until the server (ws, counting messages and bytes) answers with the count. Echo: 16 B text messages, one in flight, answered by `ws`.',
     `- ${SAMPLES} samples per implementation and scenario (echo: ${ECHO_SAMPLES} samples of ${ECHO_ROUND_TRIPS} round trips) after 1 warm-up; medians (echo: median over samples of each sample's p50 and p99). Implementations alternate (A B C …, then … C B A); a fresh connection per sample (not timed); a full GC in each client before each scenario.`,
+    "- `polysocket core` (receive only): polysocket's Sans-I/O `ClientProtocol` driven directly over its `NodeTransport`, the way `ws` delivers messages (synchronously in the socket callback, no task, no `MessageEvent`) but with the WHATWG data types: what the protocol and the transport cost apart from the WHATWG layer.",
     "- `binaryType` 'arraybuffer' for polysocket and undici: a fresh ArrayBuffer per binary message and a string per text message, as the WHATWG API requires. `ws` delivers its default Node Buffers for both (views, no copy, text not decoded); `ws (WHATWG types)` is pure-JS `ws` delivering the same data types as the WHATWG clients (`binaryType = 'arraybuffer'`, text read with `toString()`), run in receive scenarios only. Raw TCP: the same payload bytes without framing (receive: counts bytes; send: N writes between `cork()` and `uncork()`; echo: 16 bytes back and forth).",
     `- CPU pinning: ${environment.pinning}.`,
     '- MB/s = 10^6 payload bytes per second. Ratio = polysocket / ws (pure JS): throughput ≥ 1.00 means polysocket is at least as fast; latency ≤ 1.00 means at least as quick.',
