@@ -56,7 +56,9 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { getHeapStatistics } from 'node:v8';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -127,6 +129,8 @@ interface SampleResult {
   /** Echo only: round-trip times in milliseconds, sorted. */
   readonly p50?: number;
   readonly p99?: number;
+  /** Full (mark-compact) garbage collections in the client during the sample. */
+  readonly majorGcs?: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -725,6 +729,26 @@ function rawClient(port: number): ClientImpl {
   };
 }
 
+/**
+ * Live objects every client process holds, as an application does (its own
+ * state, its framework): about 40 MiB of small objects. Without them the
+ * results depended on each library's own footprint rather than on its work:
+ * V8 11 (Node 20) starts no incremental marking while the old generation is
+ * at most 8 MiB, and a client process with only the library loaded sits
+ * right at that line, where receiving large messages (each socket read a new
+ * 64 KiB ArrayBuffer) either triggers a full GC every few MiB or none. Which
+ * side a client landed on varied with its code size and from run to run
+ * (0.4–1.1× `ws` for 1 MiB messages); with this ballast every client runs in
+ * the same regime, as in a real application.
+ */
+const BALLAST_OBJECTS = 300_000;
+
+function makeBallast(): unknown[] {
+  const objects: unknown[] = [];
+  for (let i = 0; i < BALLAST_OBJECTS; i++) objects.push({ id: i, name: `item ${i}`, tags: [i & 7] });
+  return objects;
+}
+
 async function runClient(impl: ImplName, wsPort: number, rawPort: number): Promise<void> {
   const base = `ws://127.0.0.1:${wsPort}`;
   let client: ClientImpl;
@@ -759,11 +783,27 @@ async function runClient(impl: ImplName, wsPort: number, rawPort: number): Promi
       break;
   }
   const gc = (globalThis as { gc?: () => void }).gc;
+  // An application's own heap: see BALLAST_OBJECTS.
+  gc?.();
+  const heapBefore = getHeapStatistics().used_heap_size;
+  // Held on globalThis for the life of the process.
+  (globalThis as { benchBallast?: unknown[] }).benchBallast = makeBallast();
+  gc?.();
+  const ballastBytes = getHeapStatistics().used_heap_size - heapBefore;
+  let majorGcs = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if ((entry as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR)
+        majorGcs++;
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   process.send?.({
     type: 'ready',
     version: client.version,
     notes: client.notes,
     idleRssBytes: process.memoryUsage.rss(),
+    ballastBytes,
   });
   let lastScenario = '';
   process.on('message', (message: { type: string; id: number; scenario: Scenario }) => {
@@ -785,8 +825,13 @@ async function runClient(impl: ImplName, wsPort: number, rawPort: number): Promi
         : scenario.kind === 'send'
           ? client.send(scenario.size, scenario.count)
           : client.echo(scenario.size, scenario.count);
+    const gcsBefore = majorGcs;
     withTimeout(run, SAMPLE_TIMEOUT_MS, `${impl} ${name}`).then(
-      (result) => process.send?.({ type: 'result', id, result }),
+      // GC entries are delivered asynchronously: read the count a task later.
+      (result) =>
+        setImmediate(() =>
+          process.send?.({ type: 'result', id, result: { ...result, majorGcs: majorGcs - gcsBefore } }),
+        ),
       (error: unknown) => process.send?.({ type: 'result', id, error: String(error) }),
     );
   });
@@ -891,6 +936,8 @@ interface ImplResult {
   readonly samples: SampleResult[];
   readonly medianMs: number;
   readonly medianCpuPercent: number;
+  /** Median over samples of full GCs during the sample. */
+  readonly medianMajorGcs: number;
   /** Throughput scenarios. */
   readonly messagesPerSec?: number;
   readonly mbPerSec?: number;
@@ -917,12 +964,14 @@ interface Row {
 function summarize(scenario: Scenario, impl: ImplName, samples: SampleResult[]): ImplResult {
   const medianMs = median(samples.map((s) => s.ms));
   const medianCpuPercent = median(samples.map((s) => (100 * s.cpuMs) / s.ms));
+  const medianMajorGcs = median(samples.map((s) => s.majorGcs ?? 0));
   if (scenario.kind === 'echo') {
     return {
       impl,
       samples,
       medianMs,
       medianCpuPercent,
+      medianMajorGcs,
       p50Ms: median(samples.map((s) => s.p50!)),
       p99Ms: median(samples.map((s) => s.p99!)),
     };
@@ -932,6 +981,7 @@ function summarize(scenario: Scenario, impl: ImplName, samples: SampleResult[]):
     samples,
     medianMs,
     medianCpuPercent,
+    medianMajorGcs,
     messagesPerSec: scenario.count / (medianMs / 1e3),
     mbPerSec: (scenario.size * scenario.count) / 1e6 / (medianMs / 1e3),
   };
@@ -987,6 +1037,7 @@ async function orchestrate(): Promise<void> {
   );
 
   const workers: Worker[] = [];
+  const ballastSizes: number[] = [];
   for (const impl of impls) {
     const pureJs = impl === 'ws' || impl === 'ws (WHATWG types)';
     const env = pureJs ? { ...baseEnv, WS_NO_BUFFER_UTIL: '1' } : baseEnv;
@@ -997,10 +1048,13 @@ async function orchestrate(): Promise<void> {
       impl === CPU_PROF,
     );
     const ready = await withTimeout(
-      nextMessage<{ type: string; version: string; notes: string; idleRssBytes: number }>(
-        child,
-        (m) => m.type === 'ready',
-      ),
+      nextMessage<{
+        type: string;
+        version: string;
+        notes: string;
+        idleRssBytes: number;
+        ballastBytes: number;
+      }>(child, (m) => m.type === 'ready'),
       20_000,
       `${impl} start`,
     );
@@ -1012,6 +1066,7 @@ async function orchestrate(): Promise<void> {
       idleRssBytes: ready.idleRssBytes,
       maxRssBytes: 0,
     });
+    ballastSizes.push(ready.ballastBytes);
   }
   const environment = {
     date: new Date().toISOString(),
@@ -1028,6 +1083,7 @@ async function orchestrate(): Promise<void> {
       PINNING === null
         ? 'none'
         : `taskset: server on CPU ${PINNING.server}, clients on CPU ${PINNING.client}`,
+    ballast: `${BALLAST_OBJECTS} live objects per client, ${mib(median(ballastSizes))} MiB of heap`,
     samples: SAMPLES,
     echoSamples: ECHO_SAMPLES,
     warmup: 1,
@@ -1227,7 +1283,7 @@ function mib(bytes: number): string {
 function consoleLine(row: Row): string {
   const cells = row.results.map((r) =>
     r.p50Ms === undefined
-      ? `${r.impl} ${fmt(r.mbPerSec!)} MB/s ${fmt(r.messagesPerSec!, 0)} msg/s`
+      ? `${r.impl} ${fmt(r.mbPerSec!)} MB/s ${fmt(r.messagesPerSec!, 0)} msg/s ${fmt(r.medianMajorGcs, 0)} GC`
       : `${r.impl} p50 ${fmt(r.p50Ms * 1000, 0)} µs p99 ${fmt(r.p99Ms! * 1000, 0)} µs`,
   );
   const vsArrayBuffer =
@@ -1245,6 +1301,7 @@ function markdown(
     cpus: number;
     bufferutil: string;
     pinning: string;
+    ballast: string;
     seconds: number;
     loadAverage: { start: number; end: number };
   },
@@ -1290,6 +1347,12 @@ function markdown(
     }
     return lines;
   };
+  const gcTable = (): string[] => {
+    const lines = head('full GCs per sample');
+    for (const row of rows)
+      lines.push(`| ${row.scenario} | ${cells(row, (r) => fmt(r.medianMajorGcs, 0))} |`);
+    return lines;
+  };
   const cpuTable = (): string[] => {
     const lines = head('client CPU (% of wall time)');
     for (const row of rows)
@@ -1309,6 +1372,7 @@ function markdown(
     "- `polysocket core` (receive only): polysocket's Sans-I/O `ClientProtocol` driven directly over its `NodeTransport`, the way `ws` delivers messages (synchronously in the socket callback, no task, no `MessageEvent`) but with the WHATWG data types: what the protocol and the transport cost apart from the WHATWG layer.",
     "- `binaryType` 'arraybuffer' for polysocket and undici: a fresh ArrayBuffer per binary message and a string per text message, as the WHATWG API requires. `ws` delivers its default Node Buffers for both (views, no copy, text not decoded); `ws (WHATWG types)` is pure-JS `ws` delivering the same data types as the WHATWG clients (`binaryType = 'arraybuffer'`, text read with `toString()`), run in receive scenarios only. Raw TCP: the same payload bytes without framing (receive: counts bytes; send: N writes between `cork()` and `uncork()`; echo: 16 bytes back and forth).",
     `- CPU pinning: ${environment.pinning}.`,
+    `- Application heap: ${environment.ballast}, as an application holds its own state. V8 11 starts no incremental marking while the old generation is at most 8 MiB; a process holding only a WebSocket library sits right at that line, where receiving large messages (a new 64 KiB ArrayBuffer per socket read) either triggers a full GC every few MiB or none, depending on a few hundred KB of code or heap: without this ballast, 1 MiB receives varied between 0.4× and 1.1× \`ws\` from run to run. See \`BALLAST_OBJECTS\`.`,
     '- MB/s = 10^6 payload bytes per second. Ratio = polysocket / ws (pure JS): throughput ≥ 1.00 means polysocket is at least as fast; latency ≤ 1.00 means at least as quick.',
     '- Client CPU = `process.cpuUsage()` (user + system) of the client process over the timed region / wall time: near 100 % means the client, not the server or the loopback, is the bottleneck.',
     `- Total run time: ${fmt(environment.seconds)} s; 1-minute load average ${fmt(environment.loadAverage.start, 2)} at the start, ${fmt(environment.loadAverage.end, 2)} at the end, on ${environment.cpus} cores. The machine is shared and noisy: read ratios, not absolute figures.`,
@@ -1349,6 +1413,12 @@ function markdown(
     '## Client CPU',
     '',
     ...cpuTable(),
+    '',
+    '## Full garbage collections',
+    '',
+    'Mark-compact GCs in the client process during a sample (`PerformanceObserver` `gc` entries), median over samples.',
+    '',
+    ...gcTable(),
     '',
     '## The per-message floor of the WHATWG API',
     '',
