@@ -243,6 +243,54 @@ describe('ByteQueue.reserve: a large region assembled as it arrives', () => {
   });
 });
 
+describe('ByteQueue.reserve under the server role: masked frames unmasked in the assembled array', () => {
+  test('masked 100 KiB–1 MiB frames split at random points parse to the original payloads', async () => {
+    const { Protocol } = await import('./protocol.js');
+    const { seededRandom } = await import('../testing/chunking.js');
+    const random = seededRandom(7);
+    const sizes = [70_000, 1 << 20, 200_000, 5];
+    for (let round = 0; round < 4; round++) {
+      const protocol = new Protocol('server', { maxMessageSize: null });
+      const payloads = sizes.map((size, i) =>
+        Uint8Array.from({ length: size }, (_, j) => (j * 13 + i + round) & 0xff),
+      );
+      const wire = concatAll(
+        payloads.map((payload) => {
+          const n = payload.byteLength;
+          const key = Uint8Array.of(0x11 + round, 0x22, 0x33, 0x44);
+          const head =
+            n < 126
+              ? Uint8Array.of(0x82, 0x80 | n)
+              : n < 65_536
+                ? Uint8Array.of(0x82, 0x80 | 126, n >> 8, n & 0xff)
+                : Uint8Array.of(
+                    0x82,
+                    0x80 | 127,
+                    0,
+                    0,
+                    0,
+                    0,
+                    (n >>> 24) & 0xff,
+                    (n >> 16) & 0xff,
+                    (n >> 8) & 0xff,
+                    n & 0xff,
+                  );
+          const masked = payload.map((byte, j) => byte ^ key[j & 3]!);
+          return concatAll([head, key, masked]);
+        }),
+      );
+      for (let offset = 0; offset < wire.byteLength; ) {
+        const size = Math.min(wire.byteLength - offset, 1 + Math.floor(random() * 90_000));
+        protocol.receiveData(wire.slice(offset, offset + size));
+        offset += size;
+      }
+      const frames = protocol.eventsReceived() as Array<{ data: Uint8Array }>;
+      expect(frames.map((f) => f.data.byteLength)).toEqual(sizes);
+      for (const [i, f] of frames.entries()) expect(sameBytes(f.data, payloads[i]!), `frame ${i}`).toBe(true);
+    }
+  });
+});
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
