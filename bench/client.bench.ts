@@ -174,6 +174,37 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * The receiving side of a sample: `start()` when the clock starts, then
+ * `add()` each message's size; the Nth message settles the sample with the
+ * timed region's figures, or rejects if bytes went missing.
+ */
+function receiveTally(
+  size: number,
+  count: number,
+  resolve: (result: SampleResult) => void,
+  reject: (error: Error) => void,
+): { start(): void; add(received: number): void } {
+  let seen = 0;
+  let bytes = 0;
+  let start = 0;
+  let cpu = 0;
+  return {
+    start() {
+      cpu = cpuNow();
+      start = now();
+    },
+    add(received) {
+      bytes += received;
+      if (++seen !== count) return;
+      const ms = now() - start;
+      const cpuMs = cpuNow() - cpu;
+      if (bytes === size * count) resolve({ ms, cpuMs });
+      else reject(new Error(`received ${bytes} bytes, expected ${size * count}`));
+    },
+  };
+}
+
 function payloadOf(size: number, text = false): Uint8Array {
   const payload = new Uint8Array(size);
   // Text: printable ASCII (valid UTF-8, one UTF-16 code unit per byte).
@@ -379,21 +410,13 @@ function whatwgClient(Ctor: WhatwgCtor, base: string, version: string, notes: st
     async receive(size, count, text) {
       const ws = await open(`/receive?size=${size}&count=${count}&text=${text ? 1 : 0}`);
       const result = await new Promise<SampleResult>((resolve, reject) => {
-        let seen = 0;
-        let bytes = 0;
+        const tally = receiveTally(size, count, resolve, reject);
         ws.onerror = () => reject(new Error('error event'));
         ws.onmessage = (event) => {
           const data = event.data as ArrayBuffer | string;
-          bytes += typeof data === 'string' ? data.length : data.byteLength;
-          if (++seen === count) {
-            const ms = now() - start;
-            const cpuMs = cpuNow() - cpu;
-            if (bytes === size * count) resolve({ ms, cpuMs });
-            else reject(new Error(`received ${bytes} bytes, expected ${size * count}`));
-          }
+          tally.add(typeof data === 'string' ? data.length : data.byteLength);
         };
-        const cpu = cpuNow();
-        const start = now();
+        tally.start();
         ws.send('go');
       });
       await close(ws);
@@ -489,23 +512,15 @@ async function wsClient(base: string, binaryType: 'nodebuffer' | 'arraybuffer'):
     async receive(size, count, text) {
       const ws = await open(`/receive?size=${size}&count=${count}&text=${text ? 1 : 0}`);
       const result = await new Promise<SampleResult>((resolve, reject) => {
-        let seen = 0;
-        let bytes = 0;
+        const tally = receiveTally(size, count, resolve, reject);
         ws.on('error', reject);
         ws.on('message', (data, isBinary) => {
           // ws hands text over as a Buffer too; a user who wants the string
           // (what a WHATWG client delivers) calls toString().
-          if (!isBinary && binaryType === 'arraybuffer') bytes += data.toString().length;
-          else bytes += (data as Buffer | ArrayBuffer).byteLength;
-          if (++seen === count) {
-            const ms = now() - start;
-            const cpuMs = cpuNow() - cpu;
-            if (bytes === size * count) resolve({ ms, cpuMs });
-            else reject(new Error(`received ${bytes} bytes, expected ${size * count}`));
-          }
+          if (!isBinary && binaryType === 'arraybuffer') tally.add(data.toString().length);
+          else tally.add((data as Buffer | ArrayBuffer).byteLength);
         });
-        const cpu = cpuNow();
-        const start = now();
+        tally.start();
         ws.send('go');
       });
       await close(ws);
@@ -581,12 +596,12 @@ async function coreClient(base: string): Promise<ClientImpl> {
       const { port } = new URL(url);
       const transport = new NodeTransport({ url, host: '127.0.0.1', port: Number(port), secure: false });
       const protocol = new ClientProtocol(url, { maxMessageSize: 64 * 1024 * 1024 });
-      let seen = 0;
-      let bytes = 0;
-      let start = 0;
-      let cpu = 0;
-      let done: ((result: SampleResult) => void) | undefined;
       let failed: ((error: Error) => void) | undefined;
+      let tally: ReturnType<typeof receiveTally> | undefined;
+      const result = new Promise<SampleResult>((resolve, reject) => {
+        failed = reject;
+        tally = receiveTally(size, count, resolve, reject);
+      });
       const flush = (): void => {
         for (const output of protocol.dataToSend()) {
           if (typeof output === 'symbol') void transport.end();
@@ -597,34 +612,27 @@ async function coreClient(base: string): Promise<ClientImpl> {
         flush();
         for (const event of protocol.eventsReceived()) {
           if (event.kind === 'response') {
-            if (protocol.handshakeError !== null) failed?.(protocol.handshakeError);
-            cpu = cpuNow();
-            start = now();
+            if (protocol.handshakeError !== null) {
+              failed?.(protocol.handshakeError);
+              return;
+            }
+            tally?.start();
             protocol.sendText(new TextEncoder().encode('go'));
             flush();
-            continue;
-          }
-          if (event.opcode === Opcode.TEXT) bytes += decoder.decode(event.data).length;
-          else if (event.opcode === Opcode.BINARY) {
+          } else if (event.opcode === Opcode.TEXT) {
+            tally?.add(decoder.decode(event.data).length);
+          } else if (event.opcode === Opcode.BINARY) {
+            // What the WebSocket class hands out (message.ts's toArrayBuffer,
+            // not exported): the whole buffer when the payload fills it, else a copy.
             const data = event.data;
             const whole =
               data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
                 ? data.buffer
                 : new Uint8Array(data).buffer;
-            bytes += whole.byteLength;
-          } else continue;
-          if (++seen === count) {
-            const ms = now() - start;
-            const cpuMs = cpuNow() - cpu;
-            if (bytes === size * count) done?.({ ms, cpuMs });
-            else failed?.(new Error(`received ${bytes} bytes, expected ${size * count}`));
+            tally?.add(whole.byteLength);
           }
         }
       };
-      const result = new Promise<SampleResult>((resolve, reject) => {
-        done = resolve;
-        failed = reject;
-      });
       transport.on('open', () => {
         protocol.sendRequest(protocol.connect());
         flush();

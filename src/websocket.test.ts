@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { CloseEvent } from './events.js';
-import { Opcode } from './protocol/frames.js';
+import { frame, Opcode, serializeFrame } from './protocol/frames.js';
 import { Headers } from './protocol/headers.js';
 import { response } from './protocol/http11.js';
+import { concat } from './testing/chunking.js';
 import { memoryServer } from './testing/memory-server.js';
 import { memoryTransportPair } from './testing/memory-transport.js';
 import { WebSocket, type WebSocketOptions } from './websocket.js';
@@ -775,19 +776,12 @@ describe('parity with Chromium', () => {
 
 describe('parsing paced by dispatch', () => {
   /** One chunk holding `count` unmasked text frames "<prefix><i>". */
-  function burst(prefix: string, count: number): Uint8Array {
-    const frames = Array.from({ length: count }, (_, i) => {
-      const payload = te.encode(`${prefix}${i}`);
-      return Uint8Array.of(0x81, payload.byteLength, ...payload);
-    });
-    const out = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, 0));
-    let offset = 0;
-    for (const frame of frames) {
-      out.set(frame, offset);
-      offset += frame.byteLength;
-    }
-    return out;
-  }
+  const burst = (prefix: string, count: number): Uint8Array =>
+    concat(
+      Array.from({ length: count }, (_, i) =>
+        serializeFrame(frame(Opcode.TEXT, te.encode(`${prefix}${i}`)), null),
+      ),
+    );
 
   test('chunks that arrive while messages wait are parsed later, in order; then the close frame and the end', async () => {
     const { ws, server, tracked } = connect();

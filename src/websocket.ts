@@ -975,8 +975,10 @@ export class WebSocket extends EventTarget {
     this.#transport.off('close', this.#listeners.close);
     this.#sendQueue = [];
     // Bytes that arrived before the transport closed are parsed first.
-    for (const chunk of this.#input.splice(0)) this.#receive(chunk);
-    this.#undispatchedBytes = 0;
+    for (const chunk of this.#input.splice(0)) {
+      this.#undispatchedBytes -= chunk.byteLength;
+      this.#receive(chunk);
+    }
     this.#endPending = false;
     this.#assembler.reset();
     // The byte stream is gone: whatever the protocol still expected is an EOF.

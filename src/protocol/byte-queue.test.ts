@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { hex } from '../testing/chunking.js';
+import { concat, hex, seededRandom } from '../testing/chunking.js';
 import { ByteQueue } from './byte-queue.js';
+import { frame, Opcode, serializeFrame } from './frames.js';
+import { Protocol } from './protocol.js';
 
 function queueOf(...chunks: string[]): ByteQueue {
   const queue = new ByteQueue();
@@ -106,7 +108,6 @@ describe('ByteQueue large copies', () => {
 describe('ByteQueue memory under a dribbling peer', () => {
   test('a 1 MiB frame received one byte per chunk costs about its size, not 100 bytes per byte', async () => {
     const { MiB, memoryInUse } = await import('../testing/memory.js');
-    const { Protocol } = await import('./protocol.js');
     const protocol = new Protocol('client', { maxMessageSize: null });
     const size = MiB;
     const before = memoryInUse();
@@ -122,10 +123,25 @@ describe('ByteQueue memory under a dribbling peer', () => {
   });
 });
 
-describe('ByteQueue.reserve: a large region assembled as it arrives', () => {
-  const pattern = (length: number, seed: number): Uint8Array =>
-    Uint8Array.from({ length }, (_, i) => (i * 7 + seed) & 0xff);
+const pattern = (length: number, seed: number): Uint8Array =>
+  Uint8Array.from({ length }, (_, i) => (i * 7 + seed) & 0xff);
 
+/** Feed `wire` to `protocol` in chunks of 1..maxChunk random bytes; the frames received. */
+function receiveInRandomChunks(
+  protocol: Protocol,
+  wire: Uint8Array,
+  random: () => number,
+  maxChunk: number,
+): Array<{ data: Uint8Array }> {
+  for (let offset = 0; offset < wire.byteLength; ) {
+    const size = Math.min(wire.byteLength - offset, 1 + Math.floor(random() * maxChunk));
+    protocol.receiveData(wire.slice(offset, offset + size));
+    offset += size;
+  }
+  return protocol.eventsReceived() as Array<{ data: Uint8Array }>;
+}
+
+describe('ByteQueue.reserve: a large region assembled as it arrives', () => {
   test('once half is buffered, the region is copied into one array and later chunks are released', () => {
     const queue = new ByteQueue();
     const header = hex('82 7f 0000000000020000'); // a 128 KiB binary frame
@@ -199,43 +215,13 @@ describe('ByteQueue.reserve: a large region assembled as it arrives', () => {
   });
 
   test('parsing 1 MiB frames split at random points gives the same frames, and the payload is the whole buffer', async () => {
-    const { Protocol } = await import('./protocol.js');
-    const { seededRandom } = await import('../testing/chunking.js');
     const random = seededRandom(42);
     for (let round = 0; round < 8; round++) {
       const protocol = new Protocol('client', { maxMessageSize: null });
       const sizes = [1 << 20, 65_536, 70_000, 200_000, 3];
       const payloads = sizes.map((size, i) => pattern(size, round + i));
-      const wire = concatAll(
-        payloads.map((payload) => {
-          const n = payload.byteLength;
-          const head =
-            n < 126
-              ? Uint8Array.of(0x82, n)
-              : n < 65_536
-                ? Uint8Array.of(0x82, 126, n >> 8, n & 0xff)
-                : Uint8Array.of(
-                    0x82,
-                    127,
-                    0,
-                    0,
-                    0,
-                    0,
-                    (n >>> 24) & 0xff,
-                    (n >> 16) & 0xff,
-                    (n >> 8) & 0xff,
-                    n & 0xff,
-                  );
-          return concatAll([head, payload]);
-        }),
-      );
-      let offset = 0;
-      while (offset < wire.byteLength) {
-        const size = Math.min(wire.byteLength - offset, 1 + Math.floor(random() * 100_000));
-        protocol.receiveData(wire.slice(offset, offset + size));
-        offset += size;
-      }
-      const frames = protocol.eventsReceived() as Array<{ data: Uint8Array }>;
+      const wire = concat(payloads.map((payload) => serializeFrame(frame(Opcode.BINARY, payload), null)));
+      const frames = receiveInRandomChunks(protocol, wire, random, 100_000);
       expect(frames.map((f) => f.data.byteLength)).toEqual(sizes);
       for (const [i, f] of frames.entries()) expect(sameBytes(f.data, payloads[i]!), `frame ${i}`).toBe(true);
       expect(frames[0]!.data.buffer.byteLength).toBe(1 << 20);
@@ -245,46 +231,14 @@ describe('ByteQueue.reserve: a large region assembled as it arrives', () => {
 
 describe('ByteQueue.reserve under the server role: masked frames unmasked in the assembled array', () => {
   test('masked 100 KiB–1 MiB frames split at random points parse to the original payloads', async () => {
-    const { Protocol } = await import('./protocol.js');
-    const { seededRandom } = await import('../testing/chunking.js');
     const random = seededRandom(7);
     const sizes = [70_000, 1 << 20, 200_000, 5];
     for (let round = 0; round < 4; round++) {
       const protocol = new Protocol('server', { maxMessageSize: null });
-      const payloads = sizes.map((size, i) =>
-        Uint8Array.from({ length: size }, (_, j) => (j * 13 + i + round) & 0xff),
-      );
-      const wire = concatAll(
-        payloads.map((payload) => {
-          const n = payload.byteLength;
-          const key = Uint8Array.of(0x11 + round, 0x22, 0x33, 0x44);
-          const head =
-            n < 126
-              ? Uint8Array.of(0x82, 0x80 | n)
-              : n < 65_536
-                ? Uint8Array.of(0x82, 0x80 | 126, n >> 8, n & 0xff)
-                : Uint8Array.of(
-                    0x82,
-                    0x80 | 127,
-                    0,
-                    0,
-                    0,
-                    0,
-                    (n >>> 24) & 0xff,
-                    (n >> 16) & 0xff,
-                    (n >> 8) & 0xff,
-                    n & 0xff,
-                  );
-          const masked = payload.map((byte, j) => byte ^ key[j & 3]!);
-          return concatAll([head, key, masked]);
-        }),
-      );
-      for (let offset = 0; offset < wire.byteLength; ) {
-        const size = Math.min(wire.byteLength - offset, 1 + Math.floor(random() * 90_000));
-        protocol.receiveData(wire.slice(offset, offset + size));
-        offset += size;
-      }
-      const frames = protocol.eventsReceived() as Array<{ data: Uint8Array }>;
+      const payloads = sizes.map((size, i) => pattern(size, round + i));
+      const key = Uint8Array.of(0x11 + round, 0x22, 0x33, 0x44);
+      const wire = concat(payloads.map((payload) => serializeFrame(frame(Opcode.BINARY, payload), key)));
+      const frames = receiveInRandomChunks(protocol, wire, random, 90_000);
       expect(frames.map((f) => f.data.byteLength)).toEqual(sizes);
       for (const [i, f] of frames.entries()) expect(sameBytes(f.data, payloads[i]!), `frame ${i}`).toBe(true);
     }
@@ -295,14 +249,4 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function concatAll(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
 }
