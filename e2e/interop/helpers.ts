@@ -23,6 +23,12 @@ export const PYTHON = '/usr/bin/python3';
 
 const PEERS_DIR = fileURLToPath(new URL('./peers/', import.meta.url));
 
+/** The size limit the interop suites test at (limit passes, limit + 1 fails with 1009). */
+export const LIMIT = 64 * 1024;
+/** Every close code a peer may send (RFC 6455, 7.4.1 and 7.4.2), as the suites test them both ways. */
+export const VALID_CLOSE_CODES = [
+  1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999,
+];
 export const encoder = new TextEncoder();
 export const decoder = new TextDecoder('utf-8', { fatal: true });
 

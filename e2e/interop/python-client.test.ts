@@ -22,17 +22,14 @@ import {
   framesWithOpcode,
   hex,
   killPythonPeers,
+  LIMIT,
   lineOf,
   messageLines,
   runPythonClient,
+  VALID_CLOSE_CODES,
   waitClosed,
 } from './helpers.js';
 import { type Connection, startServer } from './net-driver.js';
-
-const LIMIT = 64 * 1024;
-const VALID_CLOSE_CODES = [
-  1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999,
-];
 
 type Server = Awaited<ReturnType<typeof startServer>>;
 type Handler = (connection: Connection<ServerProtocol>, event: Request | Frame) => void;

@@ -20,17 +20,14 @@ import {
   framesWithOpcode,
   hex,
   killPythonPeers,
+  LIMIT,
   messagesOf,
   type PythonServer,
   startPythonServer,
+  VALID_CLOSE_CODES,
   waitClosed,
 } from './helpers.js';
 import { type Connection, connectClient } from './net-driver.js';
-
-const LIMIT = 64 * 1024;
-const VALID_CLOSE_CODES = [
-  1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999,
-];
 
 let server: PythonServer;
 const open: Connection<ClientProtocol>[] = [];

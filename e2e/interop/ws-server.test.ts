@@ -21,18 +21,15 @@ import {
   encoder,
   framesWithOpcode,
   hex,
+  LIMIT,
   messagesOf,
   startWsServer,
+  VALID_CLOSE_CODES,
   type WsServer,
   waitClosed,
   withTimeout,
 } from './helpers.js';
 import { type Connection, connectClient } from './net-driver.js';
-
-const LIMIT = 64 * 1024;
-const VALID_CLOSE_CODES = [
-  1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999,
-];
 
 const servers: WsServer[] = [];
 const open: Connection<ClientProtocol>[] = [];
