@@ -26,6 +26,7 @@ import { type RawData, WebSocketServer, type WebSocket as WsSocket } from 'ws';
 import { nodeTransport, type Transport, type TransportFactory, WebSocket } from '../../src/node.js';
 import { computeAccept } from '../../src/protocol/handshake.js';
 import { type FaultOptions, FaultTransport, mulberry32 } from '../../src/testing/fault-transport.js';
+import { expectNothingLeft, resources } from './resources.js';
 
 /** Bound for one connection's whole life. */
 const RUN_TIMEOUT = 40_000;
@@ -256,27 +257,6 @@ function faulty(
   };
 }
 
-function resources(): { sockets: number; timers: number } {
-  const names = process.getActiveResourcesInfo();
-  return {
-    sockets: names.filter((name) => name === 'TCPSocketWrap').length,
-    timers: names.filter((name) => name === 'Timeout').length,
-  };
-}
-
-/** Wait (bounded) for sockets and timers to drop back to `before`; return what is left. */
-async function settled(before: {
-  sockets: number;
-  timers: number;
-}): Promise<{ sockets: number; timers: number }> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const now = resources();
-    if ((now.sockets <= before.sockets && now.timers <= before.timers) || Date.now() > deadline) return now;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 const EVENTS = ['open', 'data', 'end', 'close'] as const;
 
 function listenerCounts(made: ReadonlyArray<{ fault: Transport; inner: Transport }>): number[] {
@@ -376,9 +356,7 @@ describe('benign faults: every message intact and in order, as without faults', 
         expect(run).toEqual(baseline);
         expect(made).toHaveLength(1);
         expect(listenerCounts(made).every((count) => count === 0)).toBe(true);
-        const after = await settled(before);
-        expect(after.sockets).toBeLessThanOrEqual(before.sockets);
-        expect(after.timers).toBeLessThanOrEqual(before.timers);
+        await expectNothingLeft(before);
       });
     }
   }
@@ -399,9 +377,7 @@ describe('benign faults with permessage-deflate negotiated', () => {
         expect(run.close).toEqual({ code: 1000, reason: 'done', wasClean: true });
         expect(run.afterClose).toEqual([]);
         expect(listenerCounts(made).every((count) => count === 0)).toBe(true);
-        const after = await settled(before);
-        expect(after.sockets).toBeLessThanOrEqual(before.sockets);
-        expect(after.timers).toBeLessThanOrEqual(before.timers);
+        await expectNothingLeft(before);
       });
     }
   }
@@ -464,9 +440,7 @@ describe('destructive faults: close 1006, no corrupt, reordered or late message'
         expect(run.readyState).toBe(WebSocket.CLOSED);
         expect(made).toHaveLength(1);
         expect(listenerCounts(made).every((count) => count === 0)).toBe(true);
-        const after = await settled(before);
-        expect(after.sockets).toBeLessThanOrEqual(before.sockets);
-        expect(after.timers).toBeLessThanOrEqual(before.timers);
+        await expectNothingLeft(before);
       });
     }
   }
@@ -533,9 +507,7 @@ describe('a peer that half-closes without a close frame and stops reading', () =
       // The stuck bytes were never sent: they stay counted (WHATWG: it never resets after close).
       expect(ws.bufferedAmount).toBe(64 * MiB);
       for (const peer of peers) peer.destroy();
-      const after = await settled(before);
-      expect(after.sockets).toBeLessThanOrEqual(before.sockets);
-      expect(after.timers).toBeLessThanOrEqual(before.timers);
+      await expectNothingLeft(before);
     } finally {
       for (const peer of peers) peer.destroy();
       await new Promise((resolve) => server.close(resolve));

@@ -22,6 +22,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { WebSocket } from '../../src/node.js';
 import { computeAccept } from '../../src/protocol/handshake.js';
+import { expectNothingLeft, resources } from './resources.js';
 
 const TIMEOUT_MS = 300;
 /** Upper bound for a case that should end after TIMEOUT_MS (2 cores, other tests running). */
@@ -32,26 +33,6 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-function resources(): { sockets: number; timers: number } {
-  const names = process.getActiveResourcesInfo();
-  return {
-    sockets: names.filter((name) => name === 'TCPSocketWrap').length,
-    timers: names.filter((name) => name === 'Timeout').length,
-  };
-}
-
-async function settled(before: {
-  sockets: number;
-  timers: number;
-}): Promise<{ sockets: number; timers: number }> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const now = resources();
-    if ((now.sockets <= before.sockets && now.timers <= before.timers) || Date.now() > deadline) return now;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** A raw server; `onRequest` runs once the request head is read (with the client's key). */
 async function rawServer(onRequest: (socket: net.Socket, key: string) => void): Promise<string> {
@@ -145,9 +126,7 @@ describe('peers that stop cooperating: bounded time, right events, nothing left 
     expect(result.close).toEqual({ code: 1006, reason: '', wasClean: false });
     expect(result.elapsedMs).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
     expect(result.afterClose).toEqual([]);
-    const after = await settled(before);
-    expect(after.sockets).toBeLessThanOrEqual(before.sockets);
-    expect(after.timers).toBeLessThanOrEqual(before.timers);
+    await expectNothingLeft(before);
   });
 
   test('a server that sends half of its 101 response and stalls', async () => {
@@ -158,9 +137,7 @@ describe('peers that stop cooperating: bounded time, right events, nothing left 
     expect(result.close).toEqual({ code: 1006, reason: '', wasClean: false });
     expect(result.elapsedMs).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
     expect(result.afterClose).toEqual([]);
-    const after = await settled(before);
-    expect(after.sockets).toBeLessThanOrEqual(before.sockets);
-    expect(after.timers).toBeLessThanOrEqual(before.timers);
+    await expectNothingLeft(before);
   });
 
   test('a server that never answers our close frame nor closes TCP', async () => {
@@ -180,9 +157,7 @@ describe('peers that stop cooperating: bounded time, right events, nothing left 
     expect(result.close).toEqual({ code: 1006, reason: '', wasClean: false });
     expect(Date.now() - closedAt).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
     expect(result.afterClose).toEqual([]);
-    const after = await settled(before);
-    expect(after.sockets).toBeLessThanOrEqual(before.sockets);
-    expect(after.timers).toBeLessThanOrEqual(before.timers);
+    await expectNothingLeft(before);
   });
 
   test('a server that answers our close but never closes TCP', async () => {
@@ -200,9 +175,7 @@ describe('peers that stop cooperating: bounded time, right events, nothing left 
     expect(result.close).toEqual({ code: 1000, reason: 'done', wasClean: true });
     expect(Date.now() - closedAt).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
     expect(result.afterClose).toEqual([]);
-    const after = await settled(before);
-    expect(after.sockets).toBeLessThanOrEqual(before.sockets);
-    expect(after.timers).toBeLessThanOrEqual(before.timers);
+    await expectNothingLeft(before);
   });
 
   test('a server that starts the closing handshake and never closes TCP', async () => {
@@ -217,9 +190,7 @@ describe('peers that stop cooperating: bounded time, right events, nothing left 
     expect(result.close).toEqual({ code: 4000, reason: 'bye', wasClean: true });
     expect(result.elapsedMs).toBeGreaterThanOrEqual(TIMEOUT_MS);
     expect(result.afterClose).toEqual([]);
-    const after = await settled(before);
-    expect(after.sockets).toBeLessThanOrEqual(before.sockets);
-    expect(after.timers).toBeLessThanOrEqual(before.timers);
+    await expectNothingLeft(before);
   });
 
   test('a server that half-closes after the closing handshake and never closes the connection', async () => {
@@ -241,9 +212,7 @@ describe('peers that stop cooperating: bounded time, right events, nothing left 
     // Our FIN answers theirs at once: no timeout needed.
     expect(Date.now() - closedAt).toBeLessThan(TIMEOUT_MS + SLACK_MS);
     expect(result.afterClose).toEqual([]);
-    const after = await settled(before);
-    expect(after.sockets).toBeLessThanOrEqual(before.sockets);
-    expect(after.timers).toBeLessThanOrEqual(before.timers);
+    await expectNothingLeft(before);
   });
 });
 
