@@ -448,6 +448,28 @@ describe('send()', () => {
     await tracked.closed;
   });
 
+  test('a burst of small sends is coalesced into bounded writes, in order, and bufferedAmount drops after the last', async () => {
+    const { ws, server, tracked } = await opened();
+    const connection = await server.connection();
+    const client = connection.client;
+    const before = client.writeCount;
+    client.hold();
+    // 300 × 1 KiB frames: more than four 64 KiB runs, so several writes.
+    const sent = Array.from({ length: 300 }, (_, i) => `${i} `.padEnd(1024, String.fromCharCode(97 + (i % 26))));
+    for (const message of sent) ws.send(message);
+    await tick();
+    const writes = client.writeCount - before;
+    expect(writes).toBeGreaterThanOrEqual(4);
+    expect(writes).toBeLessThanOrEqual(6);
+    expect(ws.bufferedAmount).toBe(300 * 1024);
+    client.release();
+    await until(() => connection.texts.length === sent.length);
+    expect(connection.texts).toEqual(sent);
+    await until(() => ws.bufferedAmount === 0);
+    ws.close();
+    await tracked.closed;
+  });
+
   test('bufferedAmount counts application bytes until the transport accepted them', async () => {
     const { ws, server, tracked } = await opened();
     const client = (await server.connection()).client;

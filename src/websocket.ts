@@ -139,6 +139,14 @@ const resolved = Promise.resolve();
 /** Frames this large are written by themselves rather than copied into a coalesced chunk. */
 const COALESCE_LIMIT = 16 * 1024;
 /**
+ * Small frames are coalesced into writes of about this size. Coalescing as
+ * they are staged rather than all at once when the flush runs keeps a burst
+ * of sends (say 50,000 1 KiB messages in one turn) from being held twice,
+ * as frames and as their concatenation: measured, 162 MiB of RSS growth
+ * against `ws`'s 103 MiB before the bound.
+ */
+const RUN_LIMIT = 64 * 1024;
+/**
  * Most bytes of automatic pongs written and not yet accepted by the
  * transport. A peer that floods pings and doesn't read would otherwise make
  * pongs pile up without bound; beyond this, only the pong answering the
@@ -226,9 +234,18 @@ export class WebSocket extends EventTarget {
   #destroyed = false;
   #transportClosed = false;
   #eofReceived = false;
+  /**
+   * The writes of the next flush, in order: coalesced runs of small frames,
+   * large frames, `SEND_EOF` last; and the pong bytes each one carries.
+   */
   #outbox: Array<Uint8Array | typeof SEND_EOF> = [];
-  /** Application bytes in `#outbox`: subtracted from `bufferedAmount` once written. */
+  #outboxPongs: number[] = [];
+  /** Application bytes staged since the last flush: subtracted from `bufferedAmount` once written. */
   #outboxAppBytes = 0;
+  /** Small frames staged and not yet coalesced into an `#outbox` write; their bytes and pong bytes. */
+  #run: Uint8Array[] = [];
+  #runBytes = 0;
+  #runPongBytes = 0;
   #flushScheduled = false;
   #endPromise: Promise<void> | null = null;
   /** Bytes of automatic pongs written and not yet accepted by the transport. */
@@ -726,7 +743,7 @@ export class WebSocket extends EventTarget {
   #takeOutput(): void {
     const output = this.#protocol.dataToSend();
     if (output.length === 0) return;
-    for (const item of output) this.#outbox.push(item);
+    for (const item of output) this.#stage(item);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       resolved.then(this.#flushTask);
@@ -734,67 +751,79 @@ export class WebSocket extends EventTarget {
   }
 
   /**
-   * Write what this turn of the event loop produced, in order: runs of small
-   * frames coalesced into one chunk each, frames of COALESCE_LIMIT bytes or
-   * more written as they are (copying them would cost more than a write);
-   * then half-close if asked. `bufferedAmount` drops once the last of these
+   * Stage one item of the protocol's output for the next flush: small frames
+   * join the current run (sealed into one chunk at RUN_LIMIT bytes), frames of
+   * COALESCE_LIMIT bytes or more are written as they are (copying them would
+   * cost more than a write), `SEND_EOF` ends the writes. Automatic pongs
+   * beyond PONG_BACKLOG_LIMIT are held back.
+   */
+  #stage(item: Uint8Array | typeof SEND_EOF): void {
+    if (item === SEND_EOF || item.byteLength >= COALESCE_LIMIT) {
+      this.#sealRun();
+      this.#outbox.push(item);
+      this.#outboxPongs.push(0);
+      return;
+    }
+    if (isPong(item)) {
+      if (this.#pongBacklog + item.byteLength > PONG_BACKLOG_LIMIT) {
+        // Keep only the latest: it replaces any pong held back before.
+        this.#deferredPong = item;
+        return;
+      }
+      this.#pongBacklog += item.byteLength;
+      this.#runPongBytes += item.byteLength;
+    }
+    this.#run.push(item);
+    this.#runBytes += item.byteLength;
+    if (this.#runBytes >= RUN_LIMIT) this.#sealRun();
+  }
+
+  /** Coalesce the current run of small frames into one write. */
+  #sealRun(): void {
+    if (this.#run.length === 0) return;
+    this.#outbox.push(concat(this.#run));
+    this.#outboxPongs.push(this.#runPongBytes);
+    this.#run = [];
+    this.#runBytes = 0;
+    this.#runPongBytes = 0;
+  }
+
+  /**
+   * Write what this turn of the event loop produced, in order, then
+   * half-close if asked. `bufferedAmount` drops once the last of these
    * writes is accepted (transports accept writes in order).
    */
   #flush(): void {
     this.#flushScheduled = false;
+    this.#sealRun();
     const outbox = this.#outbox;
+    const pongs = this.#outboxPongs;
     let appBytes = this.#outboxAppBytes;
     this.#outbox = [];
+    this.#outboxPongs = [];
     this.#outboxAppBytes = 0;
     if (this.#destroyed || this.#transportClosed) return;
-    // The writes, in order, each with the pong bytes it carries.
-    let chunks: Uint8Array[] = [];
-    let pongs: number[] = [];
-    // A run of small frames to coalesce, and the pong bytes among them.
-    let small: Uint8Array[] = [];
-    let smallPongBytes = 0;
-    for (const item of outbox) {
-      if (item !== SEND_EOF && item.byteLength < COALESCE_LIMIT) {
-        if (isPong(item)) {
-          if (this.#pongBacklog + item.byteLength > PONG_BACKLOG_LIMIT) {
-            // Keep only the latest: it replaces any pong held back before.
-            this.#deferredPong = item;
-            continue;
-          }
-          this.#pongBacklog += item.byteLength;
-          smallPongBytes += item.byteLength;
-        }
-        small.push(item);
-        continue;
-      }
-      if (small.length > 0) {
-        chunks.push(concat(small));
-        pongs.push(smallPongBytes);
-        small = [];
-        smallPongBytes = 0;
-      }
-      if (item !== SEND_EOF) {
-        chunks.push(item);
-        pongs.push(0);
-        continue;
-      }
-      this.#writeAll(chunks, pongs, appBytes);
+    let start = 0;
+    for (let i = 0; i < outbox.length; i++) {
+      if (outbox[i] !== SEND_EOF) continue;
+      this.#writeAll(outbox, pongs, start, i, appBytes);
       appBytes = 0;
-      chunks = [];
-      pongs = [];
+      start = i + 1;
       this.#endPromise = this.#transport.end();
     }
-    if (small.length > 0) {
-      chunks.push(concat(small));
-      pongs.push(smallPongBytes);
-    }
-    this.#writeAll(chunks, pongs, appBytes);
+    this.#writeAll(outbox, pongs, start, outbox.length, appBytes);
   }
 
-  /** Write `chunks` in order; the last carries `appBytes` (see `#write`). */
-  #writeAll(chunks: readonly Uint8Array[], pongs: readonly number[], appBytes: number): void {
-    const last = chunks.length - 1;
-    for (let i = 0; i <= last; i++) this.#write(chunks[i]!, pongs[i]!, i === last ? appBytes : 0);
+  /** Write `outbox[start..end)` (no `SEND_EOF` among them) in order; the last carries `appBytes` (see `#write`). */
+  #writeAll(
+    outbox: ReadonlyArray<Uint8Array | typeof SEND_EOF>,
+    pongs: readonly number[],
+    start: number,
+    end: number,
+    appBytes: number,
+  ): void {
+    for (let i = start; i < end; i++)
+      this.#write(outbox[i] as Uint8Array, pongs[i]!, i === end - 1 ? appBytes : 0);
   }
 
   /**
@@ -821,7 +850,7 @@ export class WebSocket extends EventTarget {
     this.#deferredPong = null;
     // Once closing, the pong is moot (and must not follow our end of stream).
     if (this.#protocol.state !== State.OPEN || this.#failed) return;
-    this.#outbox.push(pong);
+    this.#stage(pong);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       resolved.then(this.#flushTask);
