@@ -214,6 +214,16 @@ describe('opening handshake', () => {
     expect(ws.readyState).toBe(WebSocket.CLOSED);
   });
 
+  test('rejected with a body that never arrives whole: fails at the end of the head', async () => {
+    // The body is never read: the open timeout (far beyond the test's) is not what ends it.
+    const { server, tracked } = connect({ respond: () => undefined }, [], { openTimeoutMs: 60_000 });
+    const connection = await server.connection();
+    await until(() => connection.request !== null);
+    void connection.writeRaw(te.encode('HTTP/1.1 403 Forbidden\r\nContent-Length: 100\r\n\r\npartial'));
+    await tracked.closed;
+    expect(tracked.log).toEqual(['error:Event', 'close:1006::false']);
+  });
+
   test('wrong Sec-WebSocket-Accept fails the connection', async () => {
     const { tracked } = connect({
       respond: (request, protocol) => {
@@ -455,7 +465,9 @@ describe('send()', () => {
     const before = client.writeCount;
     client.hold();
     // 300 × 1 KiB frames: more than four 64 KiB runs, so several writes.
-    const sent = Array.from({ length: 300 }, (_, i) => `${i} `.padEnd(1024, String.fromCharCode(97 + (i % 26))));
+    const sent = Array.from({ length: 300 }, (_, i) =>
+      `${i} `.padEnd(1024, String.fromCharCode(97 + (i % 26))),
+    );
     for (const message of sent) ws.send(message);
     await tick();
     const writes = client.writeCount - before;

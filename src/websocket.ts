@@ -26,7 +26,7 @@
  */
 import { CloseEvent } from './events.js';
 import { type Message, MessageAssembler, messageData } from './message.js';
-import { ClientProtocol, type ClientProtocolOptions } from './protocol/client.js';
+import { BaseClientProtocol, type ClientProtocolOptions } from './protocol/base-client.js';
 import { ABNORMAL_CLOSURE, INTERNAL_ERROR, NORMAL_CLOSURE } from './protocol/close-code.js';
 import { UnexpectedEofError } from './protocol/errors.js';
 import type { ClientExtensionFactory } from './protocol/extensions/base.js';
@@ -203,7 +203,7 @@ export class WebSocket extends EventTarget {
   readonly #url: URL;
   readonly #origin: string;
   readonly #protocols: readonly string[];
-  readonly #protocol: ClientProtocol;
+  readonly #protocol: BaseClientProtocol;
   readonly #transport: Transport;
   readonly #assembler = new MessageAssembler();
   readonly #closeTimeoutMs: number | null;
@@ -339,7 +339,7 @@ export class WebSocket extends EventTarget {
       );
     }
     const uri = toWebSocketUri(urlRecord);
-    this.#protocol = new ClientProtocol(uri, {
+    this.#protocol = new BaseClientProtocol(uri, {
       subprotocols: offered,
       maxMessageSize:
         options.maxMessageSize === undefined ? DEFAULT_MAX_MESSAGE_SIZE : options.maxMessageSize,

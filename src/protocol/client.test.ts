@@ -87,6 +87,21 @@ describe('ClientProtocol.connect()', () => {
     expect(() => new ClientProtocol('ws://h/', options)).toThrow(TypeError);
   });
 
+  test('an invalid limit is reported before an invalid URI, as the checks run in that order', () => {
+    expect(() => new ClientProtocol('ws://h/#f', { maxMessageSize: -1 })).toThrow(RangeError);
+    expect(() => new ClientProtocol('ws://h/#f', { maxFragmentSize: 0.5 })).toThrow(RangeError);
+    expect(() => new ClientProtocol('ws://h/#f')).toThrow(TypeError);
+  });
+
+  test('a parsed URI is used as it is', () => {
+    const uri = { secure: true, host: '::1', port: 8443, resourceName: '/a?b', userInfo: null };
+    const client = new ClientProtocol(uri);
+    expect(client.uri).toBe(uri);
+    const request = client.connect();
+    expect(request.path).toBe('/a?b');
+    expect(request.headers.get('Host')).toBe('[::1]:8443');
+  });
+
   test('a request can be sent once', () => {
     const client = connected();
     expect(() => client.sendRequest(client.connect())).toThrow(InvalidStateError);

@@ -7,6 +7,7 @@ import {
   type Request,
   RequestReader,
   type Response,
+  ResponseHeadReader,
   ResponseReader,
   request,
   response,
@@ -226,6 +227,50 @@ describe('ResponseReader', () => {
   test('EOF in a Content-Length body', () => {
     expect(() => readResponse(utf8('HTTP/1.1 400 X\r\nContent-Length: 5\r\n\r\nab'), true)).toThrow(
       'connection closed while reading HTTP body',
+    );
+  });
+});
+
+describe('ResponseHeadReader', () => {
+  for (const [name, chunks] of splits(utf8('HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\n\r\nnope!\n'))) {
+    test(`a non-101 response is complete at the end of its head (${name})`, () => {
+      const reader = new ResponseHeadReader();
+      const queue = new ByteQueue();
+      let res: Response | null = null;
+      for (const chunk of chunks) {
+        queue.push(chunk);
+        res ??= reader.read(queue, false);
+      }
+      expect(res?.status).toBe(403);
+      expect(res?.reasonPhrase).toBe('Forbidden');
+      expect(res?.headers.get('Content-Length')).toBe('6');
+      expect(res?.body.byteLength).toBe(0);
+      // The body is not read: it stays in the queue.
+      expect(queue.length).toBe(6);
+    });
+  }
+
+  test('a body it would reject is not looked at', () => {
+    const reader = new ResponseHeadReader();
+    const queue = new ByteQueue();
+    queue.push(utf8('HTTP/1.1 400 X\r\nTransfer-Encoding: gzip\r\nContent-Length: -1\r\n\r\n'));
+    expect(reader.read(queue, false)?.status).toBe(400);
+  });
+
+  test.each([
+    ['bad status line', 'HTTP/1.1 OK\r\n\r\n', 'invalid status line: HTTP/1.1 OK'],
+    ['HTTP/2', 'HTTP/2 101\r\n\r\n', 'invalid status line: HTTP/2 101'],
+    ['status below 100', 'HTTP/1.1 099 X\r\n\r\n', 'invalid status code: 99'],
+    ['folded header', 'HTTP/1.1 403 X\r\nA: b\r\n c\r\n\r\n', 'obsolete line folding in header'],
+  ])('rejects %s as ResponseReader does', (_, text, message) => {
+    const error = new InvalidMessageError(message);
+    expect(() => feed(new ResponseHeadReader(), [utf8(text)])).toThrow(error);
+    expect(() => readResponse(utf8(text))).toThrow(error);
+  });
+
+  test('EOF in the head', () => {
+    expect(() => feed(new ResponseHeadReader(), [utf8('HTTP/1.1 403 X\r\n')], true)).toThrow(
+      'connection closed while reading HTTP head',
     );
   });
 });

@@ -225,11 +225,42 @@ type BodyMode =
   | { readonly kind: 'eof' }
   | { readonly kind: 'chunked' };
 
-/** Reads one handshake response with its body (for non-101 responses). */
-export class ResponseReader {
+/**
+ * Reads the head of one handshake response, without its body: all that a
+ * client needs that fails the connection on any status but 101 and never
+ * shows the body (the WHATWG `WebSocket`). Kept apart from the body reader so
+ * that bundles of such a client leave the body decoding out.
+ */
+export class ResponseHeadReader {
   readonly #head: HeadReader;
+
+  constructor(limits: HttpLimits = {}) {
+    this.#head = new HeadReader(limits);
+  }
+
+  /**
+   * Return the response once its head is complete, consuming the head; else
+   * `null`. Its `body` is empty: bytes after the head stay in the queue.
+   *
+   * @throws {@link InvalidMessageError} if the bytes are not a valid response head or break a limit.
+   */
+  read(queue: ByteQueue, eof: boolean): Response | null {
+    const lines = this.#head.read(queue, eof);
+    if (lines === null) return null;
+    const startLine = lines[0]!;
+    const match = /^HTTP\/1\.[01] ([0-9]{3})(?: (.*))?$/.exec(startLine);
+    if (match === null) throw new InvalidMessageError(`invalid status line: ${startLine.slice(0, 64)}`);
+    const status = Number(match[1]);
+    if (status < 100) throw new InvalidMessageError(`invalid status code: ${status}`);
+    return response(status, match[2] ?? '', parseHeaderLines(lines));
+  }
+}
+
+/** Reads one handshake response with its body (for non-101 responses). */
+export class ResponseReader extends ResponseHeadReader {
   readonly #maxBodySize: number;
-  #pending: { status: number; reasonPhrase: string; headers: Headers; mode: BodyMode } | null = null;
+  /** The head of a response whose body is being read, and how its length is known. */
+  #pending: { head: Response; mode: BodyMode } | null = null;
   // Chunked decoding state.
   #chunks: Uint8Array[] = [];
   #bodySize = 0;
@@ -237,7 +268,7 @@ export class ResponseReader {
   #chunkRemaining = 0;
 
   constructor(limits: HttpLimits = {}) {
-    this.#head = new HeadReader(limits);
+    super(limits);
     this.#maxBodySize = limits.maxBodySize ?? MAX_BODY_SIZE;
   }
 
@@ -248,28 +279,20 @@ export class ResponseReader {
    *
    * @throws {@link InvalidMessageError} if the bytes are not a valid response or break a limit.
    */
-  read(queue: ByteQueue, eof: boolean): Response | null {
+  override read(queue: ByteQueue, eof: boolean): Response | null {
     if (this.#pending === null) {
-      const lines = this.#head.read(queue, eof);
-      if (lines === null) return null;
-      const startLine = lines[0]!;
-      const match = /^HTTP\/1\.[01] ([0-9]{3})(?: (.*))?$/.exec(startLine);
-      if (match === null) throw new InvalidMessageError(`invalid status line: ${startLine.slice(0, 64)}`);
-      const status = Number(match[1]);
-      if (status < 100) throw new InvalidMessageError(`invalid status code: ${status}`);
-      const reasonPhrase = match[2] ?? '';
-      const headers = parseHeaderLines(lines);
-      // RFC 9112, 6.3: no body for 1xx, 204 and 304.
-      if ((status >= 100 && status < 200) || status === 204 || status === 304) {
-        return response(status, reasonPhrase, headers);
-      }
-      this.#pending = { status, reasonPhrase, headers, mode: this.#bodyMode(headers) };
+      const head = super.read(queue, eof);
+      if (head === null) return null;
+      const status = head.status;
+      // RFC 9112, 6.3: no body for 1xx (the head reader rejects < 100), 204 and 304.
+      if (status < 200 || status === 204 || status === 304) return head;
+      this.#pending = { head, mode: this.#bodyMode(head.headers) };
     }
-    const pending = this.#pending;
-    const body = this.#readBody(pending.mode, queue, eof);
+    const { head, mode } = this.#pending;
+    const body = this.#readBody(mode, queue, eof);
     if (body === null) return null;
     this.#pending = null;
-    return response(pending.status, pending.reasonPhrase, pending.headers, body);
+    return response(head.status, head.reasonPhrase, head.headers, body);
   }
 
   #bodyMode(headers: Headers): BodyMode {

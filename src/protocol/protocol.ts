@@ -98,7 +98,13 @@ type Reader = 'handshake' | 'frames' | 'discard' | 'done';
 /** Unmasked payloads at least this large are written as [header, payload] without copying. */
 const COPY_THRESHOLD = 16 * 1024;
 
-function checkLimit(name: string, value: number | null | undefined): void {
+/**
+ * Exported for `ClientProtocol`, which checks the limits before it parses a
+ * string URI, as it did when this constructor ran first.
+ *
+ * @throws RangeError if `value` is not a non-negative integer, `null` or `undefined`.
+ */
+export function checkLimit(name: string, value: number | null | undefined): void {
   if (value === undefined || value === null) return;
   if (!Number.isSafeInteger(value) || value < 0)
     throw new RangeError(`${name} must be a non-negative integer or null`);
