@@ -7,17 +7,35 @@
  *
  * Run with `npm run bench:client` (i.e. `tsx bench/client.bench.ts`);
  * `--quick` runs a short smoke test and writes nothing; `--only=TEXT` runs
- * the scenarios whose name contains TEXT and writes nothing. Results go to
- * bench/results/client.{json,md}.
+ * the scenarios whose name contains TEXT and writes nothing;
+ * `--cpu-prof=IMPL` runs that implementation's client processes under
+ * `node --cpu-prof`, one profile per scenario (a process per scenario, see
+ * below), named build/cpu-prof/IMPL-SCENARIO.cpuprofile, and writes nothing.
+ * Results go to bench/results/client.{json,md}.
  *
  * Method
  * ------
  * - Processes: this process only orchestrates. The server runs in a child
- *   process of its own, and every client implementation runs in a child
- *   process of its own (forked once, reused for every sample), so the
- *   server's CPU never lands in a client process, `WS_NO_BUFFER_UTIL` is
- *   set before `ws` is loaded (pure-JS `ws` only), and each client's peak
- *   RSS is its own. Only one client runs at a time; the others sit idle.
+ *   process of its own for the whole run (it is the same for everyone).
+ *   Every (scenario, implementation) pair gets a fresh client process: for
+ *   each scenario, one process per implementation is forked, loads its
+ *   library, builds its application heap (see BALLAST_OBJECTS) and says
+ *   `ready`; only then do the warm-up and the samples run, and at the end
+ *   of the scenario every one of them is asked to exit and reports its peak
+ *   RSS (`ru_maxrss`) for that scenario alone. Start-up is never timed.
+ *   Why: with one process per implementation reused for all scenarios, a
+ *   scenario's result depended on what had run before it in that process
+ *   (the heap, the GC's pacing and the old generation's size left behind by
+ *   the large-message scenarios): receiving 1 KiB messages measured 0.46×
+ *   `ws` alone (`--only="1 KiB"`) and 0.20–0.36× in the full run, and `ws`
+ *   itself received 1 KiB text at 683 MB/s alone and 1304 MB/s after the
+ *   others. Each scenario is now measured from the same starting state for
+ *   every implementation and independently of the order of scenarios (as
+ *   JMH forks a JVM per benchmark). Separate processes also keep the
+ *   server's CPU out of the clients, let `WS_NO_BUFFER_UTIL` be set before
+ *   `ws` is loaded (pure-JS `ws` only) and make each peak RSS its own. The
+ *   processes of one scenario are alive together, but only one runs a
+ *   sample at a time; the others sit idle.
  * - Server: a `ws` WebSocketServer (with `bufferutil`, no permessage-deflate)
  *   on 127.0.0.1. For receive scenarios it writes pre-built unmasked binary
  *   frames straight to the upgraded socket (so that it is never the
@@ -41,11 +59,17 @@
  *   SAMPLES samples with the implementations alternating (A B C, then C B A)
  *   so that drift on a noisy machine hits all alike; a fresh connection per
  *   sample (connecting and the handshake are not timed); a full GC in each
- *   client before each scenario. Reported: medians; MB/s = 10^6 payload
- *   bytes per second; client CPU = process.cpuUsage() (user + system) of
- *   the client process over the timed region divided by wall time (near
- *   100 %: the client is the bottleneck). Peak RSS: the client process'
- *   `ru_maxrss` at the end of the run (the same workload for every client).
+ *   client process once it is loaded and again before its first (warm-up)
+ *   sample. The warm-up sample is all a process has run before its
+ *   measured samples (no earlier scenario warmed it up: the JIT state, like
+ *   the heap, is the scenario's own). Reported: medians; MB/s = 10^6
+ *   payload bytes per second; client CPU = process.cpuUsage() (user +
+ *   system) of the client process over the timed region divided by wall
+ *   time (near 100 %: the client is the bottleneck). Memory: RSS of each
+ *   client process once loaded ("idle, after loading", median over its
+ *   processes) and its `ru_maxrss` at exit, i.e. the peak of one scenario
+ *   (the same workload for every implementation), and the largest of those
+ *   as "peak over the run".
  * - Ratio = polysocket / ws (pure JS): for throughput ≥ 1.00 means
  *   polysocket is at least as fast; for latency ≤ 1.00 means polysocket is
  *   at least as quick.
@@ -69,7 +93,7 @@ const require = createRequire(import.meta.url);
 
 const QUICK = process.argv.includes('--quick');
 const ONLY = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
-/** `--cpu-prof=IMPL`: run that client under `node --cpu-prof` (profiles in build/cpu-prof); writes nothing. */
+/** `--cpu-prof=IMPL`: run that client's processes under `node --cpu-prof` (one profile per scenario, in build/cpu-prof); writes nothing. */
 const CPU_PROF = process.argv.find((arg) => arg.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
 /** Samples per implementation and scenario after one warm-up (even: each order runs as often). */
 const SAMPLES = QUICK ? 2 : 10;
@@ -78,7 +102,7 @@ const ECHO_SAMPLES = QUICK ? 2 : 30;
 /** A sample that takes longer fails the run. */
 const SAMPLE_TIMEOUT_MS = 20_000;
 /** The whole run is stopped after this long. */
-const RUN_TIMEOUT_MS = 8 * 60_000;
+const RUN_TIMEOUT_MS = 10 * 60_000;
 const SIZES = [16, 1024, 1024 * 1024, 16 * 1024 * 1024] as const;
 /** Text messages received too, where decoding to a string replaces the ArrayBuffer. */
 const TEXT_SIZES = [16, 1024] as const;
@@ -811,6 +835,7 @@ async function runClient(impl: ImplName, wsPort: number, rawPort: number): Promi
     version: client.version,
     notes: client.notes,
     idleRssBytes: process.memoryUsage.rss(),
+    loadedMaxRssBytes: process.resourceUsage().maxRSS * 1024,
     ballastBytes,
   });
   let lastScenario = '';
@@ -849,16 +874,21 @@ async function runClient(impl: ImplName, wsPort: number, rawPort: number): Promi
 // ---------------------------------------------------------------------------
 // Orchestrator
 
+/** One client process: one implementation, one scenario. */
 interface Worker {
   readonly impl: ImplName;
   readonly child: ChildProcess;
-  version: string;
-  notes: string;
-  idleRssBytes: number;
-  maxRssBytes: number;
+  readonly version: string;
+  readonly notes: string;
+  /** RSS once the library is loaded and the ballast built. */
+  readonly idleRssBytes: number;
+  /** `ru_maxrss` at that point: the peak of loading alone. */
+  readonly loadedMaxRssBytes: number;
+  readonly ballastBytes: number;
 }
 
-const children: ChildProcess[] = [];
+/** Every child process still running (removed as each exits): killed on failure, timeout or exit. */
+const children = new Set<ChildProcess>();
 
 /**
  * CPUs to pin the server and the clients to with `taskset`, where it exists
@@ -872,13 +902,21 @@ const PINNING: { readonly server: string; readonly client: string } | null = (()
   return { server: String(cpus - 1), client: '0' };
 })();
 
+/** `profile`: the file name for a `--cpu-prof` profile of this process (in build/cpu-prof), if any. */
 function spawn(
   args: string[],
   env: NodeJS.ProcessEnv,
   cpu: string | undefined,
-  profile = false,
+  profile?: string,
 ): ChildProcess {
-  const prof = profile ? ['--cpu-prof', `--cpu-prof-dir=${join(HERE, '..', 'build', 'cpu-prof')}`] : [];
+  const prof =
+    profile === undefined
+      ? []
+      : [
+          '--cpu-prof',
+          `--cpu-prof-dir=${join(HERE, '..', 'build', 'cpu-prof')}`,
+          `--cpu-prof-name=${profile}`,
+        ];
   const nodeArgs = [...process.execArgv, '--expose-gc', ...prof, SELF, ...args];
   const child =
     cpu === undefined
@@ -887,24 +925,41 @@ function spawn(
           env,
           stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         });
-  children.push(child);
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  // A failed spawn emits 'error' (and may never emit 'exit'): fail the run, don't crash on it.
+  child.on('error', (error) => {
+    children.delete(child);
+    kill(child);
+    console.error(`child process: ${String(error)}`);
+  });
   return child;
 }
 
-function killChildren(): void {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
+function running(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+function kill(child: ChildProcess): void {
+  if (running(child) && child.pid !== undefined) {
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // already gone
     }
   }
 }
 
+function killChildren(): void {
+  for (const child of children) kill(child);
+}
+
 function nextMessage<T>(child: ChildProcess, accept: (message: T) => boolean): Promise<T> {
   return new Promise((resolve, reject) => {
+    if (!running(child)) {
+      reject(new Error(`child had exited with ${child.exitCode ?? child.signalCode}`));
+      return;
+    }
     const onMessage = (message: T): void => {
       if (!accept(message)) return;
       cleanup();
@@ -914,13 +969,95 @@ function nextMessage<T>(child: ChildProcess, accept: (message: T) => boolean): P
       cleanup();
       reject(new Error(`child exited with ${code}`));
     };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(error);
+    };
     const cleanup = (): void => {
       child.off('message', onMessage);
       child.off('exit', onExit);
+      child.off('error', onError);
     };
     child.on('message', onMessage);
     child.on('exit', onExit);
+    child.on('error', onError);
   });
+}
+
+/** How long a client process may take to load (its library and its ballast). */
+const START_TIMEOUT_MS = 30_000;
+/** How long a client process may take to report its peak RSS and exit. */
+const EXIT_TIMEOUT_MS = 10_000;
+
+/**
+ * Fork one client process per implementation for `scenario`, one after the
+ * other, each once the previous one is ready (start-up is not timed: nothing
+ * is measured until every one of them is ready; one at a time, so that the
+ * load stays what the samples see). Every process forked is pushed to
+ * `started` as soon as it exists, so that the caller can kill them all
+ * whatever happens.
+ */
+async function startWorkers(
+  impls: readonly ImplName[],
+  scenario: Scenario,
+  ports: { readonly wsPort: number; readonly rawPort: number },
+  started: ChildProcess[],
+): Promise<Worker[]> {
+  const baseEnv = { ...process.env };
+  delete baseEnv['WS_NO_BUFFER_UTIL'];
+  const workers: Worker[] = [];
+  for (const impl of impls) {
+    const pureJs = impl === 'ws' || impl === 'ws (WHATWG types)';
+    const env = pureJs ? { ...baseEnv, WS_NO_BUFFER_UTIL: '1' } : baseEnv;
+    const profile =
+      impl === CPU_PROF
+        ? `${`${impl} ${scenarioName(scenario)}`.replace(/[^A-Za-z0-9]+/g, '-')}.cpuprofile`
+        : undefined;
+    const child = spawn(
+      [`--role=client`, `--impl=${impl}`, `--ws-port=${ports.wsPort}`, `--raw-port=${ports.rawPort}`],
+      env,
+      PINNING?.client,
+      profile,
+    );
+    started.push(child);
+    const ready = await withTimeout(
+      nextMessage<{
+        type: string;
+        version: string;
+        notes: string;
+        idleRssBytes: number;
+        loadedMaxRssBytes: number;
+        ballastBytes: number;
+      }>(child, (m) => m.type === 'ready'),
+      START_TIMEOUT_MS,
+      `${impl} start (${scenarioName(scenario)})`,
+    );
+    workers.push({
+      impl,
+      child,
+      version: ready.version,
+      notes: ready.notes,
+      idleRssBytes: ready.idleRssBytes,
+      loadedMaxRssBytes: ready.loadedMaxRssBytes,
+      ballastBytes: ready.ballastBytes,
+    });
+  }
+  return workers;
+}
+
+/** Ask a client process to exit; its peak RSS (`ru_maxrss`, bytes) once it has exited. */
+async function stopWorker(worker: Worker): Promise<number> {
+  const child = worker.child;
+  // Let it exit by itself (a --cpu-prof profile is written at exit).
+  const exited = new Promise<void>((resolve) => {
+    if (!running(child)) resolve();
+    else child.once('exit', () => resolve());
+  });
+  const reply = nextMessage<{ type: string; maxRssBytes: number }>(child, (m) => m.type === 'exit');
+  child.send({ type: 'exit' });
+  const { maxRssBytes } = await withTimeout(reply, EXIT_TIMEOUT_MS, `${worker.impl} exit`);
+  await withTimeout(exited, EXIT_TIMEOUT_MS, `${worker.impl} exit`);
+  return maxRssBytes;
 }
 
 let requestId = 0;
@@ -952,6 +1089,9 @@ interface ImplResult {
   /** Echo: medians over samples of each sample's percentile, ms. */
   readonly p50Ms?: number;
   readonly p99Ms?: number;
+  /** This scenario's client process: RSS once loaded (before any sample) and its peak (`ru_maxrss` at exit). */
+  readonly idleRssBytes: number;
+  readonly maxRssBytes: number;
 }
 
 interface Row {
@@ -967,31 +1107,36 @@ interface Row {
   readonly ratioArrayBuffer?: number;
   /** Receive: polysocket's core driven directly / ws (pure JS). */
   readonly ratioCore?: number;
+  /** Peak RSS of this scenario's process, polysocket / ws (pure JS) (≤ 1: polysocket used no more). */
+  readonly ratioMaxRss: number;
 }
 
-function summarize(scenario: Scenario, impl: ImplName, samples: SampleResult[]): ImplResult {
+function summarize(
+  scenario: Scenario,
+  impl: ImplName,
+  samples: SampleResult[],
+  memory: { readonly idleRssBytes: number; readonly maxRssBytes: number },
+): ImplResult {
   const medianMs = median(samples.map((s) => s.ms));
   const medianCpuPercent = median(samples.map((s) => (100 * s.cpuMs) / s.ms));
   const medianMajorGcs = median(samples.map((s) => s.majorGcs ?? 0));
+  const common = { impl, samples, medianMs, medianCpuPercent, medianMajorGcs };
+  const { idleRssBytes, maxRssBytes } = memory;
   if (scenario.kind === 'echo') {
     return {
-      impl,
-      samples,
-      medianMs,
-      medianCpuPercent,
-      medianMajorGcs,
+      ...common,
       p50Ms: median(samples.map((s) => s.p50!)),
       p99Ms: median(samples.map((s) => s.p99!)),
+      idleRssBytes,
+      maxRssBytes,
     };
   }
   return {
-    impl,
-    samples,
-    medianMs,
-    medianCpuPercent,
-    medianMajorGcs,
+    ...common,
     messagesPerSec: scenario.count / (medianMs / 1e3),
     mbPerSec: (scenario.size * scenario.count) / 1e6 / (medianMs / 1e3),
+    idleRssBytes,
+    maxRssBytes,
   };
 }
 
@@ -1012,6 +1157,31 @@ function bufferutilLoads(): string {
   } catch {
     return '';
   }
+}
+
+/** An implementation as its client processes reported it. */
+interface ClientInfo {
+  readonly impl: ImplName;
+  readonly version: string;
+  readonly notes: string;
+}
+
+/** An implementation's memory over the run, from its client processes (one per scenario it ran). */
+interface MemorySummary {
+  readonly impl: ImplName;
+  readonly processes: number;
+  /** Median over its processes of the RSS once loaded. */
+  readonly idleRssBytes: number;
+  /** Median over its processes of `ru_maxrss` once loaded: the peak of loading alone. */
+  readonly loadedMaxRssBytes: number;
+  /** Largest peak RSS (`ru_maxrss` at exit) over its scenarios. */
+  readonly maxRssBytes: number;
+}
+
+function ratioOfResults(results: readonly ImplResult[], value: (r: ImplResult) => number): number {
+  const ours = results.find((r) => r.impl === 'polysocket');
+  const theirs = results.find((r) => r.impl === 'ws');
+  return ours === undefined || theirs === undefined ? Number.NaN : value(ours) / value(theirs);
 }
 
 async function orchestrate(): Promise<void> {
@@ -1035,135 +1205,92 @@ async function orchestrate(): Promise<void> {
   const impls = IMPLS.filter((impl) => impl !== 'ws+bufferutil' || bufferutilVersion !== '');
   if (bufferutilVersion === '') console.log('bufferutil does not load: the ws+bufferutil column is skipped');
 
-  const baseEnv = { ...process.env };
-  delete baseEnv['WS_NO_BUFFER_UTIL'];
-  const server = spawn(['--role=server'], baseEnv, PINNING?.server);
-  const { wsPort, rawPort } = await withTimeout(
+  const serverEnv = { ...process.env };
+  delete serverEnv['WS_NO_BUFFER_UTIL'];
+  const server = spawn(['--role=server'], serverEnv, PINNING?.server);
+  const ports = await withTimeout(
     nextMessage<{ wsPort: number; rawPort: number }>(server, () => true),
     20_000,
     'server start',
   );
-
-  const workers: Worker[] = [];
-  const ballastSizes: number[] = [];
-  for (const impl of impls) {
-    const pureJs = impl === 'ws' || impl === 'ws (WHATWG types)';
-    const env = pureJs ? { ...baseEnv, WS_NO_BUFFER_UTIL: '1' } : baseEnv;
-    const child = spawn(
-      [`--role=client`, `--impl=${impl}`, `--ws-port=${wsPort}`, `--raw-port=${rawPort}`],
-      env,
-      PINNING?.client,
-      impl === CPU_PROF,
-    );
-    const ready = await withTimeout(
-      nextMessage<{
-        type: string;
-        version: string;
-        notes: string;
-        idleRssBytes: number;
-        ballastBytes: number;
-      }>(child, (m) => m.type === 'ready'),
-      20_000,
-      `${impl} start`,
-    );
-    workers.push({
-      impl,
-      child,
-      version: ready.version,
-      notes: ready.notes,
-      idleRssBytes: ready.idleRssBytes,
-      maxRssBytes: 0,
-    });
-    ballastSizes.push(ready.ballastBytes);
-  }
-  const environment = {
-    date: new Date().toISOString(),
-    node: process.version,
-    v8: process.versions.v8,
-    platform: `${process.platform} ${process.arch}`,
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    cpus: os.cpus().length,
-    versions: Object.fromEntries(workers.map((w) => [w.impl, w.version])),
-    notes: Object.fromEntries(workers.map((w) => [w.impl, w.notes])),
-    bufferutil: bufferutilVersion === '' ? 'does not load' : bufferutilVersion,
-    server: 'ws WebSocketServer with bufferutil, perMessageDeflate off, in a child process',
-    pinning:
-      PINNING === null
-        ? 'none'
-        : `taskset: server on CPU ${PINNING.server}, clients on CPU ${PINNING.client}`,
-    ballast: `${BALLAST_OBJECTS} live objects per client, ${mib(median(ballastSizes))} MiB of heap`,
-    samples: SAMPLES,
-    echoSamples: ECHO_SAMPLES,
-    warmup: 1,
-  };
+  const cpu = os.cpus()[0]?.model ?? 'unknown';
   console.log(
-    `client benchmark on Node ${process.version}, ${environment.cpu} ×${environment.cpus}, load ${loadStart.toFixed(2)}`,
+    `client benchmark on Node ${process.version}, ${cpu} ×${os.cpus().length}, load ${loadStart.toFixed(2)}; a fresh client process per scenario and implementation`,
   );
-  for (const w of workers) console.log(`  ${w.impl}: ${w.version}, ${w.notes}`);
 
+  const clients = new Map<ImplName, ClientInfo>();
+  /** Every client process once loaded, over all scenarios. */
+  const loaded: Worker[] = [];
+  let startupMs = 0;
   const rows: Row[] = [];
   for (const scenario of scenarios()) {
     const name = scenarioName(scenario);
-    const active = workers.filter((w) => scenario.kind === 'receive' || !RECEIVE_ONLY.includes(w.impl));
-    for (const worker of active) await runSample(worker, scenario);
-    const samples = active.map(() => [] as SampleResult[]);
-    const sampleCount = scenario.kind === 'echo' ? ECHO_SAMPLES : SAMPLES;
-    for (let s = 0; s < sampleCount; s++) {
-      for (let k = 0; k < active.length; k++) {
-        const index = s % 2 === 0 ? k : active.length - 1 - k;
-        samples[index]!.push(await runSample(active[index]!, scenario));
+    const scenarioImpls = impls.filter((impl) => scenario.kind === 'receive' || !RECEIVE_ONLY.includes(impl));
+    /** This scenario's processes: killed in `finally` if anything fails before they exit. */
+    const forked: ChildProcess[] = [];
+    try {
+      const startedAt = now();
+      const active = await startWorkers(scenarioImpls, scenario, ports, forked);
+      startupMs += now() - startedAt;
+      for (const w of active) {
+        loaded.push(w);
+        if (!clients.has(w.impl)) {
+          clients.set(w.impl, { impl: w.impl, version: w.version, notes: w.notes });
+          console.log(`  ${w.impl}: ${w.version}, ${w.notes}`);
+        }
       }
-    }
-    const results = active.map((w, i) => summarize(scenario, w.impl, samples[i]!));
-    const ours = results.find((r) => r.impl === 'polysocket');
-    const theirs = results.find((r) => r.impl === 'ws');
-    const theirsArrayBuffer = results.find((r) => r.impl === 'ws (WHATWG types)');
-    let ratio = Number.NaN;
-    let ratioP99: number | undefined;
-    let ratioArrayBuffer: number | undefined;
-    let ratioCore: number | undefined;
-    const core = results.find((r) => r.impl === 'polysocket core');
-    if (core !== undefined && theirs !== undefined) ratioCore = theirs.medianMs / core.medianMs;
-    if (ours !== undefined && theirs !== undefined) {
-      if (scenario.kind === 'echo') {
-        ratio = ours.p50Ms! / theirs.p50Ms!;
-        ratioP99 = ours.p99Ms! / theirs.p99Ms!;
-      } else {
-        ratio = theirs.medianMs / ours.medianMs;
+      for (const worker of active) await runSample(worker, scenario);
+      const samples = active.map(() => [] as SampleResult[]);
+      const sampleCount = scenario.kind === 'echo' ? ECHO_SAMPLES : SAMPLES;
+      for (let s = 0; s < sampleCount; s++) {
+        for (let k = 0; k < active.length; k++) {
+          const index = s % 2 === 0 ? k : active.length - 1 - k;
+          samples[index]!.push(await runSample(active[index]!, scenario));
+        }
       }
+      const maxRss = await Promise.all(active.map((w) => stopWorker(w)));
+      const results = active.map((w, i) =>
+        summarize(scenario, w.impl, samples[i]!, { idleRssBytes: w.idleRssBytes, maxRssBytes: maxRss[i]! }),
+      );
+      const ours = results.find((r) => r.impl === 'polysocket');
+      const theirs = results.find((r) => r.impl === 'ws');
+      const theirsArrayBuffer = results.find((r) => r.impl === 'ws (WHATWG types)');
+      let ratio = Number.NaN;
+      let ratioP99: number | undefined;
+      let ratioArrayBuffer: number | undefined;
+      let ratioCore: number | undefined;
+      const core = results.find((r) => r.impl === 'polysocket core');
+      if (core !== undefined && theirs !== undefined) ratioCore = theirs.medianMs / core.medianMs;
+      if (ours !== undefined && theirs !== undefined) {
+        if (scenario.kind === 'echo') {
+          ratio = ours.p50Ms! / theirs.p50Ms!;
+          ratioP99 = ours.p99Ms! / theirs.p99Ms!;
+        } else {
+          ratio = theirs.medianMs / ours.medianMs;
+        }
+      }
+      if (ours !== undefined && theirsArrayBuffer !== undefined) {
+        ratioArrayBuffer = theirsArrayBuffer.medianMs / ours.medianMs;
+      }
+      const row: Row = {
+        scenario: name,
+        kind: scenario.kind,
+        size: scenario.size,
+        count: scenario.count,
+        results,
+        ratio,
+        ...(ratioP99 === undefined ? {} : { ratioP99 }),
+        ...(ratioArrayBuffer === undefined ? {} : { ratioArrayBuffer }),
+        ...(ratioCore === undefined ? {} : { ratioCore }),
+        ratioMaxRss: ratioOfResults(results, (r) => r.maxRssBytes),
+      };
+      rows.push(row);
+      console.log(consoleLine(row));
+    } finally {
+      for (const child of forked) kill(child);
     }
-    if (ours !== undefined && theirsArrayBuffer !== undefined) {
-      ratioArrayBuffer = theirsArrayBuffer.medianMs / ours.medianMs;
-    }
-    const row: Row = {
-      scenario: name,
-      kind: scenario.kind,
-      size: scenario.size,
-      count: scenario.count,
-      results,
-      ratio,
-      ...(ratioP99 === undefined ? {} : { ratioP99 }),
-      ...(ratioArrayBuffer === undefined ? {} : { ratioArrayBuffer }),
-      ...(ratioCore === undefined ? {} : { ratioCore }),
-    };
-    rows.push(row);
-    console.log(consoleLine(row));
   }
 
-  for (const worker of workers) {
-    const reply = nextMessage<{ type: string; maxRssBytes: number }>(worker.child, (m) => m.type === 'exit');
-    worker.child.send({ type: 'exit' });
-    worker.maxRssBytes = (await withTimeout(reply, 10_000, `${worker.impl} exit`)).maxRssBytes;
-    // Let it exit by itself (a --cpu-prof profile is written at exit).
-    const child = worker.child;
-    if (child.exitCode === null && child.signalCode === null) {
-      await withTimeout(
-        new Promise<void>((resolve) => child.once('exit', () => resolve())),
-        10_000,
-        `${worker.impl} exit`,
-      );
-    }
-  }
   server.send('exit');
   const floor = await measureFloor();
   console.log(
@@ -1172,29 +1299,59 @@ async function orchestrate(): Promise<void> {
   clearTimeout(runTimer);
   const seconds = (Date.now() - started) / 1000;
   const loadEnd = os.loadavg()[0] ?? 0;
-  const memory = workers.map((w) => ({
-    impl: w.impl,
-    idleRssBytes: w.idleRssBytes,
-    maxRssBytes: w.maxRssBytes,
-  }));
-  console.log(`\npeak RSS: ${memory.map((m) => `${m.impl} ${mib(m.maxRssBytes)} MiB`).join(', ')}`);
+  const columns = impls.flatMap((impl) => clients.get(impl) ?? []);
+  const memory: MemorySummary[] = columns.map(({ impl }) => {
+    const processes = loaded.filter((w) => w.impl === impl);
+    const peaks = rows.flatMap((row) => row.results.filter((r) => r.impl === impl).map((r) => r.maxRssBytes));
+    return {
+      impl,
+      processes: processes.length,
+      idleRssBytes: median(processes.map((w) => w.idleRssBytes)),
+      loadedMaxRssBytes: median(processes.map((w) => w.loadedMaxRssBytes)),
+      maxRssBytes: Math.max(...peaks),
+    };
+  });
+  const environment = {
+    date: new Date().toISOString(),
+    node: process.version,
+    v8: process.versions.v8,
+    platform: `${process.platform} ${process.arch}`,
+    cpu,
+    cpus: os.cpus().length,
+    versions: Object.fromEntries(columns.map((c) => [c.impl, c.version])),
+    notes: Object.fromEntries(columns.map((c) => [c.impl, c.notes])),
+    bufferutil: bufferutilVersion === '' ? 'does not load' : bufferutilVersion,
+    server: 'ws WebSocketServer with bufferutil, perMessageDeflate off, in a child process for the whole run',
+    clientProcesses: 'a fresh child process per scenario and implementation (start-up not timed)',
+    processCount: loaded.length,
+    startupSeconds: startupMs / 1000,
+    pinning:
+      PINNING === null
+        ? 'none'
+        : `taskset: server on CPU ${PINNING.server}, clients on CPU ${PINNING.client}`,
+    ballast: `${BALLAST_OBJECTS} live objects per client, ${mib(median(loaded.map((w) => w.ballastBytes)))} MiB of heap`,
+    samples: SAMPLES,
+    echoSamples: ECHO_SAMPLES,
+    warmup: 1,
+    seconds,
+    loadAverage: { start: loadStart, end: loadEnd },
+  };
   console.log(
-    `${rows.length} scenarios in ${seconds.toFixed(1)} s; load ${loadStart.toFixed(2)} → ${loadEnd.toFixed(2)}`,
+    `\nRSS (MiB), idle after loading (median) / peak over the run: ${memory.map((m) => `${m.impl} ${mib(m.idleRssBytes)} / ${mib(m.maxRssBytes)}`).join(', ')}`,
+  );
+  console.log(
+    `${rows.length} scenarios, ${loaded.length} client processes (start-up ${(startupMs / 1000).toFixed(1)} s, not timed) in ${seconds.toFixed(1)} s; load ${loadStart.toFixed(2)} → ${loadEnd.toFixed(2)}`,
   );
   killChildren();
   if (QUICK || ONLY !== undefined || CPU_PROF !== undefined) return;
 
   const resultsDir = join(HERE, 'results');
   mkdirSync(resultsDir, { recursive: true });
-  const loadAverage = { start: loadStart, end: loadEnd };
   writeFileSync(
     join(resultsDir, 'client.json'),
-    `${JSON.stringify({ environment: { ...environment, seconds, loadAverage }, memory, floor, rows }, null, 2)}\n`,
+    `${JSON.stringify({ environment, memory, floor, rows }, null, 2)}\n`,
   );
-  writeFileSync(
-    join(resultsDir, 'client.md'),
-    markdown({ ...environment, seconds, loadAverage }, workers, memory, rows, floor),
-  );
+  writeFileSync(join(resultsDir, 'client.md'), markdown(environment, columns, memory, rows, floor));
   console.log(`wrote ${join('bench', 'results', 'client.{json,md}')}`);
 }
 
@@ -1296,7 +1453,8 @@ function consoleLine(row: Row): string {
   );
   const vsArrayBuffer =
     row.ratioArrayBuffer === undefined ? '' : ` (${fmt(row.ratioArrayBuffer, 2)} vs WHATWG types)`;
-  return `${row.scenario}: ${cells.join(' | ')} | ratio ${fmt(row.ratio, 2)}${vsArrayBuffer}`;
+  const peaks = row.results.map((r) => `${r.impl} ${mib(r.maxRssBytes)}`);
+  return `${row.scenario}: ${cells.join(' | ')} | ratio ${fmt(row.ratio, 2)}${vsArrayBuffer}\n  peak RSS (MiB): ${peaks.join(' | ')} | ratio ${fmt(row.ratioMaxRss, 2)}`;
 }
 
 function markdown(
@@ -1310,11 +1468,13 @@ function markdown(
     bufferutil: string;
     pinning: string;
     ballast: string;
+    processCount: number;
+    startupSeconds: number;
     seconds: number;
     loadAverage: { start: number; end: number };
   },
-  workers: readonly Worker[],
-  memory: ReadonlyArray<{ impl: ImplName; idleRssBytes: number; maxRssBytes: number }>,
+  clients: readonly ClientInfo[],
+  memory: readonly MemorySummary[],
   rows: readonly Row[],
   floor: Floor,
 ): string {
@@ -1322,7 +1482,7 @@ function markdown(
   const wsSmall = smallRow?.results.find((r) => r.impl === 'ws');
   const wsPerMessageNs =
     smallRow === undefined || wsSmall === undefined ? Number.NaN : (wsSmall.medianMs * 1e6) / smallRow.count;
-  const names = workers.map((w) => w.impl);
+  const names = clients.map((c) => c.impl);
   const head = (first: string, ...last: string[]): string[] => [
     `| ${first} | ${[...names, ...last].join(' | ')} |`,
     `| --- | ${[...names, ...last].map(() => '---:').join(' | ')} |`,
@@ -1361,6 +1521,14 @@ function markdown(
       lines.push(`| ${row.scenario} | ${cells(row, (r) => fmt(r.medianMajorGcs, 0))} |`);
     return lines;
   };
+  const memoryTable = (): string[] => {
+    const lines = head("peak RSS of the scenario's process (MiB)", 'polysocket / ws');
+    for (const row of rows)
+      lines.push(
+        `| ${row.scenario} | ${cells(row, (r) => mib(r.maxRssBytes))} | ${fmt(row.ratioMaxRss, 2)} |`,
+      );
+    return lines;
+  };
   const cpuTable = (): string[] => {
     const lines = head('client CPU (% of wall time)');
     for (const row of rows)
@@ -1373,10 +1541,11 @@ function markdown(
     `Generated by \`npm run bench:client\` (\`tsx bench/client.bench.ts\`) on ${environment.date}.`,
     '',
     `- Node ${environment.node} (V8 ${environment.v8}), ${environment.platform}, ${environment.cpu} ×${environment.cpus}; TCP loopback (127.0.0.1).`,
-    `- polysocket runs as built by \`vite build\` (dist/node.js, built at the start of the run), not from the sources.\n- Clients: ${workers.map((w) => `${w.impl} ${w.version} (${w.notes})`).join('; ')}.`,
+    `- polysocket runs as built by \`vite build\` (dist/node.js, built at the start of the run), not from the sources.\n- Clients: ${clients.map((c) => `${c.impl} ${c.version} (${c.notes})`).join('; ')}.`,
     `- bufferutil: ${environment.bufferutil === 'does not load' ? 'does not load, the ws+bufferutil column is skipped' : `${environment.bufferutil}, loads (prebuilt binary from the npm package)`}.`,
-    '- Server: a `ws` WebSocketServer (with bufferutil, permessage-deflate off) in a child process of its own; each client in a child process of its own (only one runs at a time). Receive: the server writes pre-built unmasked binary (or text) frames straight to the upgraded socket once the client says "go"; the clock runs from "go" to the Nth message. Send: a synchronous loop of N `send()` calls, timed until the server (ws, counting messages and bytes) answers with the count. Echo: 16 B text messages, one in flight, answered by `ws`.',
-    `- ${SAMPLES} samples per implementation and scenario (echo: ${ECHO_SAMPLES} samples of ${ECHO_ROUND_TRIPS} round trips) after 1 warm-up; medians (echo: median over samples of each sample's p50 and p99). Implementations alternate (A B C …, then … C B A); a fresh connection per sample (not timed); a full GC in each client before each scenario.`,
+    `- Processes: a fresh client process for every scenario and implementation (${environment.processCount} in all), as JMH forks a JVM per benchmark: for each scenario, one process per implementation is forked, loads its library and builds its application heap (below), and only once all are ready do the warm-up and the samples run (start-up, ${fmt(environment.startupSeconds)} s in all, is not timed); at the end of the scenario each exits and reports its peak RSS. Why: when one process per implementation ran every scenario in turn, a scenario's result depended on what had run before it in that process (the heap and the GC pacing left behind by the large-message scenarios): polysocket / ws for receiving 1 KiB messages was 0.46 (binary) and 1.18 (text) when those scenarios ran alone, and 0.20–0.36 and 0.61–0.65 in the full run, where \`ws\` itself went from 683 to 1,304 MB/s for 1 KiB text. Now every scenario starts from the same state for every implementation, whatever runs before it. The processes of a scenario are alive together but only one runs a sample at a time; the others sit idle.`,
+    '- Server: a `ws` WebSocketServer (with bufferutil, permessage-deflate off) in a child process of its own, the same one for the whole run. Receive: the server writes pre-built unmasked binary (or text) frames straight to the upgraded socket once the client says "go"; the clock runs from "go" to the Nth message. Send: a synchronous loop of N `send()` calls, timed until the server (ws, counting messages and bytes) answers with the count. Echo: 16 B text messages, one in flight, answered by `ws`.',
+    `- ${SAMPLES} samples per implementation and scenario (echo: ${ECHO_SAMPLES} samples of ${ECHO_ROUND_TRIPS} round trips) after 1 warm-up; medians (echo: median over samples of each sample's p50 and p99). Implementations alternate (A B C …, then … C B A); a fresh connection per sample (not timed); a full GC in each client process once loaded and again before its warm-up sample, which is all it has run before the measured samples.`,
     "- `polysocket core` (receive only): polysocket's Sans-I/O `ClientProtocol` driven directly over its `NodeTransport`, the way `ws` delivers messages (synchronously in the socket callback, no task, no `MessageEvent`) but with the WHATWG data types: what the protocol and the transport cost apart from the WHATWG layer.",
     "- `binaryType` 'arraybuffer' for polysocket and undici: a fresh ArrayBuffer per binary message and a string per text message, as the WHATWG API requires. `ws` delivers its default Node Buffers for both (views, no copy, text not decoded); `ws (WHATWG types)` is pure-JS `ws` delivering the same data types as the WHATWG clients (`binaryType = 'arraybuffer'`, text read with `toString()`), run in receive scenarios only. Raw TCP: the same payload bytes without framing (receive: counts bytes; send: N writes between `cork()` and `uncork()`; echo: 16 bytes back and forth).",
     `- CPU pinning: ${environment.pinning}.`,
@@ -1414,9 +1583,13 @@ function markdown(
     '',
     '## Memory',
     '',
+    "RSS of the client processes, each holding its application heap (see above). Idle: once loaded, before any sample, median over the implementation's processes (one per scenario it runs). Peak: `ru_maxrss` of a process when it exits, i.e. the peak of one scenario, loading included (loading alone peaks at about the idle figure: the application heap is the largest part of it); peak over the run is the largest of these.",
+    '',
     ...head('client process RSS (MiB)', 'polysocket / ws'),
     `| idle, after loading | ${memory.map((m) => mib(m.idleRssBytes)).join(' | ')} | ${ratioOf(memory, 'idleRssBytes')} |`,
-    `| peak over the run (ru_maxrss) | ${memory.map((m) => mib(m.maxRssBytes)).join(' | ')} | ${ratioOf(memory, 'maxRssBytes')} |`,
+    `| peak over the run (largest scenario peak) | ${memory.map((m) => mib(m.maxRssBytes)).join(' | ')} | ${ratioOf(memory, 'maxRssBytes')} |`,
+    '',
+    ...memoryTable(),
     '',
     '## Client CPU',
     '',
@@ -1449,10 +1622,7 @@ function markdown(
   return lines.join('\n');
 }
 
-function ratioOf(
-  memory: ReadonlyArray<{ impl: ImplName; idleRssBytes: number; maxRssBytes: number }>,
-  key: 'idleRssBytes' | 'maxRssBytes',
-): string {
+function ratioOf(memory: readonly MemorySummary[], key: 'idleRssBytes' | 'maxRssBytes'): string {
   const ours = memory.find((m) => m.impl === 'polysocket');
   const theirs = memory.find((m) => m.impl === 'ws');
   return ours === undefined || theirs === undefined ? '' : fmt(ours[key] / theirs[key], 2);
