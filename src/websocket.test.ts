@@ -458,6 +458,26 @@ describe('send()', () => {
     await tracked.closed;
   });
 
+  test('a large frame is written at once, after the small frames staged before it, in order', async () => {
+    const { ws, server, tracked } = await opened();
+    const connection = await server.connection();
+    const client = connection.client;
+    const before = client.writeCount;
+    const large = new Uint8Array(20_000).fill(7);
+    ws.send('first');
+    ws.send(large);
+    // Synchronously: the run holding 'first', then the large frame.
+    expect(client.writeCount).toBe(before + 2);
+    ws.send('last');
+    expect(client.writeCount).toBe(before + 2);
+    await until(() => connection.frames.length === 3);
+    expect(connection.frames.map((f) => f.data.byteLength)).toEqual([5, 20_000, 4]);
+    expect(connection.texts).toEqual(['first', 'last']);
+    expect(client.writeCount).toBe(before + 3);
+    ws.close();
+    await tracked.closed;
+  });
+
   test('a burst of small sends is coalesced into bounded writes, in order, and bufferedAmount drops after the last', async () => {
     const { ws, server, tracked } = await opened();
     const connection = await server.connection();
