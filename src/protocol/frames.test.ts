@@ -137,6 +137,20 @@ describe('serializeFrame', () => {
     expect(payload).toEqual(utf8('Hello'));
   });
 
+  test('masked payloads on both sides of the byte-wise/word-wise boundary equal the definition', () => {
+    // Below MASK_AT_LIMIT the payload is masked straight into the frame,
+    // from 32 bytes on through a view with the word loop.
+    const key = hex('a1b2c3d4');
+    for (let length = 0; length <= 40; length++) {
+      const payload = Uint8Array.from({ length }, (_, i) => (i * 37 + 11) & 0xff);
+      const out = serializeFrame(frame(Opcode.BINARY, payload), key);
+      const header = length < 126 ? 2 : 4;
+      expect(out.subarray(header, header + 4)).toEqual(key);
+      expect(out.subarray(header + 4)).toEqual(payload.map((byte, i) => byte ^ key[i & 3]!));
+      expect(payload).toEqual(Uint8Array.from({ length }, (_, i) => (i * 37 + 11) & 0xff));
+    }
+  });
+
   test('7-, 16- and 64-bit lengths at their boundaries', () => {
     for (const [length, header] of [
       [125, '82 7d'],

@@ -5,7 +5,7 @@
 import type { ByteQueue } from './byte-queue.js';
 import { PayloadTooBigError, ProtocolError } from './errors.js';
 import { MAX_CONTROL_PAYLOAD } from './limits.js';
-import { applyMask, maskInto } from './mask.js';
+import { applyMask, MASK_AT_LIMIT, maskAt, maskInto } from './mask.js';
 
 /** Opcode values for WebSocket frames (RFC 6455, section 5.2). */
 export const Opcode = {
@@ -230,6 +230,7 @@ export function serializeFrame(outgoing: Frame, maskKey: Uint8Array | null): Uin
   const out = new Uint8Array(headerLength(data.byteLength, maskKey !== null) + data.byteLength);
   const start = writeHeader(outgoing, maskKey, out, 0);
   if (maskKey === null) out.set(data, start);
+  else if (data.byteLength < MASK_AT_LIMIT) maskAt(data, out, start, maskKey);
   else maskInto(data, out.subarray(start), maskKey);
   return out;
 }

@@ -63,5 +63,19 @@ export function maskInto(source: Uint8Array, target: Uint8Array, key: Uint8Array
   for (; i < length; i++) target[i] = source[i]! ^ key[i & 3]!;
 }
 
+/**
+ * Below this many bytes, a payload is masked byte by byte straight into the
+ * frame (`maskAt`): the word loop would not pay for itself, and a view of a
+ * small frame would cost more than the masking. V8 keeps typed arrays of up
+ * to 64 bytes on its heap; `subarray()` of one first moves it off the heap
+ * (an allocation: ~250 ns, most of sending a small message).
+ */
+export const MASK_AT_LIMIT = 32;
+
+/** `source` XOR `key` written into `target` from `offset`, byte by byte, without a view. */
+export function maskAt(source: Uint8Array, target: Uint8Array, offset: number, key: Uint8Array): void {
+  for (let i = 0; i < source.length; i++) target[offset + i] = source[i]! ^ key[i & 3]!;
+}
+
 const ROTATED = new Uint8Array(4);
 const ROTATED_WORD = new Uint32Array(ROTATED.buffer);
