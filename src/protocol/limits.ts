@@ -28,3 +28,12 @@ export const MAX_CONTROL_PAYLOAD = 125;
 
 /** Longest close reason: 125 bytes of payload minus the 2-byte code. */
 export const MAX_CLOSE_REASON = 123;
+
+/**
+ * Most bytes a server keeps that its client sent after the request and
+ * before the server's response. RFC 6455, 4.1: the client "MUST wait for a
+ * response from the server before sending any further data"; an eager
+ * client's first frames are still served, but a peer streaming data at a
+ * server that hasn't answered yet can't make it buffer without bound.
+ */
+export const MAX_EARLY_DATA = 64 * 1024;

@@ -148,6 +148,10 @@ export class Protocol<HandshakeEvent = never> {
   #closeRcvdThenSent: boolean | null = null;
   #parserError: Error | null = null;
   #handshakeError: InvalidHandshakeError | null = null;
+  /** Server: most bytes kept that the client sent before the 101 response; `null`: no limit. */
+  #earlyDataLimit: number | null = null;
+  /** Server: the client sent more than that, and it was dropped. */
+  #earlyDataDropped = false;
 
   /**
    * @throws RangeError if a limit is not a non-negative integer or `null`.
@@ -434,9 +438,32 @@ export class Protocol<HandshakeEvent = never> {
     this.#reader = 'frames';
   }
 
-  /** Parse what is buffered (a server calls this once its 101 response is sent). */
+  /**
+   * Parse what is buffered (a server calls this once its 101 response is
+   * sent). If early data was dropped (see `limitEarlyData()`), fail the
+   * connection with 1002 instead: what the client sent can't be parsed.
+   */
   protected resumeReading(): void {
+    if (this.#earlyDataDropped) {
+      // RFC 6455, 4.1: the client "MUST wait for a response from the server
+      // before sending any further data".
+      const error = new ProtocolError(
+        `client sent more than ${this.#earlyDataLimit} bytes before the handshake response`,
+      );
+      this.#parserError = error;
+      this.fail(error.closeCode, error.message);
+      return;
+    }
     this.#run();
+  }
+
+  /**
+   * Keep at most `limit` bytes that the client sends before the server's
+   * response (a server's request reader has finished); beyond that they are
+   * dropped and `resumeReading()` fails the connection. `null`: no limit.
+   */
+  protected limitEarlyData(limit: number | null): void {
+    this.#earlyDataLimit = limit;
   }
 
   /** Read frames from now on (a server that read its request buffers them until it opens). */
@@ -514,8 +541,15 @@ export class Protocol<HandshakeEvent = never> {
           if (!this.readHandshake(this.#queue, this.#eofReceived)) return;
           break;
         case 'frames': {
-          // A server reads frames only once its 101 response is sent.
-          if (this.#state === State.CONNECTING) return;
+          // A server reads frames only once its 101 response is sent; until
+          // then it keeps what an eager client sent, up to a limit.
+          if (this.#state === State.CONNECTING) {
+            if (this.#earlyDataLimit !== null && this.#queue.length > this.#earlyDataLimit) {
+              this.#queue.clear();
+              this.#earlyDataDropped = true;
+            }
+            return;
+          }
           const parsed = parseFrame(this.#queue, {
             mask: this.side === 'server',
             maxSize: this.#maxFrameSize(),

@@ -7,9 +7,10 @@ import {
   InvalidUpgradeError,
   InvalidVersionError,
   NegotiationError,
+  ProtocolError,
 } from './errors.js';
 import type { Extension, ServerExtensionFactory } from './extensions/base.js';
-import { frame, Opcode } from './frames.js';
+import { type Frame, frame, Opcode, serializeFrame } from './frames.js';
 import { Headers } from './headers.js';
 import { type Request, request } from './http11.js';
 import { SEND_EOF, State } from './protocol.js';
@@ -70,6 +71,85 @@ describe('ServerProtocol: request', () => {
     expect(server.eventsReceived()).toEqual([]);
     server.sendResponse(server.accept(req!));
     expect(server.eventsReceived()).toEqual([frame(Opcode.TEXT, utf8('Hi'))]);
+  });
+
+  describe('early data: what the client sends before the response (RFC 6455 4.1: it MUST wait)', () => {
+    /** A masked binary frame with a zero key and a payload of `size` bytes. */
+    function maskedFrame(size: number): Uint8Array {
+      return serializeFrame(frame(Opcode.BINARY, new Uint8Array(size).fill(7)), new Uint8Array(4));
+    }
+
+    function afterRequest(options: ServerProtocolOptions = {}): { server: ServerProtocol; req: Request } {
+      const server = new ServerProtocol(options);
+      server.receiveData(utf8(`${REQUEST_HEAD}\r\n`));
+      const [req] = server.eventsReceived() as Request[];
+      return { server, req: req! };
+    }
+
+    test('up to maxEarlyData bytes are kept and parsed once the 101 is sent', () => {
+      const { server, req } = afterRequest({ maxEarlyData: 2000 });
+      server.receiveData(maskedFrame(1000));
+      server.receiveData(maskedFrame(900)); // 1908 bytes in all
+      expect(server.eventsReceived()).toEqual([]);
+      server.sendResponse(server.accept(req));
+      expect((server.eventsReceived() as Frame[]).map((f) => f.data.byteLength)).toEqual([1000, 900]);
+      expect(server.state).toBe(State.OPEN);
+    });
+
+    test('beyond it they are dropped, and the 101 is followed by a close frame with 1002 and the end', () => {
+      const { server, req } = afterRequest({ maxEarlyData: 2000 });
+      server.receiveData(maskedFrame(1000));
+      server.receiveData(maskedFrame(1000));
+      for (let i = 0; i < 10; i++) server.receiveData(maskedFrame(5000));
+      expect(server.eventsReceived()).toEqual([]);
+      expect(server.parserError).toBeNull();
+      server.sendResponse(server.accept(req));
+      const output = server.dataToSend();
+      expect(text(output[0] as Uint8Array)).toMatch(/^HTTP\/1\.1 101 /);
+      // The 101, a close frame (FIN + opcode 8, unmasked: a server's) with 1002, the end.
+      expect(output).toHaveLength(3);
+      const close = output[1] as Uint8Array;
+      expect([close[0], close[2], close[3]]).toEqual([0x88, 0x03, 0xea]);
+      expect(output[2]).toBe(SEND_EOF);
+      expect(server.closeSent?.code).toBe(1002);
+      expect(server.parserError).toBeInstanceOf(ProtocolError);
+      expect(server.parserError?.message).toBe(
+        'client sent more than 2000 bytes before the handshake response',
+      );
+      expect(server.eventsReceived()).toEqual([]);
+      expect(server.state).toBe(State.CLOSING);
+      expect(server.closeExpected()).toBe(true);
+      // Later bytes are discarded, never parsed.
+      server.receiveData(maskedFrame(10));
+      expect(server.eventsReceived()).toEqual([]);
+    });
+
+    test('beyond it, a rejection is sent as usual', () => {
+      const { server } = afterRequest({ maxEarlyData: 100 });
+      server.receiveData(maskedFrame(500));
+      server.sendResponse(server.reject(403, 'no\n'));
+      const output = server.dataToSend();
+      expect(text(output[0] as Uint8Array)).toMatch(/^HTTP\/1\.1 403 /);
+      expect(output.slice(1)).toEqual([SEND_EOF]);
+    });
+
+    test('the default keeps 64 KiB; null keeps everything', () => {
+      const limited = afterRequest();
+      limited.server.receiveData(maskedFrame(64 * 1024));
+      limited.server.sendResponse(limited.server.accept(limited.req));
+      expect(limited.server.closeSent?.code).toBe(1002);
+      const unlimited = afterRequest({ maxEarlyData: null });
+      unlimited.server.receiveData(maskedFrame(256 * 1024));
+      unlimited.server.sendResponse(unlimited.server.accept(unlimited.req));
+      expect((unlimited.server.eventsReceived() as Frame[]).map((f) => f.data.byteLength)).toEqual([262144]);
+    });
+
+    test('an invalid maxEarlyData is a RangeError', () => {
+      expect(() => new ServerProtocol({ maxEarlyData: -1 })).toThrow(RangeError);
+      expect(() => new ServerProtocol({ maxEarlyData: 1.5 })).toThrow(
+        'maxEarlyData must be a non-negative integer or null',
+      );
+    });
   });
 
   test.each<[string, Record<string, string | null>, number, unknown]>([

@@ -33,8 +33,9 @@ import {
   response,
   serializeResponse,
 } from './http11.js';
+import { MAX_EARLY_DATA } from './limits.js';
 import { encodeUtf8 } from './platform.js';
-import { Protocol, type ProtocolOptions, State } from './protocol.js';
+import { checkLimit, Protocol, type ProtocolOptions, State } from './protocol.js';
 
 /**
  * Chooses the subprotocol from the client's offers (in its order of
@@ -66,6 +67,14 @@ export interface ServerProtocolOptions extends ProtocolOptions {
   readonly serverHeader?: string | null;
   /** Limits of the HTTP request reader. @defaultValue see `limits.ts` */
   readonly httpLimits?: HttpLimits;
+  /**
+   * Most bytes kept that the client sends after its request and before
+   * `sendResponse()` (it must wait for the response, RFC 6455 4.1). Beyond
+   * that they are dropped, and a 101 response is followed by a close frame
+   * with 1002. `null`: no limit.
+   * @defaultValue 64 KiB (`MAX_EARLY_DATA`)
+   */
+  readonly maxEarlyData?: number | null;
 }
 
 const defaultSelectSubprotocol: SelectSubprotocol = (offered, available) =>
@@ -105,6 +114,8 @@ export class ServerProtocol extends Protocol<Request> {
   /** @throws TypeError if a subprotocol or the server header is invalid. */
   constructor(options: ServerProtocolOptions = {}) {
     super('server', { ...options, state: options.state ?? State.CONNECTING });
+    checkLimit('maxEarlyData', options.maxEarlyData);
+    this.limitEarlyData(options.maxEarlyData === undefined ? MAX_EARLY_DATA : options.maxEarlyData);
     this.#origins = options.origins ?? null;
     this.#checkOrigin = options.checkOrigin ?? null;
     this.#availableExtensions = options.extensions ?? [];
