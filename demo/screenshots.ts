@@ -12,12 +12,13 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/browser/support/chromium.js';
 import { launchIwa } from '../e2e/browser/support/iwa.js';
-import { freePort, startDemo } from './stack.js';
+import { startDemo } from './stack.js';
 
 const outDir = process.argv[2] ?? fileURLToPath(new URL('./screenshots/', import.meta.url));
 mkdirSync(outDir, { recursive: true });
 
-const demo = await startDemo({ port: await freePort(), strictPort: true });
+// Port 0: the OS picks a free port as the page server binds it.
+const demo = await startDemo({ port: 0, strictPort: true });
 const browser = await chromium.launch({
   executablePath: CHROMIUM_PATH,
   args: [...CHROMIUM_ARGS],

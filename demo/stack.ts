@@ -11,7 +11,6 @@
  * /config.json, served by a Vite middleware.
  */
 import { spawn } from 'node:child_process';
-import * as net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createServer, type Plugin, type ViteDevServer } from 'vite';
@@ -107,18 +106,6 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     await stop();
     throw error;
   }
-}
-
-/** A free TCP port on 127.0.0.1 (bound, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /**

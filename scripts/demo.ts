@@ -13,7 +13,7 @@
  */
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
-import { freePort, probeGateway, type RunningDemo, startDemo } from '../demo/stack.js';
+import { probeGateway, type RunningDemo, startDemo } from '../demo/stack.js';
 
 const { values } = parseArgs({
   options: {
@@ -84,7 +84,9 @@ async function runSmoke(running: RunningDemo): Promise<void> {
 }
 
 try {
-  const port = values.port === undefined ? (smoke ? await freePort() : 5173) : Number(values.port);
+  // --smoke: port 0, so that the OS picks a free port as it binds (probing for
+  // one first would race with every other process on the machine).
+  const port = values.port === undefined ? (smoke ? 0 : 5173) : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`bad --port ${values.port}`);
   const verbose = values.verbose === true;
   demo = await startDemo({

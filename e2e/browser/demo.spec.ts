@@ -7,7 +7,7 @@
  * a code and a reason.
  */
 import { expect, type Locator, type Page, test } from '@playwright/test';
-import { freePort, type RunningDemo, startDemo } from '../../demo/stack.js';
+import { type RunningDemo, startDemo } from '../../demo/stack.js';
 import { launchIwa } from './support/iwa.js';
 
 let demo: RunningDemo;
@@ -17,11 +17,11 @@ test.describe.configure({ mode: 'serial' });
 test.beforeAll(async () => {
   test.setTimeout(150_000);
   try {
-    demo = await startDemo({ port: await freePort(), strictPort: true });
+    demo = await startDemo({ port: 0, strictPort: true });
   } catch (error) {
-    // A busy machine: say why, then try once more (another free port, a new gateway).
+    // A busy machine: say why, then try once more (a new gateway).
     console.error(`demo stack did not start, retrying: ${error instanceof Error ? error.message : error}`);
-    demo = await startDemo({ port: await freePort(), strictPort: true });
+    demo = await startDemo({ port: 0, strictPort: true });
   }
 });
 
