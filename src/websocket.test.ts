@@ -478,6 +478,22 @@ describe('send()', () => {
     await tracked.closed;
   });
 
+  test('a transport whose write() throws instead of rejecting fails the connection; send() does not throw', async () => {
+    const { ws, server, tracked } = await opened();
+    const client = (await server.connection()).client;
+    client.write = () => {
+      throw new Error('broken transport');
+    };
+    // A large frame is written inside send() itself.
+    expect(() => ws.send(new Uint8Array(20_000))).not.toThrow();
+    const event = await tracked.closed;
+    expect(event.code).toBe(1006);
+    expect(event.wasClean).toBe(false);
+    // As for a write that rejects: the transport failed, not the protocol,
+    // so close 1006 without an error event (as Chromium on a reset).
+    expect(tracked.log).toEqual(['open', 'close:1006::false']);
+  });
+
   test('a burst of small sends is coalesced into bounded writes, in order, and bufferedAmount drops after the last', async () => {
     const { ws, server, tracked } = await opened();
     const connection = await server.connection();

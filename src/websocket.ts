@@ -831,7 +831,12 @@ export class WebSocket extends EventTarget {
       this.#writeAll(outbox, pongs, start, i, appBytes);
       appBytes = 0;
       start = i + 1;
-      this.#endPromise = this.#transport.end();
+      try {
+        this.#endPromise = this.#transport.end();
+      } catch (error) {
+        this.#destroyTransport(toError(error)); // as in #write
+        return;
+      }
     }
     this.#writeAll(outbox, pongs, start, outbox.length, appBytes);
   }
@@ -854,7 +859,17 @@ export class WebSocket extends EventTarget {
    * (transports accept writes in order).
    */
   #write(chunk: Uint8Array, pongBytes: number, appBytes: number): void {
-    this.#transport.write(chunk).then(
+    let written: Promise<void>;
+    try {
+      written = this.#transport.write(chunk);
+    } catch (error) {
+      // The contract says reject; a transport that throws instead (now
+      // possibly inside send()) fails the same way rather than throwing at
+      // the caller.
+      this.#destroyTransport(toError(error));
+      return;
+    }
+    written.then(
       () => {
         this.#bufferedAmount -= appBytes;
         this.#pongsAccepted(pongBytes);
