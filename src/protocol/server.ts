@@ -111,7 +111,10 @@ export class ServerProtocol extends Protocol<Request> {
   #subprotocol: string | null = null;
   #responseSent = false;
 
-  /** @throws TypeError if a subprotocol or the server header is invalid. */
+  /**
+   * @throws TypeError if a subprotocol or the server header is invalid.
+   * @throws RangeError if a limit is not a non-negative integer or `null`.
+   */
   constructor(options: ServerProtocolOptions = {}) {
     super('server', { ...options, state: options.state ?? State.CONNECTING });
     checkLimit('maxEarlyData', options.maxEarlyData);
