@@ -853,12 +853,18 @@ describe('parsing paced by dispatch', () => {
       ),
     );
 
-  test('chunks that arrive while messages wait are parsed later, in order; then the close frame and the end', async () => {
+  /** An open connection whose text messages are collected in `got`. */
+  async function receiving() {
     const { ws, server, tracked } = connect();
     await tracked.opened;
     const connection = await server.connection();
     const got: string[] = [];
     ws.onmessage = (event) => got.push(event.data as string);
+    return { connection, tracked, got };
+  }
+
+  test('chunks that arrive while messages wait are parsed later, in order; then the close frame and the end', async () => {
+    const { connection, tracked, got } = await receiving();
     // Three bursts (the 2nd and 3rd arrive while the 1st waits for its
     // events, and the 3rd is larger than one feed), then a close frame and
     // the end of the stream, all before any message event runs.
@@ -903,11 +909,7 @@ describe('parsing paced by dispatch', () => {
   });
 
   test('the transport closing abruptly behind waiting chunks: their messages are dispatched, then close 1006', async () => {
-    const { ws, server, tracked } = connect();
-    await tracked.opened;
-    const connection = await server.connection();
-    const got: string[] = [];
-    ws.onmessage = (event) => got.push(event.data as string);
+    const { connection, tracked, got } = await receiving();
     void connection.writeRaw(burst('a', 500));
     void connection.writeRaw(burst('b', 500));
     await Promise.resolve();

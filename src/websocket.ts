@@ -1107,9 +1107,10 @@ export class WebSocket extends EventTarget {
     try {
       this.#dispatchMessage(task);
     } finally {
-      // Few messages wait now: parse what arrived meanwhile.
+      // Few messages wait now: parse what arrived meanwhile (#feed updates
+      // the read flow itself).
       if (this.#messagesPending < FEED_PENDING_LIMIT && !this.#transportClosed) this.#feed();
-      this.#updateReadFlow();
+      else this.#updateReadFlow();
     }
   }
 
