@@ -7,6 +7,12 @@
 export { bindOptions } from './bind-options.js';
 export { CloseEvent } from './events.js';
 export {
+  WebSocketConnectionError,
+  type WebSocketConnectionErrorOptions,
+  type WebSocketErrorEvent,
+  type WebSocketFailureKind,
+} from './failure.js';
+export {
   Transport,
   type TransportEvents,
   type TransportFactory,

@@ -20,6 +20,7 @@ export {
 } from './transports/streams.js';
 export {
   type CertificateHash,
+  GatewayError,
   type WebTransportTransportOptions,
   webTransportTransport,
 } from './transports/webtransport.js';

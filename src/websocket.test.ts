@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { CloseEvent } from './events.js';
+import { WebSocketConnectionError, type WebSocketErrorEvent } from './failure.js';
+import { InvalidStatusError } from './protocol/errors.js';
 import { frame, Opcode, serializeFrame } from './protocol/frames.js';
 import { Headers } from './protocol/headers.js';
 import { response } from './protocol/http11.js';
@@ -941,5 +943,196 @@ describe('read flow control', () => {
     expect(calls).toEqual(['pause', 'resume']);
     ws.close();
     await tracked.closed;
+  });
+});
+
+describe('failing the connection: at once, and saying why (non-standard event.error, failure)', () => {
+  /** The first error event, and the close event after it. */
+  function failed(ws: WebSocket): Promise<{ error: WebSocketErrorEvent; close: CloseEvent }> {
+    return new Promise((resolve) => {
+      let error: WebSocketErrorEvent | null = null;
+      ws.addEventListener('error', (event) => {
+        error ??= event as WebSocketErrorEvent;
+      });
+      ws.addEventListener('close', (event) => resolve({ error: error!, close: event as CloseEvent }));
+    });
+  }
+
+  /**
+   * A server connection that stops cooperating once open: it keeps the
+   * stream open, never reads a frame and never closes; what the client
+   * writes is kept, and whether it half-closed.
+   */
+  async function stubbornPeer(
+    connection: Awaited<ReturnType<ReturnType<typeof memoryServer>['connection']>>,
+  ) {
+    const received: Uint8Array[] = [];
+    const peer = { received, ended: false };
+    connection.transport.removeAllListeners('data');
+    connection.transport.removeAllListeners('end');
+    connection.transport.on('data', (chunk) => received.push(chunk.slice()));
+    connection.transport.on('end', () => {
+      peer.ended = true;
+    });
+    return peer;
+  }
+
+  /** The close code of the masked close frame ending `bytes`, or null. */
+  function lastCloseCode(bytes: Uint8Array): number | null {
+    // A client close frame with a 2-byte code and a short reason: 0x88, 0x80|len, mask(4), payload.
+    for (let i = bytes.byteLength - 8; i >= 0; i--) {
+      if (bytes[i] !== 0x88 || (bytes[i + 1]! & 0x80) === 0) continue;
+      const length = bytes[i + 1]! & 0x7f;
+      if (i + 6 + length !== bytes.byteLength) continue;
+      const mask = bytes.subarray(i + 2, i + 6);
+      return ((bytes[i + 6]! ^ mask[0]!) << 8) | (bytes[i + 7]! ^ mask[1]!);
+    }
+    return null;
+  }
+
+  test('the error event stays a plain Event; its error and the failure attribute say why', async () => {
+    const { ws } = connect({ respond: (_request, protocol) => protocol.reject(403, 'Forbidden\n') });
+    expect(ws.failure).toBeNull();
+    const { error } = await failed(ws);
+    expect(Object.getPrototypeOf(error)).toBe(Event.prototype);
+    expect(String(error)).toBe('[object Event]');
+    expect(error.bubbles).toBe(false);
+    expect(error.cancelable).toBe(false);
+    expect(error.error).toBeInstanceOf(WebSocketConnectionError);
+    expect(error.error).toBe(ws.failure);
+    expect(error.message).toBe(error.error.message);
+    expect(error.error).toMatchObject({
+      name: 'WebSocketConnectionError',
+      kind: 'handshake',
+      closeCode: 1006,
+      url: 'ws://example.com/chat?x=1',
+    });
+    expect(error.error.message).toBe(
+      "WebSocket connection to 'ws://example.com/chat?x=1' failed: Error during WebSocket handshake: server rejected WebSocket connection: HTTP 403",
+    );
+    expect(error.error.cause).toBeInstanceOf(InvalidStatusError);
+    // Read-only, as attributes of an event are.
+    expect(() => {
+      (error as { error: unknown }).error = null;
+    }).toThrow(TypeError);
+  });
+
+  test('a transport that fails to connect: kind transport, its error as the cause; no user info in the URL', async () => {
+    const [client] = memoryTransportPair({ autoOpen: false });
+    const ws = new WebSocket('ws://user:secret@x/', [], { transport: client });
+    const result = failed(ws);
+    const refused = new Error('connect ECONNREFUSED 127.0.0.1:9');
+    client.destroy(refused);
+    const { error } = await result;
+    expect(error.error.kind).toBe('transport');
+    expect(error.error.cause).toBe(refused);
+    expect(error.error.message).toBe(
+      "WebSocket connection to 'ws://***@x/' failed: connect ECONNREFUSED 127.0.0.1:9",
+    );
+    expect(error.error.message).not.toContain('secret');
+  });
+
+  test('kinds: timeout, aborted, subprotocol, keepalive', async () => {
+    const timedOut = connect({ respond: () => undefined }, [], { openTimeoutMs: 30 });
+    expect((await failed(timedOut.ws)).error.error).toMatchObject({ kind: 'timeout', closeCode: 1006 });
+    expect(timedOut.ws.failure?.message).toContain('no connection within 30 ms');
+
+    const aborted = connect();
+    const abortedResult = failed(aborted.ws);
+    aborted.ws.close();
+    expect((await abortedResult).error.error.kind).toBe('aborted');
+
+    const noProtocol = connect({}, ['chat']);
+    const noProtocolError = (await failed(noProtocol.ws)).error.error;
+    expect(noProtocolError.kind).toBe('handshake');
+    expect(noProtocolError.message).toContain('selected none of the subprotocols offered (chat)');
+
+    const server = memoryServer();
+    const ws = new WebSocket('ws://x/', [], {
+      transport: server.factory,
+      pingIntervalMs: 5,
+      pongTimeoutMs: 20,
+      closeTimeoutMs: null,
+    });
+    const result = failed(ws);
+    await new Promise((resolve) => ws.addEventListener('open', resolve));
+    const peer = await stubbornPeer(await server.connection());
+    const { error, close } = await result;
+    expect(error.error).toMatchObject({ kind: 'keepalive', closeCode: 1011 });
+    expect(close.code).toBe(1006);
+    // Not waiting for the peer (closeTimeoutMs is null: that would wait forever).
+    expect(lastCloseCode(concat(peer.received))).toBe(1011);
+    expect(peer.ended).toBe(true);
+  });
+
+  test('a connection lost once open is not a failure: no error, failure stays null', async () => {
+    const { ws, server, tracked } = connect();
+    await tracked.opened;
+    (await server.connection()).transport.destroy(new Error('reset'));
+    await tracked.closed;
+    expect(tracked.log).toEqual(['open', 'close:1006::false']);
+    expect(ws.failure).toBeNull();
+  });
+
+  // RFC 6455, 7.1.7: the client sends its close frame and closes the
+  // connection without waiting for the peer, which here never closes:
+  // closeTimeoutMs null means waiting would never end.
+  test.each([
+    ['reserved bits', [0xc1, 0x02, 0x6f, 0x6b], 1002],
+    ['a reserved opcode', [0x83, 0x00], 1002],
+    ['invalid UTF-8', [0x81, 0x02, 0xc3, 0x28], 1007],
+    ['an oversized control frame', [0x89, 0x7e, 0x00, 0x7e, ...new Array<number>(126).fill(0x61)], 1002],
+    ['an invalid close code', [0x88, 0x02, 0x03, 0xe7], 1002],
+    ['a continuation with nothing to continue', [0x80, 0x00], 1002],
+  ])(
+    '%s from a peer that keeps the stream open: close frame, end, then error and close 1006 at once',
+    async (_, bytes, code) => {
+      const { ws, server, tracked } = connect({}, [], { closeTimeoutMs: null });
+      await tracked.opened;
+      const connection = await server.connection();
+      const peer = await stubbornPeer(connection);
+      const result = failed(ws);
+      await connection.writeRaw(Uint8Array.from(bytes));
+      const { error, close } = await result;
+      expect(tracked.log).toEqual(['open', 'error:Event', 'close:1006::false']);
+      expect(close.wasClean).toBe(false);
+      expect(error.error).toMatchObject({ kind: 'protocol', closeCode: code });
+      expect(error.error.message).toMatch(/failed: the server broke the WebSocket protocol: /);
+      expect(lastCloseCode(concat(peer.received))).toBe(code);
+      expect(peer.ended).toBe(true);
+    },
+  );
+
+  test.each([
+    ['too many headers', `HTTP/1.1 101 Switching Protocols\r\n${'X-A: b\r\n'.repeat(200)}\r\n`],
+    ['an overlong line', `HTTP/1.1 101 Switching Protocols\r\nX-Long: ${'a'.repeat(9000)}\r\n\r\n`],
+    ['a folded header', 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n folded\r\n\r\n'],
+    ['not HTTP', 'SSH-2.0-OpenSSH_9.6\r\n\r\n'],
+  ])('a response head with %s: error and close 1006 at once, the stream ended', async (_, head) => {
+    const { ws, server, tracked } = connect({ respond: () => undefined }, [], {
+      closeTimeoutMs: null,
+      openTimeoutMs: null,
+    });
+    const connection = await server.connection();
+    await until(() => connection.request !== null);
+    const peer = await stubbornPeer(connection);
+    const result = failed(ws);
+    await connection.writeRaw(te.encode(head));
+    const { error } = await result;
+    expect(tracked.log).toEqual(['error:Event', 'close:1006::false']);
+    expect(error.error).toMatchObject({ kind: 'handshake', closeCode: 1006 });
+    expect(error.error.message).toMatch(/failed: Error during WebSocket handshake: /);
+    expect(peer.ended).toBe(true);
+  });
+
+  test('a message complete before the violation is dispatched before error and close', async () => {
+    const { ws, server, tracked } = connect({}, [], { closeTimeoutMs: null });
+    await tracked.opened;
+    const connection = await server.connection();
+    await stubbornPeer(connection);
+    const result = failed(ws);
+    await connection.writeRaw(Uint8Array.of(0x81, 0x02, 0x6f, 0x6b, 0x83, 0x00));
+    await result;
+    expect(tracked.log).toEqual(['open', 'message:ok', 'error:Event', 'close:1006::false']);
   });
 });

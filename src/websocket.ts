@@ -25,10 +25,11 @@
  * state: it changes in those tasks, and synchronously in `close()`.
  */
 import { CloseEvent } from './events.js';
+import { createErrorEvent, WebSocketConnectionError, type WebSocketFailureKind } from './failure.js';
 import { type Message, MessageAssembler, messageData } from './message.js';
 import { BaseClientProtocol, type ClientProtocolOptions } from './protocol/base-client.js';
 import { ABNORMAL_CLOSURE, INTERNAL_ERROR, NORMAL_CLOSURE } from './protocol/close-code.js';
-import { UnexpectedEofError } from './protocol/errors.js';
+import { InvalidHandshakeError, UnexpectedEofError } from './protocol/errors.js';
 import type { ClientExtensionFactory } from './protocol/extensions/base.js';
 import type { ClientPerMessageDeflateOptions } from './protocol/extensions/permessage-deflate.js';
 import { type Frame, Opcode } from './protocol/frames.js';
@@ -166,10 +167,11 @@ const CLOSED = 3;
 type ReadyState = typeof CONNECTING | typeof OPEN | typeof CLOSING | typeof CLOSED;
 
 /**
- * The public members of {@link WebSocket}: what `this` is in an event handler.
- * (Without the private fields, so that lib.dom's `WebSocket` is one too.)
+ * The standard public members of {@link WebSocket}: what `this` is in an
+ * event handler. (Without the private fields and the non-standard
+ * `failure`, so that lib.dom's `WebSocket` is one too.)
  */
-export type WebSocketInstance = Pick<WebSocket, keyof WebSocket>;
+export type WebSocketInstance = Pick<WebSocket, Exclude<keyof WebSocket, 'failure'>>;
 
 // biome-ignore lint/suspicious/noExplicitAny: lib.dom types handlers as returning any
 type Handler<E extends Event> = ((this: WebSocketInstance, ev: E) => any) | null;
@@ -225,6 +227,8 @@ export class WebSocket extends EventTarget {
   #bufferedAmount = 0;
   /** "The user agent was required to fail the WebSocket connection." */
   #failed = false;
+  /** Why it failed: the first reason recorded wins (see `failure`). */
+  #failure: WebSocketConnectionError | null = null;
   /**
    * The opening handshake succeeded ("the WebSocket connection is
    * established"). From then on, losing the connection (EOF or a transport
@@ -250,6 +254,7 @@ export class WebSocket extends EventTarget {
   /** A full run or a large frame is staged: write now rather than at the end of the turn. */
   #writeNow = false;
   #flushScheduled = false;
+  /** `transport.end()` was called: its promise (it is called once at most). */
   #endPromise: Promise<void> | null = null;
   /** Bytes of automatic pongs written and not yet accepted by the transport. */
   #pongBacklog = 0;
@@ -374,7 +379,12 @@ export class WebSocket extends EventTarget {
     this.#transport.on('data', this.#listeners.data);
     this.#transport.on('end', this.#listeners.end);
     this.#transport.on('close', this.#listeners.close);
-    if (openTimeoutMs !== null) this.#openTimer = setTimeout(() => this.#fail(), openTimeoutMs);
+    if (openTimeoutMs !== null) {
+      this.#openTimer = setTimeout(
+        () => this.#fail('timeout', `no connection within ${openTimeoutMs} ms (openTimeoutMs)`),
+        openTimeoutMs,
+      );
+    }
   }
 
   /** https://websockets.spec.whatwg.org/#dom-websocket-url */
@@ -415,6 +425,15 @@ export class WebSocket extends EventTarget {
     // An IDL enumeration attribute: assigning another value is ignored.
     const type = String(value);
     if (type === 'blob' || type === 'arraybuffer') this.#binaryType = type;
+  }
+
+  /**
+   * Non-standard: why the connection failed, once it has (the `error` event
+   * carries the same error as its `error` property); `null` until then, and
+   * for connections that closed without failing.
+   */
+  get failure(): WebSocketConnectionError | null {
+    return this.#failure;
   }
 
   /** https://html.spec.whatwg.org/multipage/webappapis.html#handler-onopen */
@@ -490,7 +509,12 @@ export class WebSocket extends EventTarget {
           outgoing.bytes = new Uint8Array(buffer);
           this.#drainSendQueue();
         },
-        () => this.#fail(INTERNAL_ERROR, 'failed to read a Blob'),
+        (error: unknown) =>
+          this.#fail('blob', 'a Blob passed to send() could not be read', {
+            cause: error,
+            code: INTERNAL_ERROR,
+            reason: 'failed to read a Blob',
+          }),
       );
       return;
     }
@@ -563,7 +587,8 @@ export class WebSocket extends EventTarget {
     //   (Established, but the open event still pending, counts as not yet:
     //   the page never saw OPEN.)
     if (this.#readyState === CONNECTING) {
-      this.#fail();
+      // (Chromium says "WebSocket is closed before the connection is established.")
+      this.#fail('aborted', 'close() was called before the connection was established');
       this.#readyState = CLOSING;
       return;
     }
@@ -735,11 +760,23 @@ export class WebSocket extends EventTarget {
           assertNever(event);
       }
     }
-    // The core failed the connection itself (a protocol error from the peer);
-    // an end of stream once established is a lost connection, not a failure.
+    // The core failed the connection itself (a protocol error from the peer,
+    // or a handshake response it could not parse); an end of stream once
+    // established is a lost connection, not a failure.
     const parserError = this.#protocol.parserError;
-    if (parserError !== null && !(this.#established && parserError instanceof UnexpectedEofError)) {
+    if (
+      parserError !== null &&
+      !this.#failed &&
+      !this.#transportClosed &&
+      !(this.#established && parserError instanceof UnexpectedEofError)
+    ) {
       this.#failed = true;
+      this.#recordFailure(
+        ...describeParserError(parserError, this.#established),
+        parserError,
+        this.#protocol.closeSent?.code ?? ABNORMAL_CLOSURE,
+      );
+      this.#closeNow();
     }
   }
 
@@ -831,12 +868,7 @@ export class WebSocket extends EventTarget {
       this.#writeAll(outbox, pongs, start, i, appBytes);
       appBytes = 0;
       start = i + 1;
-      try {
-        this.#endPromise = this.#transport.end();
-      } catch (error) {
-        this.#destroyTransport(toError(error)); // as in #write
-        return;
-      }
+      if (!this.#end()) return;
     }
     this.#writeAll(outbox, pongs, start, outbox.length, appBytes);
   }
@@ -878,6 +910,22 @@ export class WebSocket extends EventTarget {
     );
   }
 
+  /**
+   * Half-close the transport, once: `#closeNow()` may have ended it before
+   * the core's own `SEND_EOF`. Returns `false` if the transport threw and was
+   * destroyed.
+   */
+  #end(): boolean {
+    if (this.#endPromise !== null) return true;
+    try {
+      this.#endPromise = this.#transport.end();
+    } catch (error) {
+      this.#destroyTransport(toError(error)); // as in #write
+      return false;
+    }
+    return true;
+  }
+
   /** Pongs were accepted by the transport: write the one held back, if there is room now. */
   #pongsAccepted(bytes: number): void {
     if (bytes === 0) return;
@@ -896,8 +944,15 @@ export class WebSocket extends EventTarget {
     this.#openTimer = undefined;
     // The opening handshake failed (status, Upgrade, Accept, negotiation):
     // fail the WebSocket connection.
-    if (this.#protocol.handshakeError !== null) {
+    const handshakeError = this.#protocol.handshakeError;
+    if (handshakeError !== null) {
       this.#failed = true;
+      this.#recordFailure(
+        'handshake',
+        `Error during WebSocket handshake: ${handshakeError.message}`,
+        handshakeError,
+        ABNORMAL_CLOSURE,
+      );
       this.#destroyTransport();
       return;
     }
@@ -907,7 +962,10 @@ export class WebSocket extends EventTarget {
     // failure, or the empty byte sequence, then fail the WebSocket
     // connection." (RFC 6455 only rejects a subprotocol that wasn't offered.)
     if (this.#protocols.length > 0 && this.#protocol.subprotocol === null) {
-      this.#fail();
+      this.#fail(
+        'handshake',
+        `Error during WebSocket handshake: the server selected none of the subprotocols offered (${this.#protocols.join(', ')})`,
+      );
       return;
     }
     const extensions = response.headers.getAll('Sec-WebSocket-Extensions').join(', ');
@@ -998,18 +1056,56 @@ export class WebSocket extends EventTarget {
   }
 
   /**
-   * "Fail the WebSocket connection" (RFC 6455, 7.1.7): send a close frame
-   * with `code` if the connection is open and `code` isn't 1006, else close
-   * the transport now. The error and close events follow when it closes.
+   * "Fail the WebSocket connection" (RFC 6455, 7.1.7) for a reason found
+   * here rather than by the core: send a close frame with `code` if the
+   * connection is open and `code` isn't 1006, then close the connection at
+   * once. The error and close events follow when the transport closes;
+   * `kind` and `message` say why (see `failure`).
    */
-  #fail(code: number = ABNORMAL_CLOSURE, reason = ''): void {
+  #fail(
+    kind: WebSocketFailureKind,
+    message: string,
+    details: { cause?: unknown; code?: number; reason?: string } = {},
+  ): void {
     if (this.#failed || this.#transportClosed) return;
     this.#failed = true;
+    const code = details.code ?? ABNORMAL_CLOSURE;
     const state = this.#protocol.state;
-    if (state === State.CONNECTING || state === State.OPEN) this.#protocol.fail(code, reason);
+    const sendsClose = state === State.OPEN && code !== ABNORMAL_CLOSURE;
+    this.#recordFailure(kind, message, details.cause, sendsClose ? code : ABNORMAL_CLOSURE);
+    if (state === State.CONNECTING || state === State.OPEN) this.#protocol.fail(code, details.reason ?? '');
     this.#takeOutput();
-    if (code === ABNORMAL_CLOSURE || state !== State.OPEN) this.#destroyTransport();
-    else this.#armCloseTimer();
+    if (sendsClose) this.#closeNow();
+    else this.#destroyTransport();
+  }
+
+  /** Record why the connection failed; the first reason wins. */
+  #recordFailure(kind: WebSocketFailureKind, detail: string, cause: unknown, closeCode: number): void {
+    if (this.#failure !== null) return;
+    const url = redactUserInfo(this.#url.href);
+    this.#failure = new WebSocketConnectionError(kind, `WebSocket connection to '${url}' failed: ${detail}`, {
+      url,
+      closeCode,
+      ...(cause === undefined ? {} : { cause }),
+    });
+  }
+
+  /**
+   * Close the connection after failing it, without waiting for the peer.
+   * RFC 6455, 7.1.7: "to _Fail the WebSocket Connection_ [...] the endpoint
+   * [...] MUST _Close the WebSocket Connection_" (send the Close frame if it
+   * can, then close the TCP connection); waiting for the peer to close its
+   * side is for the closing handshake only. What is staged (the close frame)
+   * is written now, then the transport is half-closed and destroyed once the
+   * end is sent: at once on a healthy connection, or by the close timeout
+   * when the peer does not take the bytes.
+   */
+  #closeNow(): void {
+    if (this.#destroyed || this.#transportClosed) return;
+    this.#writeStaged();
+    if (!this.#end()) return;
+    this.#armCloseTimer();
+    void this.#endPromise!.then(() => this.#destroyTransport());
   }
 
   #armCloseTimer(): void {
@@ -1048,7 +1144,10 @@ export class WebSocket extends EventTarget {
     this.#protocol.receiveEof();
     this.#protocol.dataToSend();
     this.#protocol.eventsReceived();
-    if (error !== undefined && this.#protocol.closeRcvd === null && !this.#established) this.#failed = true;
+    if (error !== undefined && this.#protocol.closeRcvd === null && !this.#established) {
+      this.#failed = true;
+      this.#recordFailure('transport', error.message, error, ABNORMAL_CLOSURE);
+    }
     // RFC 6455, 7.1.4: "If the TCP connection was closed after the WebSocket
     // closing handshake was completed, the WebSocket connection is said to
     // have been closed _cleanly_."
@@ -1059,13 +1158,23 @@ export class WebSocket extends EventTarget {
     // connecting failed. Afterwards it was lost: close 1006 without error
     // (RFC 6455 7.1.5 doesn't fail it; Chromium fires no error either).
     const failed = this.#failed || (!this.#established && code === ABNORMAL_CLOSURE);
+    if (failed) {
+      this.#recordFailure(
+        'handshake',
+        'the connection closed during the opening handshake',
+        this.#protocol.parserError ?? undefined,
+        ABNORMAL_CLOSURE,
+      );
+    }
+    const failure = this.#failure;
     this.#queueTask(() => {
       // 1. Change the ready state to CLOSED (3).
       this.#readyState = CLOSED;
       // 2. If the user agent was required to fail the WebSocket connection,
       //    or if the WebSocket connection was closed after being flagged as
       //    full, fire an event named error at the WebSocket object.
-      if (failed) this.dispatchEvent(new Event('error'));
+      //    (The event is a plain Event; polysocket adds why, see `failure`.)
+      if (failure !== null) this.dispatchEvent(createErrorEvent(failure));
       // 3. Fire an event named close at the WebSocket object, using
       //    CloseEvent, with the wasClean attribute initialized to true if the
       //    connection closed cleanly and false otherwise, the code attribute
@@ -1133,7 +1242,14 @@ export class WebSocket extends EventTarget {
     if (this.#pongTimeoutMs !== null) {
       this.#pongTimer = setTimeout(() => {
         this.#pongTimer = undefined;
-        this.#fail(INTERNAL_ERROR, 'keepalive ping timeout');
+        this.#fail(
+          'keepalive',
+          `no pong within ${this.#pongTimeoutMs} ms of a keepalive ping (pongTimeoutMs)`,
+          {
+            code: INTERNAL_ERROR,
+            reason: 'keepalive ping timeout',
+          },
+        );
       }, this.#pongTimeoutMs);
     }
   }
@@ -1317,4 +1433,16 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 function assertNever(value: never): never {
   throw new Error(`unexpected value: ${JSON.stringify(value)}`);
+}
+
+/**
+ * What a failure the core found means to the application: a handshake
+ * response it could not parse before the connection was established, a
+ * protocol violation after.
+ */
+function describeParserError(error: Error, established: boolean): [WebSocketFailureKind, string] {
+  if (!established || error instanceof InvalidHandshakeError) {
+    return ['handshake', `Error during WebSocket handshake: ${error.message}`];
+  }
+  return ['protocol', `the server broke the WebSocket protocol: ${error.message}`];
 }

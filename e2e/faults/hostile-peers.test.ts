@@ -17,11 +17,11 @@
  * - a slow-reading peer: bufferedAmount grows while it doesn't read and
  *   drains to 0 when it does, and every message is echoed intact.
  */
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { WebSocket } from '../../src/node.js';
-import { computeAccept } from '../../src/protocol/handshake.js';
+import { rawServer as startRawServer, upgrade } from './raw-server.js';
 import { expectNothingLeft, resources } from './resources.js';
 
 const TIMEOUT_MS = 300;
@@ -34,38 +34,14 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A raw server; `onRequest` runs once the request head is read (with the client's key). */
+/** A raw server (raw-server.ts) whose client went away closes its end too, so only the client's sockets are counted afterwards. */
 async function rawServer(onRequest: (socket: net.Socket, key: string) => void): Promise<string> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-    socket.on('close', () => sockets.delete(socket));
-    // Our client went away: the server's end goes too, so only the client's
-    // sockets are counted afterwards.
+  const server = await startRawServer((socket, key) => {
     socket.on('end', () => socket.destroy());
-    let head = '';
-    const onData = (chunk: Buffer): void => {
-      head += chunk.toString('latin1');
-      if (!head.includes('\r\n\r\n')) return;
-      socket.off('data', onData);
-      onRequest(socket, /sec-websocket-key: *(\S+)/i.exec(head)?.[1] ?? '');
-    };
-    socket.on('data', onData);
+    onRequest(socket, key);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return `ws://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
-}
-
-function upgrade(key: string): string {
-  return (
-    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-    `Sec-WebSocket-Accept: ${computeAccept(key)}\r\n\r\n`
-  );
+  cleanups.push(() => server.stop());
+  return server.url;
 }
 
 /** Unmasked close frame from the server. */

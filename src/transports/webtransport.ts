@@ -47,8 +47,11 @@ export const MAX_GATEWAY_LINE = 1024;
  */
 export interface CertificateHash {
   readonly algorithm: 'sha-256';
-  /** The SHA-256 of the DER certificate: bytes, or their base64 (as the gateway prints it). */
-  readonly value: BufferSource | string;
+  /**
+   * The SHA-256 of the DER certificate: bytes, or their base64 (as the gateway prints it).
+   * The bytes are lib.dom's `BufferSource`, spelled out so that the declarations need no DOM lib.
+   */
+  readonly value: ArrayBuffer | ArrayBufferView<ArrayBuffer> | string;
 }
 
 /** Options of {@link webTransportTransport}. */
@@ -229,11 +232,8 @@ class Session {
       const reader = stream.readable.getReader();
       const { status, text, head } = await readStatusLine(reader);
       reader.releaseLock();
-      if (status !== 200) {
-        throw new Error(
-          `gateway ${this.#gateway} refused ${authority(target.host, target.port)}: ${status} ${text}`,
-        );
-      }
+      if (status !== 200)
+        throw new GatewayError(this.#gateway, authority(target.host, target.port), status, text);
       return { readable: stream.readable, writable: stream.writable, head };
     } catch (error) {
       stream.readable.cancel().catch(() => {});
@@ -262,6 +262,32 @@ class Session {
       detail = `: code ${String(closeCode)}${typeof reason === 'string' && reason !== '' ? `, ${reason}` : ''}`;
     }
     return new Error(`WebTransport session to ${this.#gateway} ${what}${detail}`, { cause });
+  }
+}
+
+/**
+ * The gateway refused to connect a stream to its target; its status line
+ * says why: 400 (malformed request), 403 (target not on the allow-list),
+ * 502 (connecting failed), 503 (a connection limit), 504 (connecting timed
+ * out). A WebSocket that fails this way has it as its failure's `cause`.
+ */
+export class GatewayError extends Error {
+  override readonly name: string = 'GatewayError';
+  /** The gateway's URL. */
+  readonly gateway: string;
+  /** The target asked for, `host:port`. */
+  readonly target: string;
+  /** The status code of the gateway's status line. */
+  readonly status: number;
+  /** The text after the status code. */
+  readonly statusText: string;
+
+  constructor(gateway: string, target: string, status: number, statusText: string) {
+    super(`gateway ${gateway} refused ${target}: ${status} ${statusText}`);
+    this.gateway = gateway;
+    this.target = target;
+    this.status = status;
+    this.statusText = statusText;
   }
 }
 
