@@ -58,6 +58,12 @@ const DOCUMENTED_DIFFERENCES: ReadonlyArray<{
     polysocket: ['close(3000.7) ok', 'code=3001'],
   },
   {
+    label: 'close code 999 from the server',
+    why: 'RFC 6455 7.4: close codes below 1000 are invalid and fail the connection (1002); Chromium 156 reports a clean close with 999',
+    native: ['code=999 reason="" wasClean=true'],
+    polysocket: ['event error', 'code=1006 reason="" wasClean=false'],
+  },
+  {
     label: 'duplicate protocols, case differs',
     why: 'WPT websockets/Create-protocols-repeated-case-insensitive: a SyntaxError; Chromium 156 accepts them',
     native: ['readyState=0', 'event error', 'code=1006'],

@@ -128,7 +128,12 @@ function run(scenario: ParityScenario, impl: ParityImpl, config: ParityConfig): 
   const create = (url: string | URL, protocols: string | string[] | undefined): WebSocket =>
     impl === 'native'
       ? new WebSocket(url, protocols)
-      : (new polysocket.WebSocket(url, protocols, { transport }) as unknown as WebSocket);
+      : (new polysocket.WebSocket(url, protocols, {
+          transport,
+          // The /hostile server never closes: polysocket must not wait for
+          // it, so waiting would hang the scenario rather than pass it late.
+          ...(String(url).includes('/hostile?') ? { closeTimeoutMs: null } : {}),
+        }) as unknown as WebSocket);
 
   const exception = (socket: { label: string }, call: string, error: unknown): string => {
     const { name, message } =
@@ -296,6 +301,12 @@ async function echoBinary(ctx: Ctx, binaryType: BinaryType | null): Promise<void
   await ctx.closed(socket);
 }
 
+/** Members polysocket adds to the standard interface (documented in the README). */
+const NON_STANDARD_MEMBERS = new Set(['failure']);
+
+/** The protocol violations of the parity server's /hostile path (support/parity-server.ts). */
+const VIOLATIONS = ['rsv', 'opcode', 'utf8', 'control', 'masked'] as const;
+
 const scenarios: Record<ParityScenario, Scenario> = {
   'interface: constants, prototype members and their descriptors': async (ctx) => {
     const socket = ctx.open('interface', '/echo');
@@ -317,7 +328,8 @@ const scenarios: Record<ParityScenario, Scenario> = {
     ) {
       for (const key of Reflect.ownKeys(proto)) {
         const name = String(key);
-        if (members.has(name) || name === 'constructor') continue;
+        // polysocket's non-standard additions are not part of the comparison.
+        if (members.has(name) || name === 'constructor' || NON_STANDARD_MEMBERS.has(name)) continue;
         const d = Object.getOwnPropertyDescriptor(proto, key)!;
         const kind =
           'value' in d
@@ -632,6 +644,13 @@ const scenarios: Record<ParityScenario, Scenario> = {
     await ctx.closed(socket);
   },
 
+  'a protocol violation from a server that keeps TCP open: error and close 1006 without waiting': async (
+    ctx,
+  ) => {
+    const sockets = VIOLATIONS.map((what) => ctx.open(what, `/hostile?violation=${what}`));
+    for (const socket of sockets) await ctx.closed(socket);
+  },
+
   'subprotocols: the server selects one of those offered': async (ctx) => {
     const sockets = [
       ctx.open('second of two', '/subprotocol?pick=superchat', ['chat', 'superchat']),
@@ -675,6 +694,11 @@ const scenarios: Record<ParityScenario, Scenario> = {
       if (socket.ws.readyState === WebSocket.OPEN) ctx.call(socket, 'close()', (ws) => ws.close());
       await ctx.closed(socket);
     }
+    // RFC 6455, 7.4: close codes below 1000 are not used; receiving one
+    // fails the connection with 1002. Chromium 156 reports a clean close
+    // with the code.
+    const closeCode = ctx.open('close code 999 from the server', '/hostile?violation=close-code');
+    await ctx.closed(closeCode);
     // WPT (Create-protocols-repeated-case-insensitive): subprotocols that
     // differ only in case are duplicates; Chromium 156 accepts them.
     const caseless = ctx.construct('duplicate protocols, case differs', ctx.url('/echo'), ['chat', 'CHAT']);

@@ -29,6 +29,7 @@ export const PARITY_SCENARIOS = [
   'the server vanishes in the middle of a frame',
   'the server vanishes in the middle of a fragmented message',
   'invalid UTF-8 in a text message from the server',
+  'a protocol violation from a server that keeps TCP open: error and close 1006 without waiting',
   'subprotocols: the server selects one of those offered',
   'subprotocols: the server selects none of those offered',
   'subprotocols: the server selects one that was not offered',

@@ -20,10 +20,31 @@
  *     /subprotocol?pick=P            select P (offered or not); pick=none selects none
  *     /force-protocol?pick=P         send Sec-WebSocket-Protocol: P though none was offered
  *     /invalid-utf8                  send a text frame that is not UTF-8
+ *     /hostile?violation=V           answer 101 (no extensions), then a message ('ok') and a frame
+ *                                    that breaks RFC 6455 (V: rsv, opcode, utf8, control,
+ *                                    close-code, masked), then keep TCP open, reading and
+ *                                    ignoring everything, never closing
  */
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { computeAccept } from '../../../src/protocol/handshake.js';
+
+/** The frames of /hostile, each breaking RFC 6455 in one way. */
+const VIOLATIONS: Record<string, Buffer> = {
+  // RSV1 set, no extension negotiated (5.2).
+  rsv: Buffer.from([0xc1, 0x02, 0x6f, 0x6b]),
+  // Opcode 3 is reserved (5.2).
+  opcode: Buffer.from([0x83, 0x00]),
+  // A text frame that is not UTF-8 (8.1).
+  utf8: Buffer.from([0x81, 0x02, 0xc3, 0x28]),
+  // A ping of 126 bytes: control frames carry 125 at most (5.5).
+  control: Buffer.concat([Buffer.from([0x89, 0x7e, 0x00, 0x7e]), Buffer.alloc(126, 0x61)]),
+  // Close code 999 is not a valid code (7.4).
+  'close-code': Buffer.from([0x88, 0x02, 0x03, 0xe7]),
+  // A masked frame from the server (5.1).
+  masked: Buffer.from([0x81, 0x82, 1, 2, 3, 4, 0x6e, 0x6d]),
+};
 
 /** A running parity server. */
 export interface ParityServer {
@@ -67,6 +88,29 @@ export async function startParityServer(): Promise<ParityServer> {
     if (url.pathname === '/reject-403') {
       socket.end(
         'HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nforbidden\n',
+      );
+      return;
+    }
+    if (url.pathname === '/hostile') {
+      const violation = VIOLATIONS[url.searchParams.get('violation') ?? ''];
+      const key = request.headers['sec-websocket-key'];
+      if (violation === undefined || typeof key !== 'string') {
+        socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      socket.on('data', () => {});
+      socket.write(
+        Buffer.concat([
+          Buffer.from(
+            'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+              `Sec-WebSocket-Accept: ${computeAccept(key)}\r\n\r\n`,
+          ),
+          // 'ok', a valid message first; not before the oversized ping:
+          // Chromium 156 drops the frames it read together with a control
+          // frame header over 125 bytes (polysocket dispatches them).
+          violation === VIOLATIONS['control'] ? Buffer.alloc(0) : Buffer.from([0x81, 0x02, 0x6f, 0x6b]),
+          violation,
+        ]),
       );
       return;
     }
