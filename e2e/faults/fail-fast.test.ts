@@ -12,8 +12,10 @@
  * close frame came first (masked, with the right code) and then the FIN.
  */
 import type * as net from 'node:net';
+import * as tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
 import { WebSocket, type WebSocketErrorEvent } from '../../src/node.js';
+import { testCertificateChain } from '../runtimes/certs.js';
 import { type RawServer, rawServer, upgrade } from './raw-server.js';
 import { expectNothingLeft, resources } from './resources.js';
 
@@ -156,6 +158,26 @@ describe('failures say why', () => {
     expect(error!.error.kind).toBe('transport');
     expect(error!.error.message).toContain('ECONNREFUSED');
     expect((error!.error.cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+  });
+
+  test('a TLS certificate that does not verify: kind transport, the TLS error as the cause', async () => {
+    // A server certificate from a CA the client does not trust.
+    const chain = testCertificateChain();
+    const server = tls.createServer({ cert: chain.cert, key: chain.key }, (socket) =>
+      socket.on('error', () => {}),
+    );
+    server.on('tlsClientError', () => {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const { events, error } = await run(`wss://127.0.0.1:${port}/`);
+      expect(events).toEqual(['error', 'close 1006']);
+      expect(error!.error.kind).toBe('transport');
+      expect(error!.error.message).toMatch(/certificate/i);
+      expect((error!.error.cause as NodeJS.ErrnoException).code).toMatch(/CERT|SIGNATURE/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   test('a wrong Sec-WebSocket-Accept: kind handshake', async () => {
