@@ -9,14 +9,31 @@
  *     client abort() (RESET_STREAM)     → the TCP connection is closed
  *
  * Buffers are bounded by the streams' queues: `pipeTo()` waits for each
- * write, so a slow side pauses reading on the other (backpressure). The
- * numbers of sessions and of connections are capped.
+ * write, so a slow side pauses reading on the other (backpressure).
+ *
+ * Limits (all in {@link GatewayOptions}, documented in gateway/README.md):
+ * sessions and TCP connections in all, sessions and connections per client
+ * address (limits.ts), streams per session, and time limits for each step a
+ * client must take. A session without an open stream is closed after
+ * `sessionIdleTimeoutMs`; a session whose client vanished is closed by the
+ * QUIC idle timeout, and its TCP connections with it.
+ *
+ * Clients vanish at any moment (a tab closed, a process killed, a network
+ * gone): then `wt.closed` rejects and every read and write of the session's
+ * streams fails. Each of those promises is handled where it is made, since
+ * in Deno an unhandled rejection ends the process, and every other session
+ * with it. (The streams' own `closed` and `ready` promises need no handler:
+ * the Streams standard marks them handled when it rejects them. `wt.closed`
+ * is an ordinary promise.)
  */
 import { canFinishSendStreams, finishSendStream } from './deno-wt-fin.ts';
+import { AddressTable, addressKey } from './limits.ts';
 import {
   type AllowList,
   formatTarget,
+  MAX_LINE,
   parseRequest,
+  printable,
   readRequestLine,
   Status,
   statusLine,
@@ -37,11 +54,21 @@ export interface GatewayOptions {
   readonly key: string;
   /** Concurrent TCP connections, over all sessions; more get a 503. @defaultValue `256` */
   readonly maxConnections?: number;
-  /** Concurrent WebTransport sessions; more are refused. @defaultValue `64` */
+  /** Concurrent WebTransport sessions, handshakes included; more are refused. @defaultValue `64` */
   readonly maxSessions?: number;
+  /** Concurrent TCP connections of one client address (limits.ts); more get a 503. @defaultValue `64` */
+  readonly maxConnectionsPerAddress?: number;
+  /** Concurrent sessions of one client address (limits.ts); more are refused. @defaultValue `16` */
+  readonly maxSessionsPerAddress?: number;
+  /** Concurrent streams of one session; more get a 503. @defaultValue `32` */
+  readonly maxStreamsPerSession?: number;
   /** Time allowed for a TCP connect; then 504. @defaultValue `10000` */
   readonly connectTimeoutMs?: number;
-  /** Time allowed for the request line once a stream opened; then 400. @defaultValue `10000` */
+  /**
+   * Time a client has to send each request: the WebTransport CONNECT once
+   * its QUIC connection is up (else the connection is closed), and the
+   * request line once a stream is open (else 400). @defaultValue `10000`
+   */
   readonly requestTimeoutMs?: number;
   /**
    * QUIC idle timeout: a connection with no packets for this long is closed.
@@ -49,6 +76,11 @@ export interface GatewayOptions {
    * times out. @defaultValue `30000`
    */
   readonly idleTimeoutMs?: number;
+  /**
+   * A session without an open stream for this long is closed; a session
+   * with an open stream is never closed for being idle. @defaultValue `60000`
+   */
+  readonly sessionIdleTimeoutMs?: number;
   /** Where log lines go. @defaultValue `console.log` with an ISO timestamp */
   readonly log?: (line: string) => void;
 }
@@ -57,34 +89,60 @@ export interface GatewayOptions {
 export interface Gateway {
   readonly hostname: string;
   readonly port: number;
+  /** Resolves once the gateway stopped accepting sessions: after close(), or if its listener failed. */
+  readonly stopped: Promise<void>;
+  /** What the gateway holds now. */
+  stats(): GatewayStats;
   /** Stop accepting, close every session, and wait for the connections to end. */
   close(): Promise<void>;
 }
 
-interface Counters {
+/** What a gateway holds at one moment. */
+export interface GatewayStats {
+  /** Sessions, handshakes included. */
+  readonly sessions: number;
+  /** TCP connections, connecting ones included. */
+  readonly connections: number;
+  /** Client addresses (limits.ts) that hold a session or a connection. */
+  readonly addresses: number;
+}
+
+type Settings = Required<Omit<GatewayOptions, 'hostname' | 'port' | 'cert' | 'key'>>;
+
+interface State {
   sessions: number;
   connections: number;
   nextSession: number;
+  readonly addresses: AddressTable;
 }
 
-/** Start listening; resolves once the UDP socket is bound. */
+/** Start listening; returns once the UDP socket is bound. */
 export function startGateway(options: GatewayOptions): Gateway {
   const log = options.log ?? ((line: string) => console.log(`${new Date().toISOString()} ${line}`));
-  const settings = {
+  const settings: Settings = {
     allow: options.allow,
     maxConnections: options.maxConnections ?? 256,
     maxSessions: options.maxSessions ?? 64,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 64,
+    maxSessionsPerAddress: options.maxSessionsPerAddress ?? 16,
+    maxStreamsPerSession: options.maxStreamsPerSession ?? 32,
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+    idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
+    sessionIdleTimeoutMs: options.sessionIdleTimeoutMs ?? 60_000,
     log,
   };
+  for (const [name, value] of Object.entries(settings)) {
+    if (typeof value === 'number' && !(Number.isInteger(value) && value > 0)) {
+      throw new RangeError(`${name} must be a positive integer, not ${value}`);
+    }
+  }
   if (!canFinishSendStreams()) {
     log(
       'warning: Deno internals for the FIN workaround are missing; a target closing ends the whole session',
     );
   }
   const endpoint = new Deno.QuicEndpoint({ hostname: options.hostname ?? '::', port: options.port ?? 4433 });
-  const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
   const listener = endpoint.listen({
     cert: options.cert,
     key: options.key,
@@ -95,23 +153,35 @@ export function startGateway(options: GatewayOptions): Gateway {
     // WebTransport.close()), but Chromium then stops answering: QUIC's idle
     // timeout reaps the connection. Our keep-alive PINGs, which a live client
     // acknowledges, keep idle but open sessions from timing out.
-    maxIdleTimeout: idleTimeoutMs,
-    keepAliveInterval: Math.max(1000, Math.floor(idleTimeoutMs / 3)),
+    maxIdleTimeout: settings.idleTimeoutMs,
+    keepAliveInterval: Math.max(100, Math.floor(settings.idleTimeoutMs / 3)),
+    // QUIC's own stream limit (100 unless set) would stall a client's
+    // createBidirectionalStream() before our cap answers it with a 503. The
+    // room above the cap is for the HTTP/3 CONNECT stream and for refused
+    // streams that the client has not closed yet.
+    maxConcurrentBidirectionalStreams: Math.max(100, settings.maxStreamsPerSession + 16),
   });
-  const counters: Counters = { sessions: 0, connections: 0, nextSession: 1 };
+  const state: State = { sessions: 0, connections: 0, nextSession: 1, addresses: new AddressTable() };
   const sessions = new Set<Promise<void>>();
-  const accepting = (async () => {
+  const stopped = (async () => {
     try {
       // Bounded by the listener: it ends when stop() is called.
       for await (const incoming of listener) {
-        if (counters.sessions >= settings.maxSessions) {
-          log(`refuse a session: ${settings.maxSessions} sessions already`);
-          incoming.refuse();
+        if (state.sessions >= settings.maxSessions) {
+          log(`refuse a session: ${settings.maxSessions} sessions already (--max-sessions)`);
+          try {
+            incoming.refuse();
+          } catch (error) {
+            log(`! refusing a session failed: ${errorText(error)}`);
+          }
           continue;
         }
-        const session = handleSession(incoming, counters, settings);
+        const id = `s${state.nextSession++}`;
+        const session = handleSession(incoming, id, state, settings).catch((error: unknown) =>
+          log(`! session ${id} failed: ${errorText(error)}`),
+        );
         sessions.add(session);
-        session.finally(() => sessions.delete(session));
+        void session.then(() => sessions.delete(session));
       }
     } catch (error) {
       log(`listener stopped: ${errorText(error)}`);
@@ -120,67 +190,159 @@ export function startGateway(options: GatewayOptions): Gateway {
   return {
     hostname: endpoint.addr.hostname,
     port: endpoint.addr.port,
+    stopped,
+    stats: () => ({
+      sessions: state.sessions,
+      connections: state.connections,
+      addresses: state.addresses.size,
+    }),
     async close() {
-      listener.stop();
-      endpoint.close({ closeCode: 0, reason: 'gateway shutting down' });
-      await accepting;
-      await Promise.allSettled([...sessions]);
+      try {
+        listener.stop();
+      } catch {
+        // Stopped already.
+      }
+      try {
+        endpoint.close({ closeCode: 0, reason: 'gateway shutting down' });
+      } catch {
+        // Closed already.
+      }
+      await stopped;
+      await Promise.all([...sessions]);
     },
   };
 }
 
-type Settings = Required<
-  Pick<
-    GatewayOptions,
-    'allow' | 'maxConnections' | 'maxSessions' | 'connectTimeoutMs' | 'requestTimeoutMs' | 'log'
-  >
->;
-
+/** One session, from its QUIC handshake to its end; counted in `state.sessions` all along. */
 async function handleSession(
   incoming: Deno.QuicIncoming,
-  counters: Counters,
+  id: string,
+  state: State,
   settings: Settings,
 ): Promise<void> {
-  const id = `s${counters.nextSession++}`;
-  counters.sessions++;
-  let wt: WebTransport & { url: string };
-  // The QuicIncoming's own remoteAddr is not read: in Deno 2.9.6, touching
-  // it before accept() left the listener failing with "Invalid QuicIncoming
-  // resource"; the connection's is fine.
-  let peer = '?';
+  state.sessions++;
   try {
-    const conn = await incoming.accept();
-    peer = formatTarget({ host: conn.remoteAddr.hostname, port: conn.remoteAddr.port });
-    wt = await Deno.upgradeWebTransport(conn);
+    // The QuicIncoming's own remoteAddr is not read: in Deno 2.9.6, touching
+    // it before accept() left the listener failing with "Invalid QuicIncoming
+    // resource"; the connection's is fine. accept() is bounded by the QUIC
+    // idle timeout, which applies during the handshake.
+    let conn: Deno.QuicConn;
+    let peer: string;
+    let key: string;
+    try {
+      conn = await incoming.accept();
+      peer = formatTarget({ host: conn.remoteAddr.hostname, port: conn.remoteAddr.port });
+      key = addressKey(conn.remoteAddr.hostname);
+    } catch (error) {
+      settings.log(`session ${id} failed to open: ${errorText(error)}`);
+      return;
+    }
+    const held = state.addresses.use(key).sessions;
+    if (held >= settings.maxSessionsPerAddress) {
+      settings.log(
+        `refuse session ${id} from ${peer}: ${held} sessions from ${key} already (--max-sessions-per-address)`,
+      );
+      closeConn(conn, 'too many sessions from this address');
+      return;
+    }
+    state.addresses.add(key, 'sessions', 1);
+    try {
+      await serveSession(conn, id, peer, key, state, settings);
+    } finally {
+      state.addresses.add(key, 'sessions', -1);
+    }
+  } finally {
+    state.sessions--;
+  }
+}
+
+async function serveSession(
+  conn: Deno.QuicConn,
+  id: string,
+  peer: string,
+  key: string,
+  state: State,
+  settings: Settings,
+): Promise<void> {
+  let wt: WebTransport & { url: string };
+  try {
+    // A client that finished the QUIC handshake but sends no WebTransport
+    // CONNECT would otherwise hold its session forever: our keep-alives
+    // keep the connection up.
+    wt = await withTimeout(Deno.upgradeWebTransport(conn), settings.requestTimeoutMs);
     await wt.ready;
   } catch (error) {
-    counters.sessions--;
+    closeConn(conn, 'no WebTransport session');
     settings.log(`session ${id} from ${peer} failed to open: ${errorText(error)}`);
     return;
   }
-  settings.log(`session ${id} open from ${peer} ${wt.url}`);
-  const streams = new Set<Promise<void>>();
+  // Handled at once: it rejects when the client vanishes (QUIC idle
+  // timeout), maybe long before the streams are done.
+  const closed = wt.closed.then(
+    (info) => `code ${info.closeCode}${info.reason ? `, ${printable(info.reason)}` : ''}`,
+    (error: unknown) => errorText(error),
+  );
+  // Aborted once the session is over: every stream of the session stops.
+  const over = new AbortController();
+  void closed.then((how) => over.abort(new Error(`session closed: ${how}`)));
+  settings.log(`session ${id} open from ${peer} ${printable(wt.url, 200)}`);
+
+  const tasks = new Set<Promise<void>>();
+  let open = 0;
   let nextStream = 1;
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  const startIdleTimer = () => {
+    idleTimer = setTimeout(() => {
+      settings.log(
+        `session ${id} idle: no stream for ${settings.sessionIdleTimeoutMs} ms (--session-idle-timeout); closing it`,
+      );
+      closeSession(wt, 'idle');
+    }, settings.sessionIdleTimeoutMs);
+  };
+  startIdleTimer();
   const reader = wt.incomingBidirectionalStreams.getReader();
+  // Ends the loop below however the session ended.
+  void closed.then(() => reader.cancel().catch(() => {}));
   try {
-    // Bounded by the session: read() is done once it closes.
+    // Bounded by the session: read() is done or fails once it is over.
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      const stream = bridgeStream(wt, value, `${id}.${nextStream++}`, counters, settings);
-      streams.add(stream);
-      stream.finally(() => streams.delete(stream));
+      const streamId = `${id}.${nextStream++}`;
+      let task: Promise<void>;
+      if (open >= settings.maxStreamsPerSession) {
+        task = refuse(
+          value,
+          wt,
+          streamId,
+          '-',
+          Status.SERVICE_UNAVAILABLE,
+          `too many streams in this session (${settings.maxStreamsPerSession})`,
+          settings,
+        );
+      } else {
+        open++;
+        clearTimeout(idleTimer);
+        task = bridgeStream(wt, value, streamId, key, over.signal, state, settings).finally(() => {
+          open--;
+          if (open === 0 && !over.signal.aborted) startIdleTimer();
+        });
+      }
+      const handled = task.catch((error: unknown) =>
+        settings.log(`! ${streamId} failed: ${errorText(error)}`),
+      );
+      tasks.add(handled);
+      void handled.then(() => tasks.delete(handled));
     }
   } catch {
     // The session closed or was lost: its streams fail with it.
   }
-  await Promise.allSettled([...streams]);
-  counters.sessions--;
-  const closed = await wt.closed.then(
-    (info) => `code ${info.closeCode}${info.reason ? `, ${info.reason}` : ''}`,
-    (error: unknown) => errorText(error),
-  );
-  settings.log(`session ${id} closed: ${closed}`);
+  clearTimeout(idleTimer);
+  // Usually closed already. If not, Deno failed on a stream's header and
+  // accepts no more streams: end the session rather than serve it half.
+  closeSession(wt, 'cannot accept streams');
+  await Promise.all([...tasks]);
+  settings.log(`session ${id} closed: ${await closed}`);
 }
 
 /** Connect one stream to its target, or refuse it with a status line. */
@@ -188,142 +350,230 @@ async function bridgeStream(
   wt: WebTransport,
   bidi: WebTransportBidirectionalStream,
   id: string,
-  counters: Counters,
+  key: string,
+  sessionOver: AbortSignal,
+  state: State,
+  settings: Settings,
+): Promise<void> {
+  const reader = (bidi.readable as ReadableStream<Uint8Array>).getReader();
+  let request: Awaited<ReturnType<typeof readRequestLine>>;
+  try {
+    request = await withTimeout(readRequestLine(reader), settings.requestTimeoutMs);
+  } catch (error) {
+    reader.releaseLock();
+    const reason = isTimeout(error)
+      ? `no request line within ${settings.requestTimeoutMs} ms`
+      : `no request line: ${errorText(error)}`;
+    await refuse(bidi, wt, id, '-', Status.BAD_REQUEST, reason, settings);
+    return;
+  }
+  reader.releaseLock();
+  if (request.kind !== 'line') {
+    const reason =
+      request.kind === 'too-long'
+        ? `request line longer than ${MAX_LINE} bytes`
+        : 'the stream ended before the request line';
+    await refuse(bidi, wt, id, `"${printable(request.head)}"`, Status.BAD_REQUEST, reason, settings);
+    return;
+  }
+  const target = parseRequest(request.line);
+  if (target === null) {
+    const reason = 'malformed request line (expected CONNECT host:port)';
+    await refuse(bidi, wt, id, `"${printable(request.line)}"`, Status.BAD_REQUEST, reason, settings);
+    return;
+  }
+  // Allow-listed names are short; one that is not may be up to a line long.
+  const name = printable(formatTarget(target));
+  if (!settings.allow.allows(target)) {
+    await refuse(bidi, wt, id, name, Status.FORBIDDEN, 'target not allowed', settings);
+    return;
+  }
+  if (state.connections >= settings.maxConnections) {
+    const reason = `too many connections (${settings.maxConnections})`;
+    await refuse(bidi, wt, id, name, Status.SERVICE_UNAVAILABLE, reason, settings);
+    return;
+  }
+  if (state.addresses.use(key).connections >= settings.maxConnectionsPerAddress) {
+    const reason = `too many connections from your address (${settings.maxConnectionsPerAddress})`;
+    await refuse(bidi, wt, id, name, Status.SERVICE_UNAVAILABLE, reason, settings);
+    return;
+  }
+  state.connections++;
+  state.addresses.add(key, 'connections', 1);
+  try {
+    await pipeStream(wt, bidi, id, name, target, request.rest, sessionOver, settings);
+  } finally {
+    state.connections--;
+    state.addresses.add(key, 'connections', -1);
+  }
+}
+
+/** Connect to `target`, answer 200 (or the failure), and pipe both ways until both ends are done. */
+async function pipeStream(
+  wt: WebTransport,
+  bidi: WebTransportBidirectionalStream,
+  id: string,
+  name: string,
+  target: Target,
+  rest: Uint8Array,
+  sessionOver: AbortSignal,
   settings: Settings,
 ): Promise<void> {
   const readable = bidi.readable as ReadableStream<Uint8Array>;
   const writable = bidi.writable as WritableStream<Uint8Array>;
-  const reader = readable.getReader();
-  const writer = writable.getWriter();
-  const endStream = () => {
-    if (!finishSendStream(writable)) {
-      // Without the workaround there is no way to end one stream: end them all.
-      wt.close({ closeCode: 0, reason: 'stream ended' });
-    }
-  };
-  const refuse = async (target: string, status: number, reason: string) => {
-    settings.log(`refuse ${id} ${target} ${status} ${reason}`);
-    try {
-      await writer.write(statusLine(status, reason));
-      writer.releaseLock();
-      endStream();
-    } catch {
-      // The client is gone already.
-    }
-    reader.cancel().catch(() => {});
-  };
-
-  const request = await withTimeout(readRequestLine(reader), settings.requestTimeoutMs).catch(() => null);
-  const target = request === null ? null : parseRequest(request.line);
-  if (request === null || target === null) {
-    const shown = request === null ? '-' : JSON.stringify(request.line.slice(0, 100));
-    await refuse(shown, Status.BAD_REQUEST, 'malformed request line (expected CONNECT host:port)');
-    return;
-  }
-  const name = formatTarget(target);
-  if (!settings.allow.allows(target)) {
-    await refuse(name, Status.FORBIDDEN, 'target not allowed');
-    return;
-  }
-  if (counters.connections >= settings.maxConnections) {
-    await refuse(name, Status.SERVICE_UNAVAILABLE, `too many connections (${settings.maxConnections})`);
-    return;
-  }
-  counters.connections++;
+  const started = Date.now();
+  let tcp: Deno.TcpConn;
   try {
-    const started = Date.now();
-    let tcp: Deno.TcpConn;
-    try {
-      tcp = await connect(target, settings.connectTimeoutMs);
-    } catch (error) {
-      const timedOut = error instanceof DOMException && error.name === 'TimeoutError';
-      await refuse(
-        name,
-        timedOut ? Status.GATEWAY_TIMEOUT : Status.BAD_GATEWAY,
-        `connect failed: ${timedOut ? `no answer in ${settings.connectTimeoutMs} ms` : errorText(error)}`,
-      );
-      return;
-    }
-    settings.log(`connect ${id} ${name}`);
-    const bytes = { up: 0, down: 0 };
-    let outcome = 'clean';
-    let tcpClosed = false;
-    const closeTcp = () => {
-      if (tcpClosed) return;
-      tcpClosed = true;
-      try {
-        tcp.close();
-      } catch {
-        // Already closed.
-      }
-    };
-    try {
-      await writer.write(statusLine(Status.CONNECTED, 'connected'));
-      if (request.rest.byteLength > 0) {
-        const tcpWriter = tcp.writable.getWriter();
-        await tcpWriter.write(request.rest);
-        tcpWriter.releaseLock();
-        bytes.up += request.rest.byteLength;
-      }
-    } catch (error) {
-      settings.log(`close ${id} ${name} up=0 down=0 ms=${Date.now() - started} error: ${errorText(error)}`);
-      closeTcp();
-      return;
-    }
-    writer.releaseLock();
-    reader.releaseLock();
-    // Client → target; its FIN becomes the target's (TCP half-close).
-    const up = readable
-      .pipeThrough(counter((n) => (bytes.up += n)))
-      .pipeTo(tcp.writable, { preventClose: true, preventAbort: true })
-      .then(
-        () => tcp.closeWrite(),
-        (error: unknown) => {
-          // A RESET_STREAM from the client, or the target stopped reading.
-          if (outcome === 'clean') outcome = `client side: ${errorText(error)}`;
-          closeTcp();
-        },
-      )
-      .catch(() => closeTcp());
-    // Target → client; its EOF becomes a QUIC FIN.
-    const down = tcp.readable
-      .pipeThrough(counter((n) => (bytes.down += n)))
-      .pipeTo(writable, { preventClose: true, preventAbort: true })
-      .then(
-        () => endStream(),
-        (error: unknown) => {
-          // Deno cannot reset a WebTransport stream (abort() is a no-op):
-          // the client gets a FIN, and RFC 6455 sees a close without frame.
-          if (outcome === 'clean') outcome = `target side: ${errorText(error)}`;
-          closeTcp();
-          endStream();
-        },
-      );
-    await Promise.allSettled([up, down]);
-    closeTcp();
-    settings.log(
-      `close ${id} ${name} up=${bytes.up} down=${bytes.down} ms=${Date.now() - started} ${outcome}`,
+    tcp = await connect(target, settings.connectTimeoutMs, sessionOver);
+  } catch (error) {
+    const timedOut = isTimeout(error);
+    await refuse(
+      bidi,
+      wt,
+      id,
+      name,
+      timedOut ? Status.GATEWAY_TIMEOUT : Status.BAD_GATEWAY,
+      `connect failed: ${timedOut ? `no answer in ${settings.connectTimeoutMs} ms` : errorText(error)}`,
+      settings,
     );
-  } finally {
-    counters.connections--;
+    return;
+  }
+  settings.log(`connect ${id} ${name}`);
+  const bytes = { up: 0, down: 0 };
+  let outcome = 'clean';
+  let tcpClosed = false;
+  const closeTcp = () => {
+    if (tcpClosed) return;
+    tcpClosed = true;
+    try {
+      tcp.close();
+    } catch {
+      // Already closed.
+    }
+  };
+  try {
+    const writer = writable.getWriter();
+    await writer.write(statusLine(Status.CONNECTED, 'connected'));
+    writer.releaseLock();
+    if (rest.byteLength > 0) {
+      const tcpWriter = tcp.writable.getWriter();
+      await tcpWriter.write(rest);
+      tcpWriter.releaseLock();
+      bytes.up += rest.byteLength;
+    }
+  } catch (error) {
+    closeTcp();
+    settings.log(`close ${id} ${name} up=0 down=0 ms=${Date.now() - started} error: ${errorText(error)}`);
+    return;
+  }
+  // Both pipes stop when the session is over, whatever state they are in.
+  const options = { preventClose: true, preventAbort: true, signal: sessionOver };
+  // Client → target; its FIN becomes the target's (TCP half-close).
+  const up = readable
+    .pipeThrough(counter((n) => (bytes.up += n)))
+    .pipeTo(tcp.writable, options)
+    .then(
+      () => tcp.closeWrite(),
+      (error: unknown) => {
+        // A RESET_STREAM from the client, the session gone, or the target
+        // stopped reading.
+        if (outcome === 'clean') outcome = `client side: ${errorText(error)}`;
+        closeTcp();
+      },
+    )
+    .catch(() => closeTcp());
+  // Target → client; its EOF becomes a QUIC FIN.
+  const down = tcp.readable
+    .pipeThrough(counter((n) => (bytes.down += n)))
+    .pipeTo(writable, options)
+    .then(
+      () => endStream(wt, writable),
+      (error: unknown) => {
+        // Deno cannot reset a WebTransport stream (abort() is a no-op):
+        // the client gets a FIN, and RFC 6455 sees a close without frame.
+        if (outcome === 'clean') outcome = `target side: ${errorText(error)}`;
+        closeTcp();
+        endStream(wt, writable);
+      },
+    )
+    .catch(() => closeTcp());
+  await Promise.all([up, down]);
+  closeTcp();
+  settings.log(`close ${id} ${name} up=${bytes.up} down=${bytes.down} ms=${Date.now() - started} ${outcome}`);
+}
+
+/** Answer a stream with a status line and end it; logs the refusal. Never rejects. */
+async function refuse(
+  bidi: WebTransportBidirectionalStream,
+  wt: WebTransport,
+  id: string,
+  shown: string,
+  status: number,
+  reason: string,
+  settings: Settings,
+): Promise<void> {
+  settings.log(`refuse ${id} ${shown} ${status} ${reason}`);
+  const writable = bidi.writable as WritableStream<Uint8Array>;
+  try {
+    const writer = writable.getWriter();
+    await writer.write(statusLine(status, reason));
+    writer.releaseLock();
+    endStream(wt, writable);
+  } catch {
+    // The client is gone already.
+  }
+  // What the client sends after the request line is not read: stop it.
+  await bidi.readable.cancel().catch(() => {});
+}
+
+/** Send FIN on a stream whose writer is released. */
+function endStream(wt: WebTransport, writable: WritableStream<Uint8Array>): void {
+  if (!finishSendStream(writable)) {
+    // Without the workaround there is no way to end one stream: end them all.
+    closeSession(wt, 'stream ended');
   }
 }
 
-/** Deno.connect with a timeout that applies to connecting only. */
-async function connect(target: Target, timeoutMs: number): Promise<Deno.TcpConn> {
+function closeSession(wt: WebTransport, reason: string): void {
+  try {
+    wt.close({ closeCode: 0, reason });
+  } catch {
+    // Closed already.
+  }
+}
+
+function closeConn(conn: Deno.QuicConn, reason: string): void {
+  try {
+    conn.close({ closeCode: 0, reason });
+  } catch {
+    // Closed already.
+  }
+}
+
+/** Deno.connect with a timeout that applies to connecting only; gives up when `cancel` aborts. */
+async function connect(target: Target, timeoutMs: number, cancel: AbortSignal): Promise<Deno.TcpConn> {
   const controller = new AbortController();
   const timer = setTimeout(
     () => controller.abort(new DOMException('connect timed out', 'TimeoutError')),
     timeoutMs,
   );
+  const onCancel = () => controller.abort(cancel.reason);
+  cancel.addEventListener('abort', onCancel);
   try {
+    cancel.throwIfAborted();
     const tcp = await Deno.connect({ hostname: target.host, port: target.port, signal: controller.signal });
-    tcp.setNoDelay(true);
+    try {
+      tcp.setNoDelay(true);
+    } catch (error) {
+      tcp.close();
+      throw error;
+    }
     return tcp;
   } catch (error) {
     throw controller.signal.aborted ? controller.signal.reason : error;
   } finally {
     clearTimeout(timer);
+    cancel.removeEventListener('abort', onCancel);
   }
 }
 
@@ -337,13 +587,14 @@ function counter(count: (n: number) => void): TransformStream<Uint8Array, Uint8A
   });
 }
 
+/** `promise`, or a TimeoutError after `ms`; `promise` stays handled either way. */
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+        timer = setTimeout(() => reject(new DOMException(`timed out after ${ms} ms`, 'TimeoutError')), ms);
       }),
     ]);
   } finally {
@@ -351,7 +602,11 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   }
 }
 
+function isTimeout(error: unknown): boolean {
+  return error instanceof DOMException && error.name === 'TimeoutError';
+}
+
 function errorText(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`.replace(/[\r\n]+/g, ' ');
-  return String(error);
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return printable(text, 300);
 }

@@ -11,7 +11,30 @@
  */
 import { certificateHash, certificateInfo, fromPem, generateCertificate, hashTrustProblem } from './cert.ts';
 import { startGateway } from './gateway.ts';
-import { AllowList, parseTarget } from './protocol.ts';
+import { AllowList, parseTarget, printable } from './protocol.ts';
+
+// The last line of defence: every promise of the gateway is handled where it
+// is made, but should one be missed, log it (tests look for these lines)
+// instead of ending the process, which would end every session.
+globalThis.addEventListener('unhandledrejection', (event) => {
+  event.preventDefault();
+  console.error(
+    `${new Date().toISOString()} ! unhandled rejection (a gateway bug): ${errorDetail(event.reason)}`,
+  );
+});
+globalThis.addEventListener('error', (event) => {
+  event.preventDefault();
+  console.error(
+    `${new Date().toISOString()} ! uncaught exception (a gateway bug): ${errorDetail(event.error)}`,
+  );
+});
+
+function errorDetail(error: unknown): string {
+  return printable(
+    error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error),
+    2000,
+  );
+}
 
 const USAGE = `usage: deno run --unstable-net --allow-net [--allow-read=FILES] gateway/main.ts [options]
 
@@ -21,12 +44,25 @@ const USAGE = `usage: deno run --unstable-net --allow-net [--allow-read=FILES] g
   --cert FILE            certificate chain, PEM (with --key)
   --key FILE             private key, PEM (with --cert)
   --cert-days N          validity of a generated certificate, at most 14 (default 10)
-  --max-connections N    concurrent TCP connections (default 256)
-  --max-sessions N       concurrent WebTransport sessions (default 64)
+  --max-connections N    concurrent TCP connections, in all (default 256)
+  --max-sessions N       concurrent WebTransport sessions, in all (default 64)
+  --max-connections-per-address N
+                         concurrent TCP connections of one client address (default 64)
+  --max-sessions-per-address N
+                         concurrent sessions of one client address (default 16)
+  --max-streams-per-session N
+                         concurrent streams of one session (default 32)
   --connect-timeout MS   TCP connect timeout (default 10000)
+  --request-timeout MS   time for a client's WebTransport CONNECT, and for a stream's
+                         request line (default 10000)
   --idle-timeout MS      QUIC idle timeout: how soon a vanished client's session is
                          closed; keep-alives keep live ones open (default 30000)
-  --help                 this text`;
+  --session-idle-timeout MS
+                         a session without an open stream for this long is closed
+                         (default 60000)
+  --help                 this text
+
+An IPv6 client address counts by its /64 prefix (see gateway/README.md, "Limits").`;
 
 function fail(message: string): never {
   console.error(`gateway: ${message}\n\n${USAGE}`);
@@ -55,8 +91,13 @@ function parseArgs(args: readonly string[]): Map<string, string[]> {
     'cert-days',
     'max-connections',
     'max-sessions',
+    'max-connections-per-address',
+    'max-sessions-per-address',
+    'max-streams-per-session',
     'connect-timeout',
+    'request-timeout',
     'idle-timeout',
+    'session-idle-timeout',
   ];
   for (const name of values.keys()) if (!known.includes(name)) fail(`unknown option --${name}`);
   return values;
@@ -123,8 +164,13 @@ const gateway = startGateway({
   key,
   maxConnections: positive(values, 'max-connections', 256),
   maxSessions: positive(values, 'max-sessions', 64),
+  maxConnectionsPerAddress: positive(values, 'max-connections-per-address', 64),
+  maxSessionsPerAddress: positive(values, 'max-sessions-per-address', 16),
+  maxStreamsPerSession: positive(values, 'max-streams-per-session', 32),
   connectTimeoutMs: positive(values, 'connect-timeout', 10_000),
+  requestTimeoutMs: positive(values, 'request-timeout', 10_000),
   idleTimeoutMs: positive(values, 'idle-timeout', 30_000),
+  sessionIdleTimeoutMs: positive(values, 'session-idle-timeout', 60_000),
 });
 console.log(
   `ready ${JSON.stringify({ hostname: gateway.hostname, port: gateway.port, certificateHash: hash, notAfter })}`,
@@ -145,3 +191,10 @@ const stop = () => {
 };
 Deno.addSignalListener('SIGINT', stop);
 Deno.addSignalListener('SIGTERM', stop);
+// A listener that fails leaves a process that serves nobody: exit, so that
+// a supervisor restarts it.
+void gateway.stopped.then(() => {
+  if (stopping) return;
+  console.error(`${new Date().toISOString()} ! the listener stopped; exiting`);
+  Deno.exit(1);
+});

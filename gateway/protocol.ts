@@ -59,35 +59,60 @@ export function statusLine(status: number, reason: string): Uint8Array {
   return new TextEncoder().encode(`${status} ${reason.replace(/[\r\n]+/g, ' ').slice(0, 200)}\r\n`);
 }
 
-/** Result of {@link readRequestLine}: the line, and bytes read after it. */
-export interface RequestLine {
-  readonly line: string;
-  readonly rest: Uint8Array;
-}
+/** Result of {@link readRequestLine}. */
+export type RequestLine =
+  /** The line (without its line ending), and the bytes read after it. */
+  | { readonly kind: 'line'; readonly line: string; readonly rest: Uint8Array }
+  /** No line feed within {@link MAX_LINE} bytes; `head` is what came, cut at {@link MAX_LINE}. */
+  | { readonly kind: 'too-long'; readonly head: Uint8Array }
+  /** The stream ended before a line feed; `head` is what came. */
+  | { readonly kind: 'ended'; readonly head: Uint8Array };
 
 /**
- * Read the request line from a stream reader: `null` if the stream ended
- * first or the line is longer than {@link MAX_LINE}.
+ * Read the request line from a stream reader. The limit holds for every
+ * chunk: a line longer than {@link MAX_LINE} is refused whether it comes in
+ * one chunk or in many, and no more than {@link MAX_LINE} bytes are kept.
  */
-export async function readRequestLine(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-): Promise<RequestLine | null> {
+export async function readRequestLine(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<RequestLine> {
   let buffered = new Uint8Array(0);
-  // Bounded: every turn adds at least one byte, up to MAX_LINE.
+  // Bounded: what is kept grows with every chunk that is not empty, and is
+  // given up at MAX_LINE.
   for (;;) {
-    const newline = buffered.indexOf(0x0a);
-    if (newline >= 0) {
-      const line = new TextDecoder().decode(buffered.subarray(0, newline)).replace(/\r$/, '');
-      return { line, rest: buffered.slice(newline + 1) };
-    }
-    if (buffered.byteLength >= MAX_LINE) return null;
     const { value, done } = await reader.read();
-    if (done) return null;
+    if (done) return { kind: 'ended', head: buffered };
     const joined = new Uint8Array(buffered.byteLength + value.byteLength);
     joined.set(buffered);
     joined.set(value, buffered.byteLength);
+    // Only the first MAX_LINE bytes can hold the line feed of a line that
+    // fits; whatever a chunk carries beyond them is not looked at.
+    const newline = joined.subarray(0, MAX_LINE).indexOf(0x0a);
+    if (newline >= 0) {
+      const line = new TextDecoder().decode(joined.subarray(0, newline)).replace(/\r$/, '');
+      return { kind: 'line', line, rest: joined.slice(newline + 1) };
+    }
+    if (joined.byteLength >= MAX_LINE) return { kind: 'too-long', head: joined.slice(0, MAX_LINE) };
     buffered = joined;
   }
+}
+
+/**
+ * Client input made fit for a log line: control characters (C0, DEL, C1,
+ * and the Unicode line and paragraph separators) escaped as `\xNN` or
+ * `\uNNNN`, backslashes doubled, and at most `max` characters of the input
+ * kept, with a note of how many were left out.
+ */
+export function printable(input: string | Uint8Array, max = 100): string {
+  const text = typeof input === 'string' ? input : new TextDecoder().decode(input);
+  let escaped = '';
+  for (const char of text.slice(0, max)) {
+    const code = char.codePointAt(0)!;
+    if (char === '\\') escaped += '\\\\';
+    else if (code < 0x20 || (code >= 0x7f && code <= 0x9f))
+      escaped += `\\x${code.toString(16).padStart(2, '0')}`;
+    else if (code === 0x2028 || code === 0x2029) escaped += `\\u${code.toString(16)}`;
+    else escaped += char;
+  }
+  return text.length > max ? `${escaped}…(${text.length - max} more)` : escaped;
 }
 
 /** An allow-list of targets; `*` as the port allows any port of that host. */
