@@ -4,7 +4,13 @@
  * Sockets), with a live event log and live figures. polysocket is imported
  * by its public package names (aliased to the sources by demo/vite.config.ts).
  */
-import { WebSocket as PolySocket, type TransportFactory, webTransportTransport } from 'polysocket';
+import {
+  GatewayError,
+  WebSocket as PolySocket,
+  type TransportFactory,
+  WebSocketConnectionError,
+  webTransportTransport,
+} from 'polysocket';
 import { directSocketsTransport } from 'polysocket/direct-sockets';
 
 /** /config.json, written by demo/stack.ts for this run. */
@@ -148,6 +154,8 @@ interface LogLine {
   readonly badge?: string;
   readonly detail: string | Node;
   readonly preview?: string;
+  /** What to do about it: shown in full under the entry. */
+  readonly hint?: Node;
   readonly size?: number;
   /** Only shown with "Show pings". */
   readonly isPing?: boolean;
@@ -178,6 +186,12 @@ function log(line: LogLine): void {
     preview.textContent = line.preview;
     summary.append(preview);
   }
+  if (line.hint !== undefined) {
+    const hint = document.createElement('span');
+    hint.className = 'hint';
+    hint.append(line.hint);
+    summary.append(hint);
+  }
   const size = document.createElement('span');
   size.className = 'size';
   size.textContent = line.size === undefined ? '' : formatBytes(line.size);
@@ -191,10 +205,10 @@ function log(line: LogLine): void {
 }
 
 /** A detail made of text and highlighted parts. */
-function rich(...parts: Array<string | [string, string]>): Node {
+function rich(...parts: Array<string | Node | [string, string]>): Node {
   const fragment = document.createDocumentFragment();
   for (const part of parts) {
-    if (typeof part === 'string') {
+    if (typeof part === 'string' || part instanceof Node) {
       fragment.append(part);
     } else {
       const span = document.createElement('span');
@@ -355,11 +369,7 @@ function renderRoute(live: boolean): void {
     socket === undefined || socket.readyState === 3
       ? checked<TransportChoice>(transportRadios)
       : socketTransport;
-  let target: URL | undefined;
-  try {
-    target = new URL(ui.url.value);
-  } catch {}
-  const server = target === undefined ? '?' : target.host;
+  const server = resolveWebSocketUrl(ui.url.value.trim())?.host || '?';
   // Rebuilt only when it changes: the live links' animation must not restart.
   const key = `${choice} ${server} ${live} ${config?.gateway}`;
   if (key === routeKey) return;
@@ -440,10 +450,17 @@ function connect(): void {
   chatName = undefined;
   lastError = false;
   ws.binaryType = 'arraybuffer';
+  // ws.url is the URL the constructor resolved: a relative input is
+  // resolved against the page's address, so the log shows where it goes.
   log({
     kind: 'info',
     badge: 'connect',
-    detail: rich('Connecting to ', ['mono', url], ` with the ${TRANSPORT_NAMES[choice]}`),
+    detail: rich(
+      'Connecting to ',
+      ['mono', ws.url],
+      isAbsoluteUrl(url) ? '' : rich(' (resolved from ', ['mono', `“${url}”`], ')'),
+      ` with the ${TRANSPORT_NAMES[choice]}`,
+    ),
     ...(protocols.length > 0 ? { preview: `subprotocols offered: ${protocols.join(', ')}` } : {}),
   });
   ws.addEventListener('open', () => {
@@ -461,10 +478,22 @@ function connect(): void {
     if (socket !== ws) return;
     onMessage((event as MessageEvent).data);
   });
-  ws.addEventListener('error', () => {
+  ws.addEventListener('error', (event) => {
     if (socket !== ws) return;
     lastError = true;
-    log({ kind: 'error', detail: `error event (readyState ${ws.readyState})` });
+    // polysocket's error event is still a plain Event, as the standard
+    // has it, with the reason added as event.error; the browser's own
+    // WebSocket gives the page no reason at all.
+    const failure = (event as { error?: unknown }).error;
+    log(
+      failure instanceof WebSocketConnectionError
+        ? failureLine(failure, choice)
+        : {
+            kind: 'error',
+            detail: `error event (readyState ${ws.readyState})`,
+            preview: 'The browser gives the page no reason; its console may say more.',
+          },
+    );
     scheduleRender();
   });
   ws.addEventListener('close', (event) => {
@@ -477,7 +506,7 @@ function connect(): void {
         wasClean ? 'ok' : 'bad',
         String(wasClean),
       ]),
-      preview: closeCodeMeaning(code) + refusalHint(choice, url, code),
+      preview: closeCodeMeaning(code),
     });
     render();
   });
@@ -502,16 +531,108 @@ function closeCodeMeaning(code: number): string {
   );
 }
 
-/** Why a WebSocket through the gateway may fail at once: its allow-list. */
-function refusalHint(choice: TransportChoice, url: string, code: number): string {
-  if (choice !== 'webtransport' || code !== 1006 || stats.openedAt !== undefined || config === undefined)
-    return '';
+/** A log line for a polysocket failure: its reason, the facts, and a hint where one applies. */
+function failureLine(failure: WebSocketConnectionError, choice: TransportChoice): LogLine {
+  const causes = causeChain(failure);
+  const facts = [`kind ${failure.kind}`, `close code ${failure.closeCode}`];
+  if (causes.length > 0) facts.push(`cause ${causes.map((error) => error.name).join(' → ')}`);
+  const hint = failureHint(failure, causes, choice);
+  return {
+    kind: 'error',
+    detail: failure.message,
+    preview: facts.join(' · '),
+    ...(hint === undefined ? {} : { hint }),
+  };
+}
+
+/** The failure's causes, outermost first (a cause may have a cause). */
+function causeChain(failure: WebSocketConnectionError): Error[] {
+  const chain: Error[] = [];
+  let cause = failure.cause;
+  while (cause instanceof Error && chain.length < 8) {
+    chain.push(cause);
+    cause = cause.cause;
+  }
+  return chain;
+}
+
+/** What the user can do about a failure, when the demo knows. */
+function failureHint(
+  failure: WebSocketConnectionError,
+  causes: readonly Error[],
+  choice: TransportChoice,
+): Node | undefined {
+  const refusal = causes.find((cause) => cause instanceof GatewayError);
+  // Only a 403 is the allow-list; 502, 503 and 504 say what went wrong themselves.
+  if (refusal?.status === 403 && config !== undefined) {
+    return rich(
+      'The demo’s gateway allow-lists only ',
+      ['mono', new URL(config.server).host],
+      ' (the demo server). Use that server’s URL, or pick the native WebSocket to reach another server.',
+    );
+  }
+  if (choice === 'direct-sockets' && causes.some(isLocalNetworkBlock)) {
+    return localNetworkHint(failure.url);
+  }
+  return undefined;
+}
+
+/**
+ * Chromium refuses a Direct Sockets connection to this machine or the
+ * local network until the app has that permission: `InvalidAccessError:
+ * Access to local network is blocked.`
+ */
+function isLocalNetworkBlock(error: Error): boolean {
+  return error.name === 'InvalidAccessError' || /local network|loopback/i.test(error.message);
+}
+
+/**
+ * How to let the installed app reach the server. Chromium keeps the
+ * permission per origin: "Apps on device" for this machine's addresses,
+ * "Local network" for other private addresses.
+ */
+function localNetworkHint(url: string): Node {
   let host = '';
   try {
-    host = new URL(url).host;
+    host = new URL(url).hostname;
   } catch {}
-  const allowed = new URL(config.server).host;
-  return host === allowed ? '' : ` (the gateway allow-lists only ${allowed})`;
+  const loopback = /^(127\.|\[::1\]$|localhost$)/.test(host);
+  const setting = loopback ? 'Apps on device' : 'Local network';
+  const prompt = loopback
+    ? 'Access other apps and services on this device'
+    : 'Access other devices on your local network';
+  const siteSettings = `chrome://settings/content/siteDetails?site=${encodeURIComponent(location.origin)}`;
+  return rich(
+    `Chromium has not given this app the “${setting}” permission, which Direct Sockets needs to reach ${host || 'the server'}. `,
+    `Allow “${prompt}” if Chromium asks; or open this page in a new tab, set “${setting}” to Allow, and reload this app:`,
+    ['mono url', siteSettings],
+  );
+}
+
+/** True if `input` is a URL by itself, not one relative to the page. */
+function isAbsoluteUrl(input: string): boolean {
+  try {
+    new URL(input);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The URL `new WebSocket(input)` connects to, as the constructor resolves
+ * it: against the page's address, with http(s) turned into ws(s);
+ * `undefined` where the constructor would throw a SyntaxError.
+ */
+function resolveWebSocketUrl(input: string): URL | undefined {
+  try {
+    const url = new URL(input, location.href);
+    if (url.protocol === 'http:') url.protocol = 'ws:';
+    else if (url.protocol === 'https:') url.protocol = 'wss:';
+    return url.protocol === 'ws:' || url.protocol === 'wss:' ? url : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function describeError(error: unknown): string {
@@ -736,6 +857,28 @@ function updateChips(): void {
   }
 }
 
+/** The composer's placeholders, longest first: the first that fits is shown. */
+const SHORTEST_PLACEHOLDER = 'Message';
+const PLACEHOLDERS = [
+  'Type a message — Enter sends, Shift+Enter for a new line',
+  'Type a message — Enter sends',
+  SHORTEST_PLACEHOLDER,
+];
+let measure: CanvasRenderingContext2D | null | undefined;
+
+/** A placeholder that is cut off says nothing: pick the longest that fits the box. */
+function fitPlaceholder(): void {
+  const style = getComputedStyle(ui.text);
+  const room =
+    ui.text.clientWidth - Number.parseFloat(style.paddingLeft) - Number.parseFloat(style.paddingRight);
+  measure ??= document.createElement('canvas').getContext('2d');
+  const context = measure;
+  if (context === null || room <= 0) return;
+  context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+  const fits = PLACEHOLDERS.find((text) => context.measureText(text).width <= room);
+  ui.text.placeholder = fits ?? SHORTEST_PLACEHOLDER;
+}
+
 const THEMES = ['system', 'light', 'dark'] as const;
 function applyTheme(theme: (typeof THEMES)[number]): void {
   if (theme === 'system') delete document.documentElement.dataset['theme'];
@@ -756,6 +899,7 @@ function wire(): void {
       sendText();
     }
   });
+  new ResizeObserver(fitPlaceholder).observe(ui.text);
   ui.sendBinary.addEventListener('click', sendBinary);
   ui.file.addEventListener('change', sendFile);
   ui.ping.addEventListener('click', sendPing);

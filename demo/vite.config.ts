@@ -25,9 +25,15 @@ function isolatedWebAppManifest(): Plugin {
     scope: '/',
     display: 'standalone',
     icons: [{ src: '/icon.png', sizes: '256x256', type: 'image/png' }],
+    // Chromium 150 refuses TCPSocket to 127.0.0.1 without 'direct-sockets-private'
+    // (InvalidAccessError: Access to local network is blocked), whatever the
+    // granted permissions, and warns that it will need 'local-network' and
+    // 'loopback-network' with it; newer versions ignore 'direct-sockets-private'.
     permissions_policy: {
       'cross-origin-isolated': ['self'],
       'direct-sockets': ['self'],
+      'direct-sockets-private': ['self'],
+      'local-network': ['self'],
       'loopback-network': ['self'],
     },
   });

@@ -4,7 +4,9 @@
  * certificate, the Vite page server), driven through its UI in headless
  * Chromium like a person would: pick a transport, connect, send text,
  * random binary and a file, watch the log and the figures, disconnect with
- * a code and a reason.
+ * a code and a reason. Also what the log says when a connection fails (the
+ * reason polysocket gives, and a hint only where one applies), and that
+ * nothing overlaps or is cut off at phone, tablet and desktop widths.
  */
 import { expect, type Locator, type Page, test } from '@playwright/test';
 import { type RunningDemo, startDemo } from '../../demo/stack.js';
@@ -124,27 +126,183 @@ test('Direct Sockets shows as unavailable in a normal page', async ({ page }) =>
   await expect(choice).toHaveClass(/unavailable/);
   await expect(page.getByTestId('direct-sockets-note')).toBeVisible();
   await expect(page.getByTestId('direct-sockets-note')).toContainText('Isolated Web Apps');
+  // Where the installed app is found.
+  await expect(page.getByTestId('direct-sockets-note')).toContainText('chrome://apps');
   // The two others are available; WebTransport is the default.
   await expect(page.getByTestId('transport-webtransport').locator('input')).toBeChecked();
   await expect(page.getByTestId('transport-native').locator('input')).toBeEnabled();
   await expect(page.getByTestId('connect')).toBeEnabled();
 });
 
-test('a target the gateway does not allow: error, then close 1006, with the allow-list in the log', async ({
+/** The log's hints (what to do about a failure). */
+const hints = (page: Page): Locator => page.locator('#log .entry .hint');
+
+/**
+ * Elements whose text does not fit their box (scrollWidth > clientWidth),
+ * described; empty if every one fits.
+ */
+async function clipped(locator: Locator): Promise<string[]> {
+  return locator.evaluateAll((elements) =>
+    elements
+      .filter((element) => element.scrollWidth > element.clientWidth + 1)
+      .map(
+        (element) =>
+          `${element.className}: “${element.textContent?.trim()}” ${element.scrollWidth} > ${element.clientWidth}`,
+      ),
+  );
+}
+
+test('a target the gateway does not allow: the gateway’s 403 as the reason, and the allow-list hint in full', async ({
   page,
 }) => {
+  // The width where the hint used to be cut off.
+  await page.setViewportSize({ width: 1400, height: 900 });
   await openDemo(page);
   await page.getByTestId('url').fill('ws://127.0.0.1:9/echo');
   await page.getByTestId('connect').click();
-  await expect(entries(page, 'error')).toContainText('error event (readyState 3)', { timeout: 30_000 });
+  const error = entries(page, 'error');
+  await expect(error).toHaveCount(1, { timeout: 30_000 });
+  await expect(error.locator('.detail')).toContainText(
+    `WebSocket connection to 'ws://127.0.0.1:9/echo' failed: gateway ${demo.config.gateway} refused 127.0.0.1:9: 403 target not allowed`,
+  );
+  await expect(error.locator('.preview')).toHaveText(
+    /kind transport · close code 1006 · cause .*GatewayError/,
+  );
+  const hint = error.locator('.hint');
+  await expect(hint).toHaveText(
+    `The demo’s gateway allow-lists only ${new URL(demo.config.server).host} (the demo server). ` +
+      'Use that server’s URL, or pick the native WebSocket to reach another server.',
+  );
+  await expect(hint).toBeInViewport({ ratio: 1 });
+  expect(await clipped(page.locator('#log .entry').locator('.detail, .preview, .hint'))).toEqual([]);
   const close = entries(page, 'close');
   await expect(close).toContainText('code 1006 · wasClean false');
-  await expect(close).toContainText(`the gateway allow-lists only ${new URL(demo.config.server).host}`);
+  await expect(close.locator('.hint')).toHaveCount(0);
+  await expect(hints(page)).toHaveCount(1);
   await expect(page.getByTestId('status')).toHaveText('Closed');
   await expect(entries(page, 'open')).toHaveCount(0);
 });
 
-test('installed as an Isolated Web App, Direct Sockets is available and echoes', async () => {
+test('a wss: URL over WebTransport: polysocket’s own reason, and no allow-list hint', async ({ page }) => {
+  await openDemo(page);
+  const url = `wss://${new URL(demo.config.server).host}/echo`;
+  await page.getByTestId('url').fill(url);
+  await page.getByTestId('connect').click();
+  const error = entries(page, 'error');
+  await expect(error).toHaveCount(1, { timeout: 30_000 });
+  await expect(error.locator('.detail')).toContainText(`WebSocket connection to '${url}' failed:`);
+  await expect(error.locator('.detail')).toContainText(
+    'wss: is not supported through a WebTransport gateway',
+  );
+  await expect(error.locator('.preview')).toContainText('kind transport · close code 1006');
+  await expect(entries(page, 'close')).toContainText('code 1006 · wasClean false');
+  await expect(hints(page)).toHaveCount(0);
+  await expect(page.locator('#log')).not.toContainText('allow-lists');
+});
+
+test('a relative URL: the log shows the URL it resolved to', async ({ page }) => {
+  await openDemo(page);
+  await page.getByTestId('url').fill('echo');
+  const resolved = `ws://${new URL(demo.url).host}/echo`;
+  // The route resolves it the same way before connecting.
+  await expect(page.getByTestId('route')).toContainText(new URL(demo.url).host);
+  await page.getByTestId('connect').click();
+  const connecting = entries(page, 'info').filter({ hasText: 'Connecting to' });
+  await expect(connecting).toContainText(`Connecting to ${resolved} (resolved from “echo”) with the`);
+  // The page's own server is not the demo server: the gateway refuses it.
+  await expect(entries(page, 'error')).toContainText(`WebSocket connection to '${resolved}' failed`, {
+    timeout: 30_000,
+  });
+});
+
+for (const width of [390, 768, 1400]) {
+  test(`at ${width} px: the route, the round-trip figure and the composer neither overlap nor clip`, async ({
+    page,
+  }) => {
+    await page.setViewportSize({ width, height: 844 });
+    await openDemo(page);
+    await page.getByTestId('connect').click();
+    await expect(page.getByTestId('status')).toContainText('Open', { timeout: 30_000 });
+    // Two round trips draw the sparkline.
+    await expect(page.getByTestId('fig-rtt-stats')).toHaveText(/· ([2-9]|\d\d+) pings/, { timeout: 20_000 });
+    await expect(page.locator('#spark-line')).not.toHaveAttribute('points', '');
+
+    const layout = await page.evaluate(() => {
+      type Box = { name: string; rect: DOMRect };
+      const box = (name: string, target: Element | Range): Box => ({
+        name,
+        rect: target.getBoundingClientRect(),
+      });
+      const text = (element: Element): Range => {
+        const range = document.createRange();
+        range.selectNodeContents(element);
+        return range;
+      };
+      const overlaps = (boxes: Box[]): string[] => {
+        const found: string[] = [];
+        for (const [i, a] of boxes.entries()) {
+          for (const b of boxes.slice(i + 1)) {
+            const x = Math.min(a.rect.right, b.rect.right) - Math.max(a.rect.left, b.rect.left);
+            const y = Math.min(a.rect.bottom, b.rect.bottom) - Math.max(a.rect.top, b.rect.top);
+            if (x > 0.5 && y > 0.5) found.push(`${a.name} overlaps ${b.name}`);
+          }
+        }
+        return found;
+      };
+      const route = document.getElementById('route')!;
+      const hops = Array.from(route.querySelectorAll('.hop')).map((hop, i) =>
+        box(`hop ${i} (${hop.textContent})`, hop),
+      );
+      // The labels' text, not their list items: a label wider than its item overflows it.
+      const labels = Array.from(route.querySelectorAll('.link')).map((link) =>
+        box(`label “${link.textContent}”`, text(link)),
+      );
+      const rtt = document.querySelector('.figure.rtt')!;
+      const figure = [
+        box('sparkline', document.getElementById('spark')!),
+        ...Array.from(rtt.children)
+          .filter((child) => child.id !== 'spark')
+          .map((child) => box(`“${child.textContent}”`, text(child))),
+      ];
+      const composer = Array.from(document.querySelectorAll('.composer-row:first-child > *')).map((element) =>
+        box(element.id || element.className, element),
+      );
+      const textarea = document.getElementById('text') as HTMLTextAreaElement;
+      const style = getComputedStyle(textarea);
+      const canvas = document.createElement('canvas').getContext('2d')!;
+      canvas.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+      const room =
+        textarea.clientWidth - Number.parseFloat(style.paddingLeft) - Number.parseFloat(style.paddingRight);
+      return {
+        overlaps: [...overlaps([...hops, ...labels]), ...overlaps(figure), ...overlaps(composer)],
+        routeOverflow: route.scrollWidth - route.clientWidth,
+        pageOverflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+        placeholder: textarea.placeholder,
+        placeholderFits: canvas.measureText(textarea.placeholder).width <= room,
+      };
+    });
+    expect(layout.overlaps).toEqual([]);
+    expect(layout.routeOverflow).toBeLessThanOrEqual(0);
+    expect(layout.pageOverflow).toBeLessThanOrEqual(0);
+    expect(layout.placeholder).toMatch(/message/i);
+    expect(layout.placeholderFits).toBe(true);
+    expect(
+      await clipped(
+        page.locator('#route li, .hop, .figure .label, .figure .value, .figure .sub, .pair, #text'),
+      ),
+    ).toEqual([]);
+
+    // A failure's reason and hint wrap at this width too.
+    await page.getByTestId('disconnect').click();
+    await expect(page.getByTestId('status')).toHaveText('Closed');
+    await page.getByTestId('url').fill('ws://127.0.0.1:9/echo');
+    await page.getByTestId('connect').click();
+    await expect(hints(page)).toHaveCount(1, { timeout: 30_000 });
+    expect(await clipped(page.locator('#log .entry').locator('.detail, .preview, .hint'))).toEqual([]);
+  });
+}
+
+test('installed as an Isolated Web App: without the permission, the page says how to grant it; with it, Direct Sockets echoes', async () => {
   test.setTimeout(180_000);
   // The same page, served by the same server, installed as a dev-mode IWA (a browser of its own).
   const iwa = await launchIwa(demo.url);
@@ -164,6 +322,20 @@ test('installed as an Isolated Web App, Direct Sockets is available and echoes',
     await expect(choice.locator('input')).toBeEnabled();
     await expect(page.getByTestId('direct-sockets-note')).toBeHidden();
     await choice.click();
+
+    // Without the permission (headless Chromium cannot ask), Chromium blocks the connection.
+    await iwa.context.clearPermissions();
+    await page.getByTestId('connect').click();
+    const error = entries(page, 'error');
+    await expect(error).toHaveCount(1, { timeout: 30_000 });
+    await expect(error.locator('.detail')).toContainText('Access to local network is blocked');
+    await expect(error.locator('.hint')).toContainText('“Apps on device” permission');
+    await expect(error.locator('.hint')).toContainText(
+      `chrome://settings/content/siteDetails?site=${encodeURIComponent(iwa.origin)}`,
+    );
+    await expect(entries(page, 'close')).toContainText('code 1006 · wasClean false');
+
+    await iwa.context.grantPermissions(['local-network-access']);
     await page.getByTestId('connect').click();
     await expect(page.getByTestId('status')).toHaveText('Open · polysocket over Direct Sockets', {
       timeout: 30_000,
@@ -176,7 +348,7 @@ test('installed as an Isolated Web App, Direct Sockets is available and echoes',
     await expect(entries(page, 'message').filter({ hasText: '70000 bytes' })).toHaveCount(1);
     await page.getByTestId('close-code').fill('4000');
     await page.getByTestId('disconnect').click();
-    await expect(entries(page, 'close')).toContainText('code 4000 · reason “bye” · wasClean true', {
+    await expect(entries(page, 'close').nth(1)).toContainText('code 4000 · reason “bye” · wasClean true', {
       timeout: 20_000,
     });
   } finally {
