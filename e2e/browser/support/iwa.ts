@@ -1,7 +1,7 @@
 /**
  * A dev-mode Isolated Web App for the Direct Sockets tests
  * (direct-sockets.spec.ts): Direct Sockets (`TCPSocket`) exist only in
- * IWAs (lab-transports REPORT §2).
+ * Isolated Web Apps.
  *
  * - The app's page script (pages/iwa.ts) is bundled by Vite into one module.
  * - A small HTTP server on 127.0.0.1 plays the IWA "dev proxy": it serves the
@@ -83,9 +83,14 @@ export async function startIwaDevServer(script: string): Promise<IwaDevServer> {
     scope: '/',
     display: 'standalone',
     icons: [{ src: '/icon.png', sizes: '256x256', type: 'image/png' }],
+    // Chromium 150 refuses TCPSocket to 127.0.0.1 without
+    // 'direct-sockets-private' (InvalidAccessError: Access to local network
+    // is blocked) and wants 'local-network' with it; later versions ignore it.
     permissions_policy: {
       'cross-origin-isolated': ['self'],
       'direct-sockets': ['self'],
+      'direct-sockets-private': ['self'],
+      'local-network': ['self'],
       'loopback-network': ['self'],
     },
   });
