@@ -128,9 +128,7 @@ export function webTransportTransport(options: WebTransportTransportOptions): Tr
     }
     if (target.secure) {
       return failed(
-        new Error(
-          `${target.url}: wss: is not supported through a WebTransport gateway (it does not do TLS to the server)`,
-        ),
+        new Error('wss: is not supported through a WebTransport gateway (it does not do TLS to the server)'),
       );
     }
     let session: Session;
