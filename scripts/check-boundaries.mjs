@@ -5,8 +5,10 @@
 //   DOM-only modules or other layers;
 // - transports (src/transports) know bytes, not WebSocket: they import only
 //   eventemitter3 and each other;
-// - the WHATWG layer (src/*.ts but the entry points) depends on the core and
-//   the Transport contract, never on a concrete transport;
+// - the WHATWG layer (src/*.ts but the entry points) and the connection
+//   driver (src/connection) depend on the core, the Transport contract and
+//   each other, never on a concrete transport; the driver never imports a
+//   front end (it dispatches no DOM events);
 // - only src/node and src/electron/main.ts (Electron's main process) may
 //   import node:* (src/testing holds test-only helpers);
 // - src/electron: the preload and the renderer transport run in the page's
@@ -37,7 +39,17 @@ const rules = [
     allow: (spec, file) =>
       isInside(file, spec, 'src/protocol') ||
       isInside(file, spec, 'src', true) ||
+      isInside(file, spec, 'src/connection') ||
       resolve(file, '..', spec) === join(root, 'src/transports/transport.js'),
+  },
+  {
+    dir: 'src/connection',
+    allow: (spec, file) =>
+      isInside(file, spec, 'src/protocol') ||
+      isInside(file, spec, 'src/connection') ||
+      ['src/failure.js', 'src/message.js', 'src/transports/transport.js'].some(
+        (path) => resolve(file, '..', spec) === join(root, path),
+      ),
   },
   {
     dir: 'src/electron',

@@ -168,6 +168,22 @@ describe.each(['client', 'server'] as const)('%s receives', (side) => {
     expect(framesSent(protocol)).toEqual([frame(Opcode.PONG, utf8('Hello'))]);
   });
 
+  test('automaticPongs() says where the pongs answering pings are in the output just taken', () => {
+    const protocol = make(side);
+    expect(protocol.automaticPongs()).toEqual([]);
+    protocol.sendText(utf8('a'));
+    protocol.receiveData(wire(side, '89 01 31'));
+    protocol.receiveData(wire(side, '89 01 32'));
+    protocol.sendPing(utf8('mine'));
+    protocol.sendPong(utf8('unsolicited'));
+    const output = protocol.dataToSend();
+    expect(output).toHaveLength(5);
+    expect(protocol.automaticPongs()).toEqual([1, 2]);
+    // Those of the next output only: none here.
+    expect(protocol.dataToSend()).toEqual([]);
+    expect(protocol.automaticPongs()).toEqual([]);
+  });
+
   test('unsolicited pong is delivered and not answered', () => {
     const protocol = make(side);
     expect(receive(protocol, [wire(side, '8a 00')])).toEqual([frame(Opcode.PONG, new Uint8Array(0))]);

@@ -136,6 +136,13 @@ export class Protocol<HandshakeEvent = never> {
   #eofSent = false;
   #events: Array<HandshakeEvent | Frame> = [];
   #writes: Output[] = [];
+  /**
+   * Where in `#writes` the pongs answering pings are; and where they were in
+   * what the last `dataToSend()` returned. (Indexes, not a set of arrays:
+   * hashing a million typed arrays of a ping flood doubled its cost.)
+   */
+  #pongs: number[] = [];
+  #pongsTaken: number[] = [];
   #extensions: readonly Extension[] = [];
   /** Size of the fragmented message being received; `null` between messages. */
   #currentSize: number | null = null;
@@ -269,7 +276,25 @@ export class Protocol<HandshakeEvent = never> {
   dataToSend(): Output[] {
     const writes = this.#writes;
     this.#writes = [];
+    if (this.#pongs.length > 0 || this.#pongsTaken.length > 0) {
+      this.#pongsTaken = this.#pongs;
+      this.#pongs = [];
+    }
     return writes;
+  }
+
+  /**
+   * Where, in what the last `dataToSend()` returned, the pongs are that this
+   * endpoint sent on its own in answer to pings (RFC 6455, 5.5.2): indexes,
+   * in increasing order. A driver may hold such pongs back while earlier
+   * ones are not written yet and send only the latest (5.5.3: "If an
+   * endpoint receives a Ping frame and has not yet sent Pong frame(s) in
+   * response to previous Ping frame(s), the endpoint MAY elect to send a
+   * Pong frame for only the most recently processed Ping frame."), so that a
+   * peer flooding pings without reading cannot make them pile up.
+   */
+  automaticPongs(): readonly number[] {
+    return this.#pongsTaken;
   }
 
   /**
@@ -609,6 +634,8 @@ export class Protocol<HandshakeEvent = never> {
         // 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
         // frame in response, unless it already received a Close frame."
         this.#sendFrame(frame(Opcode.PONG, received.data));
+        // A pong is one item of output (125 bytes of payload at most).
+        this.#pongs.push(this.#writes.length - 1);
         break;
       case Opcode.PONG:
         // 5.5.3: "A response to an unsolicited Pong frame is not expected."
