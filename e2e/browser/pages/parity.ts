@@ -302,7 +302,7 @@ async function echoBinary(ctx: Ctx, binaryType: BinaryType | null): Promise<void
 }
 
 /** Members polysocket adds to the standard interface (documented in the README). */
-const NON_STANDARD_MEMBERS = new Set(['failure']);
+const NON_STANDARD_MEMBERS = new Set(['failure', 'latency']);
 
 /** The protocol violations of the parity server's /hostile path (support/parity-server.ts). */
 const VIOLATIONS = ['rsv', 'opcode', 'utf8', 'control', 'masked'] as const;
