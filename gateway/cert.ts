@@ -5,9 +5,8 @@
  *
  * The WebTransport spec ("verify a certificate hash") and Chromium 156
  * accept a certificate by hash only if it is an ECDSA P-256 (secp256r1)
- * certificate valid for at most 14 days (lab-transports REPORT §1.2: a
- * 15-day certificate and an RSA one both fail with "Opening handshake
- * failed"). Pure WebCrypto: runs in Deno, Node and browsers.
+ * certificate valid for at most 14 days (with Chromium 156, a 15-day
+ * certificate and an RSA one both fail with "Opening handshake failed"). Pure WebCrypto: runs in Deno, Node and browsers.
  */
 
 /** A certificate and its key, in PEM, with what `serverCertificateHashes` needs. */

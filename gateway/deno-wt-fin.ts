@@ -1,6 +1,6 @@
 /**
  * Workaround for a Deno 2.9.x bug: `WebTransportSendStream.close()` never
- * sends a QUIC FIN (lab-transports REPORT §1.4). Deno wires WebTransport
+ * sends a QUIC FIN. Deno wires WebTransport
  * send streams with `writableStreamForRid(rid, autoClose = false)`, so
  * `close()` only flushes, and `abort()` sends no RESET_STREAM either. The
  * page's `reader.read()` then never returns `done`.

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Enforces the layering rules of GUIDE.md §7 that the type checker cannot:
+// Enforces the layering rules that the type checker cannot:
 // - the Sans-I/O core (src/protocol) imports only from itself (and the
 //   audited dependency pako, for synchronous DEFLATE), never node:*,
 //   DOM-only modules or other layers;

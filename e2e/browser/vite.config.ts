@@ -5,7 +5,8 @@ import { defineConfig } from 'vite';
 // import polysocket's browser entry straight from src/ (Vite transpiles
 // TypeScript and resolves the `.js` specifiers to the `.ts` files).
 // http://127.0.0.1 is a secure context, which WebTransport requires
-// (lab-transports REPORT §0). The library build is the root vite.config.ts.
+// (a Playwright about:blank page is not, and has no WebTransport global).
+// The library build is the root vite.config.ts.
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 export default defineConfig({

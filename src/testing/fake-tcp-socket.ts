@@ -10,7 +10,7 @@
  * - `close()` rejects while either stream is locked;
  * - optionally, the write-size stall: once writes whose sizes divide 64 KiB
  *   carry the stream past its first 64 KiB, they still resolve but their
- *   bytes are dropped (what the lab measured; not a model of the cause).
+ *   bytes are dropped (what Chromium 156 was seen to do; not a model of the cause).
  *
  * The test drives the other end through {@link FakeTcpPeer}.
  */

@@ -1,6 +1,6 @@
 /**
- * BunTransport against a fake `Bun.connect()` that behaves as Bun 1.4.5 did
- * in the lab: partial writes (the rest is not buffered), `drain`, `end` for
+ * BunTransport against a fake `Bun.connect()` that behaves as Bun 1.4.5 was
+ * seen to: partial writes (the rest is not buffered), `drain`, `end` for
  * the peer's FIN, `close` without `end` when the peer's FIN follows ours,
  * and `open` even for an unauthorized TLS socket. The real Bun runs in
  * e2e/runtimes.

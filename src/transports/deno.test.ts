@@ -1,6 +1,6 @@
 /**
  * DenoTransport against a fake `Deno` whose connection behaves as Deno
- * 2.9.6's did in the lab: `read()` returns `null` at the peer's FIN and
+ * 2.9.6's was seen to: `read()` returns `null` at the peer's FIN and
  * leaves the connection open, `closeWrite()` half-closes, and `close()`
  * throws `BadResource` once closed. The real Deno runs in e2e/runtimes.
  */

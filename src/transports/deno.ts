@@ -3,7 +3,7 @@
  * `Deno.connectTls()` for `wss:` (Deno 2.x), driven by
  * {@link StreamsTransport}.
  *
- * Two things of Deno's `Conn` shape it (Deno 2.9, lab-transports REPORT §5):
+ * Two things of Deno's `Conn` shape it (Deno 2.9):
  *
  * - **Half-close is `conn.closeWrite()`.** `conn.writable.close()` closes the
  *   whole connection, so `end()` releases the writer and calls `closeWrite()`.

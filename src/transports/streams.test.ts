@@ -410,8 +410,9 @@ describe('streamsTransport() factory', () => {
   });
 });
 
-// Node 20's Duplex.toWeb(net.Socket), over real loopback TCP; the quirks are
-// those measured in lab-transports REPORT §4.
+// Node 20's Duplex.toWeb(net.Socket), over real loopback TCP, with its quirks:
+// writes resolve before 'connect', backpressure shows only in the write()
+// promise, and with allowHalfOpen:true the peer's FIN is not reported.
 describe('StreamsTransport over Duplex.toWeb(net.Socket)', () => {
   async function listen(handler: (socket: net.Socket) => void, allowHalfOpen = false): Promise<number> {
     const sockets = new Set<net.Socket>();
@@ -431,7 +432,7 @@ describe('StreamsTransport over Duplex.toWeb(net.Socket)', () => {
 
   /**
    * Connect, then convert: a socket handed to toWeb() before 'connect' may
-   * resolve writes that never leave (REPORT §4), so wait for the outcome.
+   * resolve writes that never leave, so wait for the outcome.
    * The default allowHalfOpen:false is deliberate: with true, Node 20's
    * readable does not report the peer's FIN until our side ends too.
    */

@@ -1,7 +1,7 @@
 /**
  * A transport over any WHATWG streams pair `{ readable, writable }`: a
  * WebTransport bidirectional stream, a Direct Sockets `TCPSocket`'s `opened`
- * streams, or Node's `Duplex.toWeb(socket)` (GUIDE §13). Deno and Bun sockets
+ * streams, or Node's `Duplex.toWeb(socket)`. Deno and Bun sockets
  * have their own transports (`deno.ts`, `bun.ts`).
  *
  * The pull-style streams are adapted once to the push-style contract of
@@ -118,7 +118,7 @@ export class StreamsTransport extends Transport {
       // the completion the contract asks for, and the only backpressure
       // signal that every platform reports (Node 20's `Duplex.toWeb()` keeps
       // `writer.ready` resolved and `desiredSize` positive against a peer
-      // that never reads; lab-transports REPORT §4). No `await writer.ready`
+      // that never reads, while `write()` stays pending). No `await writer.ready`
       // first: queued writes keep their order and each promise waits anyway.
       writer.write(chunk).then(
         () => {
@@ -157,7 +157,7 @@ export class StreamsTransport extends Transport {
     }
     // Otherwise an already settled writable means the platform ended it:
     // Node 20's `Duplex.toWeb()` over a socket without allowHalfOpen errors
-    // the writable (AbortError) when the peer's FIN arrives (REPORT §4). The
+    // the writable (AbortError) when the peer's FIN arrives. The
     // connection is over then; closing again would only reject.
     if (this.#writableState === 'open') {
       try {

@@ -1,6 +1,6 @@
 /**
  * The transport contract: a reliable, ordered, bidirectional byte stream,
- * which is all the WebSocket layer needs from the network (GUIDE §13).
+ * which is all the WebSocket layer needs from the network.
  *
  * Transports know bytes, not WebSocket: they never parse frames and never
  * import the protocol layer or `websocket.ts`.

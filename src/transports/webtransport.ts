@@ -1,9 +1,9 @@
 /**
  * WebSocket over WebTransport: each WebSocket is one bidirectional stream of
  * a WebTransport (HTTP/3) session to a gateway, which connects the stream to
- * the WebSocket server over TCP (GUIDE §13: a WebTransport stream is not
- * TCP, so a WebSocket server reached this way needs a gateway; this
- * repository's is `gateway/`, for Deno).
+ * the WebSocket server over TCP (a WebTransport stream is not TCP, so a
+ * WebSocket server reached this way needs a gateway; this repository's is
+ * `gateway/`, for Deno).
  *
  * The gateway protocol (version 1)
  * --------------------------------
@@ -42,8 +42,9 @@ export const MAX_GATEWAY_LINE = 1024;
 
 /**
  * A certificate hash for `serverCertificateHashes`. Chromium accepts only
- * ECDSA P-256 certificates valid for at most 14 days this way (lab-transports
- * REPORT §1.2; WebTransport spec, "custom certificate requirements").
+ * ECDSA P-256 certificates valid for at most 14 days this way (WebTransport
+ * spec, "custom certificate requirements"; with Chromium 156, a 15-day or an
+ * RSA certificate fails the opening handshake).
  */
 export interface CertificateHash {
   readonly algorithm: 'sha-256';

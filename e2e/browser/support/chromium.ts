@@ -1,7 +1,7 @@
 /**
  * How the browser end-to-end tests run Chromium: Debian's /usr/bin/chromium
  * (installed by scripts/setup.mjs; browsers are never downloaded), headless,
- * with the flags that keep it off the network (lab-transports REPORT §0).
+ * with the flags that keep it off the network.
  */
 
 /** Debian's Chromium. */
@@ -11,7 +11,7 @@ export const CHROMIUM_PATH = '/usr/bin/chromium';
  * Launch flags. `--host-resolver-rules` stops Chromium 156's own background
  * requests (update.googleapis.com, accounts.google.com) from even resolving:
  * only loopback names and literals resolve. `EXCLUDE ::1`, not `[::1]`: the
- * bracketed form broke `https://[::1]:port` WebTransport (REPORT §0).
+ * bracketed form broke `https://[::1]:port` WebTransport.
  * No `--disable-quic`: WebTransport runs over QUIC.
  */
 export const CHROMIUM_ARGS: readonly string[] = [

@@ -8,7 +8,7 @@
  * pako (a JavaScript port of zlib) through its low-level `z_stream`
  * interface: it honours every window size RFC 7692 allows, and it inflates
  * into an output buffer of our choosing, which is what bounds a zip bomb.
- * fflate was measured too (see `bench/results/deflate-codecs.md`): it is
+ * fflate was measured too (`bench/results/deflate.md`): it is
  * smaller, but its compressor always uses a 32 KiB window, so it cannot
  * honour a negotiated `*_max_window_bits` below 15, and its inflater grows
  * its output without a bound while it runs.
