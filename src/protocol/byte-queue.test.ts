@@ -250,3 +250,25 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+describe('views', () => {
+  test('visits the bytes of a range across chunks, in order, without consuming them; stops when asked', () => {
+    const queue = new ByteQueue();
+    for (const chunk of [Uint8Array.of(0, 1, 2), Uint8Array.of(3, 4), Uint8Array.of(5, 6, 7, 8)])
+      queue.push(chunk);
+    queue.skip(1);
+    const seen: number[][] = [];
+    queue.views(1, 6, (view) => {
+      seen.push([...view]);
+      return true;
+    });
+    expect(seen.flat()).toEqual([2, 3, 4, 5, 6, 7]);
+    expect(queue.length).toBe(8);
+    const first: number[][] = [];
+    queue.views(0, 8, (view) => {
+      first.push([...view]);
+      return false;
+    });
+    expect(first).toHaveLength(1);
+  });
+});

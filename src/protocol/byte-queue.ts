@@ -138,6 +138,28 @@ export class ByteQueue {
   }
 
   /**
+   * Call `visit` with views of the unread bytes `[offset, offset + length)`,
+   * in order, without consuming or copying them; stop early when it returns
+   * `false`. Caller checks bounds. The views must not be kept or mutated.
+   */
+  views(offset: number, length: number, visit: (view: Uint8Array) => boolean): void {
+    let skip = offset + this.#head;
+    let left = length;
+    const chunks = this.#chunks;
+    for (let c = this.#first; c < chunks.length && left > 0; c++) {
+      const chunk = chunks[c]!;
+      if (skip >= chunk.byteLength) {
+        skip -= chunk.byteLength;
+        continue;
+      }
+      const count = Math.min(chunk.byteLength - skip, left);
+      if (!visit(chunk.subarray(skip, skip + count))) return;
+      left -= count;
+      skip = 0;
+    }
+  }
+
+  /**
    * Offset from the front of the first occurrence of `byte` at or after
    * `from`, or -1.
    */

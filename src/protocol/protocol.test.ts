@@ -168,6 +168,47 @@ describe.each(['client', 'server'] as const)('%s receives', (side) => {
     expect(framesSent(protocol)).toEqual([frame(Opcode.PONG, utf8('Hello'))]);
   });
 
+  test('invalid UTF-8 inside one text frame fails when the invalid bytes arrive, not at the end of the frame', () => {
+    const protocol = make(side);
+    // A 30-byte text frame in three chops: valid, then 0xc3 0x28 (invalid), then the rest.
+    const bytes = wire(side, `81 1e ${'61'.repeat(10)} ${'62'.repeat(8)}c328 ${'63'.repeat(10)}`);
+    const headerLength = side === 'client' ? 2 : 6;
+    protocol.receiveData(bytes.slice(0, headerLength + 10));
+    expect(protocol.state).toBe(State.OPEN);
+    protocol.receiveData(bytes.slice(headerLength + 10, headerLength + 20));
+    expect(protocol.parserError?.message).toBe('invalid UTF-8 in text message');
+    assertConnectionFailing(protocol, CloseCode.INVALID_DATA, 'invalid UTF-8 in text message');
+  });
+
+  test('in a continuation of a text message too; a character split across chops is no failure', () => {
+    const protocol = make(side);
+    // "é" (c3 a9) split across the first frame and the chops of the second.
+    protocol.receiveData(wire(side, '01 01 c3'));
+    const second = wire(side, `80 0c a9 ${'61'.repeat(5)} ff ${'61'.repeat(5)}`);
+    const headerLength = side === 'client' ? 2 : 6;
+    protocol.receiveData(second.slice(0, headerLength + 1));
+    protocol.receiveData(second.slice(headerLength + 1, headerLength + 4));
+    expect(protocol.state).toBe(State.OPEN);
+    protocol.receiveData(second.slice(headerLength + 4, headerLength + 8));
+    expect(protocol.parserError?.message).toBe('invalid UTF-8 in text message');
+  });
+
+  test('a valid text frame validated as it arrives, byte by byte, is delivered whole', () => {
+    const protocol = make(side);
+    const text = 'héllo wörld ✓ 😀'.repeat(3);
+    const payload = utf8(text);
+    const bytes = wire(
+      side,
+      `81 ${payload.byteLength.toString(16).padStart(2, '0')} ${[...payload].map((b) => b.toString(16).padStart(2, '0')).join('')}`,
+    );
+    const frames = receive(
+      protocol,
+      [...bytes].map((byte) => Uint8Array.of(byte)),
+    );
+    expect(frames).toEqual([frame(Opcode.TEXT, payload)]);
+    expect(protocol.parserError).toBeNull();
+  });
+
   test('automaticPongs() says where the pongs answering pings are in the output just taken', () => {
     const protocol = make(side);
     expect(protocol.automaticPongs()).toEqual([]);

@@ -48,10 +48,12 @@ import {
   isControl,
   Opcode,
   parseFrame,
+  peekFrameHeader,
   serializeFrame,
   serializeFrameHeader,
 } from './frames.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, MAX_CONTROL_PAYLOAD } from './limits.js';
+import { applyMask } from './mask.js';
 import { defaultRandom, type RandomSource } from './platform.js';
 import { Utf8Validator } from './utf8.js';
 
@@ -148,6 +150,11 @@ export class Protocol<HandshakeEvent = never> {
   #currentSize: number | null = null;
   /** Validates the text message being received; `null` otherwise. */
   #utf8: Utf8Validator | null = null;
+  /**
+   * The text frame at the front of the queue, not complete yet: what of its
+   * payload was validated as it arrived, and the validator's state there.
+   */
+  #early: { readonly validator: Utf8Validator; checked: number } | null = null;
   /** Whether a fragmented message is being sent. */
   #expectContinuation = false;
   #closeRcvd: Close | null = null;
@@ -582,6 +589,7 @@ export class Protocol<HandshakeEvent = never> {
           if (parsed === null) {
             // 7.1.5/7.1.6: EOF without a close frame is an abnormal closure.
             if (this.#eofReceived) throw new UnexpectedEofError('unexpected end of stream');
+            this.#checkIncompleteText();
             return;
           }
           this.#recvFrame(this.#decode(parsed));
@@ -714,15 +722,74 @@ export class Protocol<HandshakeEvent = never> {
     return budget === null ? this.#maxFragmentSize : Math.min(budget, this.#maxFragmentSize);
   }
 
+  /**
+   * Validate the UTF-8 of a text frame as its payload arrives, before the
+   * frame is complete, so that a peer sending invalid text in a large frame
+   * is failed when the invalid bytes arrive rather than once the whole frame
+   * has. 8.1: "When an endpoint is to interpret a byte stream as UTF-8 but
+   * finds that the byte stream is not, in fact, a valid UTF-8 stream, that
+   * endpoint MUST _Fail the WebSocket Connection_." Not with extensions: a
+   * compressed payload is text only once inflated.
+   */
+  #checkIncompleteText(): void {
+    if (this.#extensions.length > 0) return;
+    const queue = this.#queue;
+    const header = peekFrameHeader(queue);
+    // Reserved bits fail the frame once it is complete, whatever its payload.
+    if (header === null || header.reserved) return;
+    let early = this.#early;
+    if (early === null) {
+      let validator: Utf8Validator;
+      if (header.opcode === Opcode.TEXT && this.#currentSize === null) validator = new Utf8Validator();
+      else if (header.opcode === Opcode.CONT && this.#utf8 !== null) validator = this.#utf8.copy();
+      else return;
+      early = this.#early = { validator, checked: 0 };
+    }
+    const buffered = Math.min(queue.length - header.payloadOffset, header.length);
+    if (buffered <= early.checked) return;
+    const { validator } = early;
+    let offset = early.checked;
+    let valid = true;
+    if (header.masked) {
+      const start = header.payloadOffset - 4;
+      queue.views(header.payloadOffset + offset, buffered - offset, (view) => {
+        for (let i = 0; i < 4; i++) EARLY_KEY[i] = queue.peek(start + ((offset + i) & 3));
+        const unmasked = view.slice();
+        applyMask(unmasked, EARLY_KEY);
+        offset += view.byteLength;
+        valid = validator.update(unmasked);
+        return valid;
+      });
+    } else {
+      queue.views(header.payloadOffset + offset, buffered - offset, (view) => {
+        valid = validator.update(view);
+        return valid;
+      });
+    }
+    if (!valid) throw new InvalidUtf8Error('invalid UTF-8 in text message');
+    early.checked = buffered;
+  }
+
   #checkUtf8(received: Frame): void {
-    const utf8 = this.#utf8;
+    let utf8 = this.#utf8;
     if (utf8 === null) return;
-    if (!utf8.update(received.data) || (received.fin && !utf8.end())) {
+    let data = received.data;
+    const early = this.#early;
+    if (early !== null) {
+      // Its start was validated as it arrived: go on from there.
+      this.#early = null;
+      utf8 = this.#utf8 = early.validator;
+      data = data.subarray(early.checked);
+    }
+    if (!utf8.update(data) || (received.fin && !utf8.end())) {
       throw new InvalidUtf8Error('invalid UTF-8 in text message');
     }
     if (received.fin) this.#utf8 = null;
   }
 }
+
+/** A masking key, rotated as the payload's offset requires (5.3: octet i uses key octet i MOD 4). */
+const EARLY_KEY = new Uint8Array(4);
 
 function stateName(state: State): string {
   return (['connecting', 'open', 'closing', 'closed'] as const)[state];

@@ -11,6 +11,15 @@ export class Utf8Validator {
   #lower = 0x80; // allowed range for the next continuation byte
   #upper = 0xbf;
 
+  /** A validator in the same state: it continues where this one is. */
+  copy(): Utf8Validator {
+    const copy = new Utf8Validator();
+    copy.#needed = this.#needed;
+    copy.#lower = this.#lower;
+    copy.#upper = this.#upper;
+    return copy;
+  }
+
   /** Returns `false` as soon as `bytes` cannot continue valid UTF-8. */
   update(bytes: Uint8Array): boolean {
     let needed = this.#needed;
