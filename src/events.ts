@@ -42,12 +42,24 @@ class CloseEventFallback extends Event implements CloseEvent {
   readonly #code: number;
   readonly #reason: string;
 
-  constructor(type: string, eventInitDict: CloseEventInit = {}) {
-    super(type, eventInitDict);
-    // WebIDL dictionary conversion: boolean, [Clamp]-less unsigned short, USVString.
-    this.#wasClean = Boolean(eventInitDict.wasClean ?? false);
-    this.#code = (Number(eventInitDict.code ?? 0) >>> 0) & 0xffff;
-    this.#reason = String(eventInitDict.reason ?? '');
+  constructor(type: string, eventInitDict: CloseEventInit | null = {}) {
+    // `type` is required: a missing one throws, while an explicit `undefined`
+    // becomes "undefined". Event can't tell the two apart, as `super()`
+    // always passes it on.
+    // biome-ignore lint/complexity/noArguments: only `arguments` tells a missing argument from `undefined`
+    if (arguments.length === 0) throw new TypeError("Failed to construct 'CloseEvent': 1 argument required");
+    // Event converts `type` and the EventInit members, and rejects a
+    // non-object dictionary; null or undefined is an empty dictionary.
+    super(type, eventInitDict ?? {});
+    const init = eventInitDict ?? {};
+    // WebIDL dictionary conversion: members in lexicographic order, each read
+    // once; an absent (undefined) member takes its default, null does not.
+    // `code` is an unsigned short without [Clamp]: modulo 2^16 after truncation.
+    const code = init.code;
+    this.#code = code === undefined ? 0 : toUnsignedShort(code);
+    const reason = init.reason;
+    this.#reason = reason === undefined ? '' : toUsvString(reason);
+    this.#wasClean = Boolean(init.wasClean);
   }
 
   /** Whether the connection closed after the closing handshake completed. */
@@ -66,6 +78,28 @@ class CloseEventFallback extends Event implements CloseEvent {
   }
 }
 
+/** WebIDL `unsigned short` (no [Clamp], no [EnforceRange]): NaN and infinities are 0, the rest wraps. */
+function toUnsignedShort(value: unknown): number {
+  // Unary plus, not Number(): like WebIDL's ToNumber, it throws on a BigInt
+  // (and on a Symbol).
+  const number = +(value as number);
+  if (!Number.isFinite(number)) return 0;
+  return ((Math.trunc(number) % 0x10000) + 0x10000) % 0x10000;
+}
+
+/** WebIDL `USVString`: a Symbol throws; lone surrogates become U+FFFD. */
+function toUsvString(value: unknown): string {
+  if (typeof value === 'symbol')
+    throw new TypeError("Failed to construct 'CloseEvent': Cannot convert a Symbol value to a string");
+  return String(value).replace(LONE_SURROGATE, '\uFFFD');
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+// WebIDL attributes are enumerable accessors; class getters are not.
+for (const name of ['wasClean', 'code', 'reason']) {
+  Object.defineProperty(CloseEventFallback.prototype, name, { enumerable: true });
+}
 Object.defineProperty(CloseEventFallback, 'name', { value: 'CloseEvent' });
 Object.defineProperty(CloseEventFallback.prototype, Symbol.toStringTag, {
   value: 'CloseEvent',
