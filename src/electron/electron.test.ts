@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { type RawData, WebSocketServer } from 'ws';
 import { testCertificate } from '../testing/certs.js';
+import { concat } from '../testing/chunking.js';
 import { electronStandIn, type FakeRenderer } from '../testing/electron-ipc.js';
 import { recordEvents } from '../testing/memory-transport.js';
 import type { Transport, TransportTarget } from '../transports/transport.js';
@@ -47,16 +48,6 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return all;
 }
 
 /** A TCP server whose sockets are tracked and destroyed at cleanup. */

@@ -24,7 +24,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { hex, utf8 } from '../testing/chunking.js';
+import { concat, hex, utf8 } from '../testing/chunking.js';
 import { fuzz } from '../testing/fuzz.js';
 import { ByteQueue } from './byte-queue.js';
 import { ClientProtocol } from './client.js';
@@ -54,16 +54,6 @@ function cut(data: Uint8Array, cuts: readonly number[]): Uint8Array[] {
     previous = point;
   }
   return chunks;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
 }
 
 interface Observed {

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { hex, seededRandom, utf8 } from '../testing/chunking.js';
+import { concat, hex, seededRandom, utf8 } from '../testing/chunking.js';
 import { FUZZ_SEED, fuzz } from '../testing/fuzz.js';
 import { ByteQueue } from './byte-queue.js';
 import { ClientProtocol } from './client.js';
@@ -83,13 +83,7 @@ function arbStream(side: Side) {
     const parts = frames.map((f) =>
       serializeFrame(frame(f.opcode, f.data, f.fin, f.rsv1), side === 'server' ? hex('a1b2c3d4') : null),
     );
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-    let offset = 0;
-    for (const part of parts) {
-      out.set(part, offset);
-      offset += part.byteLength;
-    }
-    return out;
+    return concat(parts);
   });
 }
 

@@ -10,6 +10,13 @@ export function hex(text: string): Uint8Array<ArrayBuffer> {
   return Uint8Array.from(clean.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16));
 }
 
+/** Hex text from bytes, the inverse of {@link hex}: lowercase, no spaces (`toHex(hex('81 05'))` is `'8105'`). */
+export function toHex(bytes: Uint8Array): string {
+  let out = '';
+  for (const byte of bytes) out += byte.toString(16).padStart(2, '0');
+  return out;
+}
+
 /** A small seeded PRNG (LCG) returning floats in [0, 1). */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;

@@ -9,6 +9,7 @@ import * as tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type RawData, WebSocketServer } from 'ws';
 import { testCertificate } from '../testing/certs.js';
+import { concat } from '../testing/chunking.js';
 import { FakeChrome } from '../testing/fake-chrome-sockets.js';
 import { recordEvents } from '../testing/memory-transport.js';
 import { WebSocket } from '../websocket.js';
@@ -69,16 +70,6 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return all;
 }
 
 describe('ChromeSocketsTransport over TCP', () => {

@@ -1,13 +1,11 @@
 import zlib from 'node:zlib';
 import { ZStream, zlibInflate, zlibInflateInit2 } from 'pako';
 import { describe, expect, it } from 'vitest';
+import { concat, hex, toHex, utf8 } from '../../testing/chunking.js';
 import { PayloadTooBigError } from '../errors.js';
 import { createDeflateCodec, DecompressionError, PakoDeflateCodec } from './deflate-codec.js';
 
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
-const utf8 = (text: string) => new TextEncoder().encode(text);
-const hex = (data: Uint8Array) => Buffer.from(data).toString('hex');
-const cat = (parts: readonly Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
 
 /** Byte equality; `toEqual` walks large arrays element by element, slowly. */
 function expectBytes(actual: Uint8Array, expected: Uint8Array): void {
@@ -86,29 +84,26 @@ function strictInflate(data: Uint8Array, windowBits: number): Uint8Array {
 describe('PakoDeflateCodec', () => {
   it('ends every compress() with a sync flush (RFC 7692, 7.2.3.1)', () => {
     const codec = createDeflateCodec({ windowBits: 15 });
-    expect(hex(codec.compress(utf8('Hello')))).toBe('f248cdc9c907000000ffff');
+    expect(toHex(codec.compress(utf8('Hello')))).toBe('f248cdc9c907000000ffff');
     // 7.2.3.2: with the window kept, the second "Hello" is a back-reference.
-    expect(hex(codec.compress(utf8('Hello')))).toBe('f200110000' + '0000ffff');
+    expect(toHex(codec.compress(utf8('Hello')))).toBe('f200110000' + '0000ffff');
   });
 
   it('forgets the window on reset() (no context takeover)', () => {
     const codec = createDeflateCodec({ windowBits: 15 });
     codec.compress(utf8('Hello'));
     codec.reset();
-    expect(hex(codec.compress(utf8('Hello')))).toBe('f248cdc9c907000000ffff');
+    expect(toHex(codec.compress(utf8('Hello')))).toBe('f248cdc9c907000000ffff');
     const decoder = createDeflateCodec({ windowBits: 15 });
-    expect(decoder.decompress(Buffer.from('f248cdc9c90700', 'hex'), null, true)).toEqual(utf8('Hello'));
+    expect(decoder.decompress(hex('f248cdc9c90700'), null, true)).toEqual(utf8('Hello'));
     decoder.reset();
     // A back-reference into a forgotten window is invalid.
-    expect(() => decoder.decompress(Buffer.from('f200110000', 'hex'), null, true)).toThrow(
-      DecompressionError,
-    );
+    expect(() => decoder.decompress(hex('f200110000'), null, true)).toThrow(DecompressionError);
   });
 
   it('decompresses the RFC 7692 examples (7.2.3.1 to 7.2.3.6)', () => {
     const codec = createDeflateCodec({ windowBits: 15 });
-    const d = (h: string, end = true) =>
-      Buffer.from(codec.decompress(Buffer.from(h, 'hex'), null, end)).toString();
+    const d = (h: string, end = true) => Buffer.from(codec.decompress(hex(h), null, end)).toString();
     expect(d('f248cd', false) + d('c9c90700')).toBe('Hello'); // 7.2.3.1, fragmented
     expect(d('f200110000')).toBe('Hello'); // 7.2.3.2
     expect(d('000500faff48656c6c6f00')).toBe('Hello'); // 7.2.3.3, stored block
@@ -121,7 +116,7 @@ describe('PakoDeflateCodec', () => {
 
   it('rejects corrupt data', () => {
     const codec = createDeflateCodec({ windowBits: 15 });
-    expect(() => codec.decompress(Buffer.from('ffffffff', 'hex'), null, true)).toThrow(
+    expect(() => codec.decompress(hex('ffffffff'), null, true)).toThrow(
       /decompression failed: invalid block type/,
     );
   });
@@ -165,8 +160,8 @@ describe('PakoDeflateCodec', () => {
         const random = prng(windowBits);
         const codec = createDeflateCodec({ windowBits, level: 9, memLevel: 9 });
         const messages = [payload(random, 20_000), payload(random, 5_000), payload(random, 40_000)];
-        const stream = Buffer.concat(messages.map((m) => codec.compress(m)));
-        expectBytes(strictInflate(stream, windowBits), cat(messages));
+        const stream = concat(messages.map((m) => codec.compress(m)));
+        expectBytes(strictInflate(stream, windowBits), concat(messages));
       });
     }
 
@@ -200,8 +195,8 @@ describe('PakoDeflateCodec', () => {
         }
         // Ours → zlib, with context takeover: zlib inflates the whole stream.
         const ours = createDeflateCodec({ windowBits });
-        const stream = Buffer.concat(messages.map((m) => ours.compress(m)));
-        expectBytes(zlib.inflateRawSync(stream, { windowBits, finishFlush: Z_SYNC_FLUSH }), cat(messages));
+        const stream = concat(messages.map((m) => ours.compress(m)));
+        expectBytes(zlib.inflateRawSync(stream, { windowBits, finishFlush: Z_SYNC_FLUSH }), concat(messages));
         // A strict inflater with the same window accepts it too.
         expect(strictInflate(stream.subarray(0, 30_000), windowBits).byteLength).toBeGreaterThan(0);
 

@@ -24,6 +24,7 @@ import {
   zlibInflateResetKeep,
 } from 'pako';
 import { PayloadTooBigError, ProtocolError } from '../errors.js';
+import { concat } from '../platform.js';
 
 // zlib constants (zlib.h), spelled out so that only functions are imported.
 const Z_OK = 0;
@@ -107,17 +108,6 @@ function checkRange(name: string, value: number, min: number, max: number): void
     throw new RangeError(`${name} must be an integer between ${min} and ${max}`);
 }
 
-function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
-}
-
 /**
  * The default codec, over pako's zlib port. Each direction's state is
  * created on first use, so a codec that only compresses never allocates an
@@ -147,7 +137,6 @@ export class PakoDeflateCodec implements DeflateCodec {
     strm.avail_in = data.byteLength;
     const buffer = getScratch();
     const chunks: Uint8Array[] = [];
-    let length = 0;
     for (;;) {
       strm.output = buffer;
       strm.next_out = 0;
@@ -155,12 +144,11 @@ export class PakoDeflateCodec implements DeflateCodec {
       const status = zlibDeflate(strm, Z_SYNC_FLUSH);
       if (status !== Z_OK && status !== Z_BUF_ERROR) throw new Error(`deflate failed: ${strm.msg || status}`);
       chunks.push(buffer.slice(0, strm.next_out));
-      length += strm.next_out;
       // zlib: the flush is complete when deflate() leaves output space unused.
       if (strm.avail_out !== 0) break;
     }
     strm.input = EMPTY_INPUT;
-    return concat(chunks, length);
+    return concat(chunks);
   }
 
   decompress(data: Uint8Array, maxLength: number | null, endOfMessage: boolean): Uint8Array {
@@ -208,7 +196,7 @@ export class PakoDeflateCodec implements DeflateCodec {
       }
     }
     strm.input = EMPTY_INPUT;
-    return chunks.length === 0 ? new Uint8Array(0) : concat(chunks, length);
+    return chunks.length === 0 ? new Uint8Array(0) : concat(chunks);
   }
 
   reset(): void {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { concat, hex, toHex, utf8 } from '../../testing/chunking.js';
 import { ClientProtocol, type ClientProtocolOptions } from '../client.js';
 import { InvalidParameterError, NegotiationError, PayloadTooBigError } from '../errors.js';
 import type { ClientExtensionFactory, ServerExtensionFactory } from '../extensions/base.js';
@@ -21,9 +22,6 @@ import {
   type ServerPerMessageDeflateOptions,
 } from './permessage-deflate.js';
 
-const utf8 = (text: string) => new TextEncoder().encode(text);
-const hex = (data: Uint8Array) => Buffer.from(data).toString('hex');
-const unhex = (text: string) => new Uint8Array(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
 const zeroMask = (bytes: Uint8Array) => {
   bytes.fill(0);
 };
@@ -38,7 +36,7 @@ const DEFAULT_PARAMS: PerMessageDeflateParams = {
 function bytesOf(protocol: Protocol<unknown>): Uint8Array {
   const parts: Uint8Array[] = [];
   for (const chunk of protocol.dataToSend()) if (chunk !== SEND_EOF) parts.push(chunk);
-  return new Uint8Array(Buffer.concat(parts));
+  return concat(parts);
 }
 
 /** Move everything `from` wants to write into `to`. */
@@ -540,14 +538,14 @@ describe('framing (RFC 7692, 7.2.3)', () => {
   it('sends "Hello" as c1 07 f2 48 cd c9 c9 07 00, then c1 05 f2 00 11 00 00 (7.2.3.1, 7.2.3.2)', () => {
     const { client, server } = open();
     server.sendText(utf8('Hello'));
-    expect(hex(bytesOf(server))).toBe('c107f248cdc9c90700');
+    expect(toHex(bytesOf(server))).toBe('c107f248cdc9c90700');
     server.sendText(utf8('Hello'));
-    expect(hex(bytesOf(server))).toBe('c105f200110000');
+    expect(toHex(bytesOf(server))).toBe('c105f200110000');
     // The client masks (with a zero key here): same payload.
     client.sendText(utf8('Hello'));
-    expect(hex(bytesOf(client))).toBe('c18700000000f248cdc9c90700');
+    expect(toHex(bytesOf(client))).toBe('c18700000000f248cdc9c90700');
     client.sendText(utf8('Hello'));
-    expect(hex(bytesOf(client))).toBe('c18500000000f200110000');
+    expect(toHex(bytesOf(client))).toBe('c18500000000f200110000');
   });
 
   it('resets the window after each message without context takeover', () => {
@@ -558,16 +556,16 @@ describe('framing (RFC 7692, 7.2.3)', () => {
     });
     for (let i = 0; i < 3; i++) {
       server.sendText(utf8('Hello'));
-      expect(hex(bytesOf(server))).toBe('c107f248cdc9c90700');
+      expect(toHex(bytesOf(server))).toBe('c107f248cdc9c90700');
       client.sendText(utf8('Hello'));
-      expect(hex(bytesOf(client))).toBe('c18700000000f248cdc9c90700');
+      expect(toHex(bytesOf(client))).toBe('c18700000000f248cdc9c90700');
     }
   });
 
   it('receives the RFC examples', () => {
     const { client } = open();
     const receive = (h: string) => {
-      client.receiveData(unhex(h));
+      client.receiveData(hex(h));
       return dataFrames(client.eventsReceived()).map((f) => [
         f.opcode,
         Buffer.from(f.data).toString(),
@@ -595,7 +593,7 @@ describe('framing (RFC 7692, 7.2.3)', () => {
     server.sendText(utf8('Hello'), false);
     server.sendContinuation(new Uint8Array(0), true);
     // 7.2.3.6: "Hello" with a sync flush, then an empty final fragment: 00.
-    expect(hex(bytesOf(server))).toBe('410bf248cdc9c907000000ffff' + '800100');
+    expect(toHex(bytesOf(server))).toBe('410bf248cdc9c907000000ffff' + '800100');
     server.sendBinary(utf8('abc'), false);
     server.sendContinuation(utf8('abc'), false);
     server.sendContinuation(utf8('abc'), true);
@@ -607,52 +605,50 @@ describe('framing (RFC 7692, 7.2.3)', () => {
   it('never compresses control frames', () => {
     const { client, server } = open();
     server.sendPing(utf8('Hello'));
-    expect(hex(bytesOf(server))).toBe('890548656c6c6f');
+    expect(toHex(bytesOf(server))).toBe('890548656c6c6f');
     server.sendClose(1000, 'Hello');
-    expect(hex(bytesOf(server))).toBe('880703e848656c6c6f');
-    client.receiveData(unhex('8a0548656c6c6f'));
+    expect(toHex(bytesOf(server))).toBe('880703e848656c6c6f');
+    client.receiveData(hex('8a0548656c6c6f'));
     expect(dataFrames(client.eventsReceived())[0]).toEqual(frame(Opcode.PONG, utf8('Hello')));
   });
 
   it('fails with 1002 on RSV1 in a continuation frame', () => {
     const { client } = open();
-    client.receiveData(unhex('4103f248cd c004c9c90700'));
+    client.receiveData(hex('4103f248cd c004c9c90700'));
     expect(client.parserError?.message).toBe('compressed bit set on a continuation frame');
-    expect(hex(bytesOf(client)).startsWith('88')).toBe(true);
+    expect(toHex(bytesOf(client)).startsWith('88')).toBe(true);
     expect(client.closeSent?.code).toBe(1002);
   });
 
   it('fails with 1002 on RSV1 in a continuation of an uncompressed message', () => {
     const { client } = open();
-    client.receiveData(unhex('0103486520 c003006c6c6f'));
+    client.receiveData(hex('0103486520 c003006c6c6f'));
     expect(client.closeSent?.code).toBe(1002);
   });
 
   it('fails with 1002 on RSV1 in a control frame', () => {
     const { client } = open();
-    client.receiveData(unhex('c900'));
+    client.receiveData(hex('c900'));
     expect(client.parserError?.message).toBe('reserved bits must be 0');
     expect(client.closeSent?.code).toBe(1002);
   });
 
   it('fails with 1002 on RSV2 or RSV3 in a compressed frame', () => {
     const { client } = open();
-    client.receiveData(unhex('e107f248cdc9c90700'));
+    client.receiveData(hex('e107f248cdc9c90700'));
     expect(client.closeSent?.code).toBe(1002);
   });
 
   it('fails with 1002 on a new message in the middle of a compressed one', () => {
     const { client } = open();
-    client.receiveData(unhex('4103f248cd c107f248cdc9c90700'));
+    client.receiveData(hex('4103f248cd c107f248cdc9c90700'));
     expect(client.parserError?.message).toBe('expected a continuation frame');
     expect(client.closeSent?.code).toBe(1002);
   });
 
   it('fails with 1007 on corrupt compressed data', () => {
     const { client, server } = open();
-    server.receiveData(
-      serializeFrame(frame(Opcode.BINARY, unhex('ffffffff'), true, true), new Uint8Array(4)),
-    );
+    server.receiveData(serializeFrame(frame(Opcode.BINARY, hex('ffffffff'), true, true), new Uint8Array(4)));
     expect(server.parserError).toBeInstanceOf(DecompressionError);
     expect(server.parserError?.message).toMatch(/^decompression failed/);
     expect(server.closeSent?.code).toBe(1007);
@@ -674,7 +670,7 @@ describe('framing (RFC 7692, 7.2.3)', () => {
       ],
       [new ServerPerMessageDeflateFactory()],
     );
-    client.receiveData(unhex('c107f248cdc9c90700'));
+    client.receiveData(hex('c107f248cdc9c90700'));
     expect(client.parserError).toBeInstanceOf(DecompressionError);
     expect(client.closeSent?.code).toBe(1007);
   });
@@ -762,10 +758,10 @@ describe('framing (RFC 7692, 7.2.3)', () => {
       const { client, server } = open();
       pmd(server).skipNextMessage();
       server.sendText(utf8('Hello'));
-      expect(hex(bytesOf(server))).toBe('810548656c6c6f');
+      expect(toHex(bytesOf(server))).toBe('810548656c6c6f');
       server.sendText(utf8('Hello'));
       // The skipped message isn't in the window: a fresh "Hello".
-      expect(hex(bytesOf(server))).toBe('c107f248cdc9c90700');
+      expect(toHex(bytesOf(server))).toBe('c107f248cdc9c90700');
       pump(server, client);
     });
 
