@@ -2,49 +2,19 @@
  * Unit tests of the gateway's pure parts, for `deno test` (no network, no
  * JSR: plain assertions). The gateway itself is tested on loopback by
  * limits.test.ts and vanishing-clients.test.ts, and end to end from
- * Chromium by e2e/browser/.
+ * Chromium by e2e/browser/. The wire format the gateway shares with the
+ * client (src/transports/gateway-wire.ts) is tested there, with vitest.
  *
  *     npx deno test --allow-net=127.0.0.1,127.0.0.2 --config gateway/deno.json gateway/
  */
 import { certificateHash, certificateInfo, fromPem, generateCertificate, hashTrustProblem } from './cert.ts';
-import {
-  AllowList,
-  formatTarget,
-  MAX_LINE,
-  parseRequest,
-  parseTarget,
-  printable,
-  readRequestLine,
-  statusLine,
-} from './protocol.ts';
+import { AllowList, printable } from './protocol.ts';
 
 function assertEquals(actual: unknown, expected: unknown): void {
   const a = JSON.stringify(actual);
   const b = JSON.stringify(expected);
   if (a !== b) throw new Error(`expected ${b}, got ${a}`);
 }
-
-Deno.test('request lines: CONNECT host:port, IPv6 in brackets, anything else is malformed', () => {
-  assertEquals(parseRequest('CONNECT 127.0.0.1:8080'), { host: '127.0.0.1', port: 8080 });
-  assertEquals(parseRequest('CONNECT [::1]:443'), { host: '::1', port: 443 });
-  assertEquals(parseRequest('CONNECT Example.COM:80'), { host: 'example.com', port: 80 });
-  for (const bad of [
-    'CONNECT ::1:80',
-    'CONNECT host',
-    'CONNECT host:0',
-    'CONNECT host:65536',
-    'GET / HTTP/1.1',
-    '',
-  ]) {
-    assertEquals(parseRequest(bad), null);
-  }
-  assertEquals(parseTarget('[::]:0', true), { host: '::', port: 0 });
-  assertEquals(formatTarget({ host: '::1', port: 8080 }), '[::1]:8080');
-});
-
-Deno.test('status lines stay on one line', () => {
-  assertEquals(new TextDecoder().decode(statusLine(502, 'a\r\nb')), '502 a b\r\n');
-});
 
 Deno.test('the allow-list matches exact targets and host:* wildcards', () => {
   const allow = new AllowList(['127.0.0.1:8080', '[::1]:*', 'LOCALHOST:9000']);
@@ -61,71 +31,6 @@ Deno.test('the allow-list matches exact targets and host:* wildcards', () => {
     threw = true;
   }
   assertEquals(threw, true);
-});
-
-/** A reader of `chunks`, then the end of the stream. */
-function reader(chunks: ReadonlyArray<string | Uint8Array>): ReadableStreamDefaultReader<Uint8Array> {
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (const chunk of chunks) {
-        controller.enqueue(typeof chunk === 'string' ? new TextEncoder().encode(chunk) : chunk);
-      }
-      controller.close();
-    },
-  }).getReader();
-}
-
-/** `text` whole, byte by byte, and cut in pieces of 7 and of 100 bytes. */
-function splits(text: string): string[][] {
-  const cut = (size: number) =>
-    Array.from({ length: Math.ceil(text.length / size) }, (_, i) => text.slice(i * size, (i + 1) * size));
-  return [[text], cut(1), cut(7), cut(100)];
-}
-
-Deno.test('readRequestLine: the line and the bytes after it, however the chunks fall', async () => {
-  for (const chunks of splits('CONNECT a:1\r\nGET / HTTP/1.1')) {
-    const source = reader(chunks);
-    const result = await readRequestLine(source);
-    if (result.kind !== 'line') throw new Error(`expected a line, got ${result.kind}`);
-    // `rest` is what came after the line feed in the chunk that held it;
-    // the reader has the remainder.
-    let after = new TextDecoder().decode(result.rest);
-    for (let next = await source.read(); !next.done; next = await source.read()) {
-      after += new TextDecoder().decode(next.value);
-    }
-    assertEquals([result.line, after], ['CONNECT a:1', 'GET / HTTP/1.1']);
-  }
-  const bare = await readRequestLine(reader(['CONNECT a:1\n']));
-  assertEquals(bare.kind === 'line' && bare.line, 'CONNECT a:1');
-});
-
-Deno.test('readRequestLine: over 1024 bytes is too long in one chunk or in several; 1024 with CRLF is not', async () => {
-  // Issue 11: a 2000-byte line in one chunk passed (the limit was looked at
-  // only between reads), and was then refused as not allow-listed.
-  const long = `CONNECT ${'a'.repeat(1990)}:80\r\n`;
-  for (const chunks of splits(long)) {
-    const result = await readRequestLine(reader(chunks));
-    assertEquals(result.kind, 'too-long');
-    // What is kept for the log is bounded too.
-    assertEquals(result.kind === 'too-long' && result.head.byteLength, MAX_LINE);
-  }
-  const atLimit = `CONNECT ${'a'.repeat(MAX_LINE - 'CONNECT '.length - 2)}\r\n`;
-  assertEquals(atLimit.length, MAX_LINE);
-  for (const chunks of splits(`${atLimit}rest`)) {
-    assertEquals((await readRequestLine(reader(chunks))).kind, 'line');
-  }
-  for (const chunks of splits(`x${atLimit}`)) {
-    assertEquals((await readRequestLine(reader(chunks))).kind, 'too-long');
-  }
-  // No line feed in the first 1024 bytes, even if one comes later in the chunk.
-  assertEquals((await readRequestLine(reader([`${'a'.repeat(MAX_LINE)}\n`]))).kind, 'too-long');
-});
-
-Deno.test('readRequestLine: a stream that ends first gives what came', async () => {
-  const result = await readRequestLine(reader(['CONN', 'ECT a:1']));
-  assertEquals(result.kind, 'ended');
-  assertEquals(result.kind === 'ended' && new TextDecoder().decode(result.head), 'CONNECT a:1');
-  assertEquals((await readRequestLine(reader([]))).kind, 'ended');
 });
 
 Deno.test('printable: control characters escaped, at most max characters kept', () => {

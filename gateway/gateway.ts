@@ -26,19 +26,18 @@
  * the Streams standard marks them handled when it rejects them. `wt.closed`
  * is an ordinary promise.)
  */
+import {
+  formatTarget,
+  GatewayStatus,
+  type GatewayTarget,
+  MAX_GATEWAY_LINE,
+  parseRequest,
+  readLine,
+  serializeStatusLine,
+} from '../src/transports/gateway-wire.ts';
 import { canFinishSendStreams, finishSendStream } from './deno-wt-fin.ts';
 import { AddressTable, addressKey } from './limits.ts';
-import {
-  type AllowList,
-  formatTarget,
-  MAX_LINE,
-  parseRequest,
-  printable,
-  readRequestLine,
-  Status,
-  statusLine,
-  type Target,
-} from './protocol.ts';
+import { type AllowList, printable } from './protocol.ts';
 
 /** Options of {@link startGateway}. */
 export interface GatewayOptions {
@@ -316,7 +315,7 @@ async function serveSession(
           wt,
           streamId,
           '-',
-          Status.SERVICE_UNAVAILABLE,
+          GatewayStatus.SERVICE_UNAVAILABLE,
           `too many streams in this session (${settings.maxStreamsPerSession})`,
           settings,
         );
@@ -356,46 +355,46 @@ async function bridgeStream(
   settings: Settings,
 ): Promise<void> {
   const reader = (bidi.readable as ReadableStream<Uint8Array>).getReader();
-  let request: Awaited<ReturnType<typeof readRequestLine>>;
+  let request: Awaited<ReturnType<typeof readLine>>;
   try {
-    request = await withTimeout(readRequestLine(reader), settings.requestTimeoutMs);
+    request = await withTimeout(readLine(reader), settings.requestTimeoutMs);
   } catch (error) {
     reader.releaseLock();
     const reason = isTimeout(error)
       ? `no request line within ${settings.requestTimeoutMs} ms`
       : `no request line: ${errorText(error)}`;
-    await refuse(bidi, wt, id, '-', Status.BAD_REQUEST, reason, settings);
+    await refuse(bidi, wt, id, '-', GatewayStatus.BAD_REQUEST, reason, settings);
     return;
   }
   reader.releaseLock();
   if (request.kind !== 'line') {
     const reason =
       request.kind === 'too-long'
-        ? `request line longer than ${MAX_LINE} bytes`
+        ? `request line longer than ${MAX_GATEWAY_LINE} bytes`
         : 'the stream ended before the request line';
-    await refuse(bidi, wt, id, `"${printable(request.head)}"`, Status.BAD_REQUEST, reason, settings);
+    await refuse(bidi, wt, id, `"${printable(request.head)}"`, GatewayStatus.BAD_REQUEST, reason, settings);
     return;
   }
   const target = parseRequest(request.line);
   if (target === null) {
     const reason = 'malformed request line (expected CONNECT host:port)';
-    await refuse(bidi, wt, id, `"${printable(request.line)}"`, Status.BAD_REQUEST, reason, settings);
+    await refuse(bidi, wt, id, `"${printable(request.line)}"`, GatewayStatus.BAD_REQUEST, reason, settings);
     return;
   }
   // Allow-listed names are short; one that is not may be up to a line long.
   const name = printable(formatTarget(target));
   if (!settings.allow.allows(target)) {
-    await refuse(bidi, wt, id, name, Status.FORBIDDEN, 'target not allowed', settings);
+    await refuse(bidi, wt, id, name, GatewayStatus.FORBIDDEN, 'target not allowed', settings);
     return;
   }
   if (state.connections >= settings.maxConnections) {
     const reason = `too many connections (${settings.maxConnections})`;
-    await refuse(bidi, wt, id, name, Status.SERVICE_UNAVAILABLE, reason, settings);
+    await refuse(bidi, wt, id, name, GatewayStatus.SERVICE_UNAVAILABLE, reason, settings);
     return;
   }
   if (state.addresses.use(key).connections >= settings.maxConnectionsPerAddress) {
     const reason = `too many connections from your address (${settings.maxConnectionsPerAddress})`;
-    await refuse(bidi, wt, id, name, Status.SERVICE_UNAVAILABLE, reason, settings);
+    await refuse(bidi, wt, id, name, GatewayStatus.SERVICE_UNAVAILABLE, reason, settings);
     return;
   }
   state.connections++;
@@ -414,7 +413,7 @@ async function pipeStream(
   bidi: WebTransportBidirectionalStream,
   id: string,
   name: string,
-  target: Target,
+  target: GatewayTarget,
   rest: Uint8Array,
   sessionOver: AbortSignal,
   settings: Settings,
@@ -432,7 +431,7 @@ async function pipeStream(
       wt,
       id,
       name,
-      timedOut ? Status.GATEWAY_TIMEOUT : Status.BAD_GATEWAY,
+      timedOut ? GatewayStatus.GATEWAY_TIMEOUT : GatewayStatus.BAD_GATEWAY,
       `connect failed: ${timedOut ? `no answer in ${settings.connectTimeoutMs} ms` : errorText(error)}`,
       settings,
     );
@@ -453,7 +452,7 @@ async function pipeStream(
   };
   try {
     const writer = writable.getWriter();
-    await writer.write(statusLine(Status.CONNECTED, 'connected'));
+    await writer.write(serializeStatusLine(GatewayStatus.CONNECTED, 'connected'));
     writer.releaseLock();
     if (rest.byteLength > 0) {
       const tcpWriter = tcp.writable.getWriter();
@@ -516,7 +515,7 @@ async function refuse(
   const writable = bidi.writable as WritableStream<Uint8Array>;
   try {
     const writer = writable.getWriter();
-    await writer.write(statusLine(status, reason));
+    await writer.write(serializeStatusLine(status, reason));
     writer.releaseLock();
     endStream(wt, writable);
   } catch {
@@ -551,7 +550,7 @@ function closeConn(conn: Deno.QuicConn, reason: string): void {
 }
 
 /** Deno.connect with a timeout that applies to connecting only; gives up when `cancel` aborts. */
-async function connect(target: Target, timeoutMs: number, cancel: AbortSignal): Promise<Deno.TcpConn> {
+async function connect(target: GatewayTarget, timeoutMs: number, cancel: AbortSignal): Promise<Deno.TcpConn> {
   const controller = new AbortController();
   const timer = setTimeout(
     () => controller.abort(new DOMException('connect timed out', 'TimeoutError')),

@@ -9,9 +9,10 @@
  * `serverCertificateHashes`. The first line on stdout that starts with
  * `ready ` is JSON for programs: {"hostname","port","certificateHash","notAfter"}.
  */
+import { parseTarget } from '../src/transports/gateway-wire.ts';
 import { certificateHash, certificateInfo, fromPem, generateCertificate, hashTrustProblem } from './cert.ts';
 import { startGateway } from './gateway.ts';
-import { AllowList, parseTarget, printable } from './protocol.ts';
+import { AllowList, printable } from './protocol.ts';
 
 // The last line of defence: every promise of the gateway is handled where it
 // is made, but should one be missed, log it (tests look for these lines)

@@ -14,7 +14,10 @@
 // - src/electron: the preload and the renderer transport run in the page's
 //   processes and import only each other's message types (messages.ts);
 //   the renderer transport also implements the Transport contract; main.ts
-//   adds node:net/node:tls and nothing else.
+//   adds node:net/node:tls and nothing else;
+// - the Deno gateway (gateway/) imports from src only the wire format it
+//   shares with the client (src/transports/gateway-wire.ts), which imports
+//   nothing.
 // Test files are exempt.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -31,6 +34,20 @@ const rules = [
   {
     dir: 'src/transports',
     allow: (spec, file) => spec === 'eventemitter3' || isInside(file, spec, 'src/transports'),
+  },
+  {
+    // The gateway protocol's wire format, which the Deno gateway imports by
+    // its path: it must import nothing, or Deno would need to resolve it.
+    dir: 'src/transports',
+    skip: (file) => relative(root, file) !== 'src/transports/gateway-wire.ts',
+    allow: () => false,
+  },
+  {
+    // The Deno gateway: its own modules and the shared wire format only.
+    dir: 'gateway',
+    allow: (spec, file) =>
+      isInside(file, spec, 'gateway') ||
+      resolve(file, '..', spec) === join(root, 'src/transports/gateway-wire.ts'),
   },
   {
     dir: 'src',

@@ -8,20 +8,12 @@
  * The gateway protocol (version 1)
  * --------------------------------
  * The first bytes the client writes on each bidirectional stream are one
- * request line, like an HTTP CONNECT request (RFC 9110, 9.3.6):
- *
- *     CONNECT <host>:<port>\r\n
- *
- * with the WebSocket URL's host (an IPv6 literal in brackets) and port. The
- * gateway answers with one status line, then the stream carries the TCP
- * bytes both ways, half-closes included:
- *
- *     200 connected\r\n
- *
- * Any other status means no connection, and the gateway ends the stream:
- * 400 (malformed request), 403 (target not allow-listed), 502 (the target
- * refused or could not be reached), 503 (too many connections), 504 (the
- * connection timed out). Lines are at most {@link MAX_GATEWAY_LINE} bytes.
+ * request line, `CONNECT <host>:<port>\r\n`, like an HTTP CONNECT request
+ * (RFC 9110, 9.3.6). The gateway answers with one status line: after
+ * `200 connected\r\n` the stream carries the TCP bytes both ways, half-closes
+ * included; any other status means no connection, and the gateway ends the
+ * stream (see {@link GatewayError} for the codes). `gateway-wire.ts` defines
+ * the lines, for this client and for the gateway.
  *
  * The target travels in the stream, not in the session URL, so that one
  * session serves WebSockets to several targets.
@@ -34,11 +26,9 @@
  * the gateway closes all its transports with an `Error`; the next transport
  * opens a new session.
  */
+import { formatTarget, GatewayStatus, readStatusLine, serializeRequest } from './gateway-wire.js';
 import { StreamsTransport } from './streams.js';
 import { type Transport, type TransportFactory, type TransportTarget, toError } from './transport.js';
-
-/** Longest request or status line of the gateway protocol, CRLF included. */
-export const MAX_GATEWAY_LINE = 1024;
 
 /**
  * A certificate hash for `serverCertificateHashes`. Chromium accepts only
@@ -226,13 +216,13 @@ class Session {
     const stream = await this.#wt.createBidirectionalStream();
     try {
       const writer = stream.writable.getWriter();
-      await writer.write(encodeRequest(target.host, target.port));
+      await writer.write(serializeRequest(target));
       writer.releaseLock();
       const reader = stream.readable.getReader();
       const { status, text, head } = await readStatusLine(reader);
       reader.releaseLock();
-      if (status !== 200)
-        throw new GatewayError(this.#gateway, authority(target.host, target.port), status, text);
+      if (status !== GatewayStatus.CONNECTED)
+        throw new GatewayError(this.#gateway, formatTarget(target), status, text);
       return { readable: stream.readable, writable: stream.writable, head };
     } catch (error) {
       stream.readable.cancel().catch(() => {});
@@ -287,47 +277,6 @@ export class GatewayError extends Error {
     this.target = target;
     this.status = status;
     this.statusText = statusText;
-  }
-}
-
-/** `host:port`, with an IPv6 literal in brackets (RFC 3986, 3.2.2). */
-function authority(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** The request line: `CONNECT host:port\r\n`. @internal */
-export function encodeRequest(host: string, port: number): Uint8Array {
-  return new TextEncoder().encode(`CONNECT ${authority(host, port)}\r\n`);
-}
-
-/**
- * Read the gateway's status line; `head` holds the bytes after it that
- * were read with it (the server's first bytes). @internal
- */
-export async function readStatusLine(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-): Promise<{ status: number; text: string; head: Uint8Array }> {
-  let buffered = new Uint8Array(0);
-  // Bounded: each turn adds at least one byte, and the line is at most
-  // MAX_GATEWAY_LINE bytes long.
-  for (;;) {
-    const newline = buffered.indexOf(0x0a);
-    if (newline >= 0) {
-      const line = new TextDecoder().decode(buffered.subarray(0, newline)).replace(/\r$/, '');
-      const match = /^(\d{3}) ?(.*)$/.exec(line);
-      if (match === null)
-        throw new Error(`the gateway sent a malformed status line: ${JSON.stringify(line)}`);
-      return { status: Number(match[1]), text: match[2] ?? '', head: buffered.slice(newline + 1) };
-    }
-    if (buffered.byteLength >= MAX_GATEWAY_LINE)
-      throw new Error('the gateway sent a status line that is too long');
-    const { value, done } = await reader.read();
-    if (done) throw new Error('the gateway ended the stream without a status line');
-    if (value.byteLength === 0) continue;
-    const joined = new Uint8Array(buffered.byteLength + value.byteLength);
-    joined.set(buffered);
-    joined.set(value, buffered.byteLength);
-    buffered = joined;
   }
 }
 
