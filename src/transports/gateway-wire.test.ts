@@ -78,7 +78,8 @@ describe('status lines', () => {
       status: 502,
       text: 'connect to [::1]:1 failed',
     });
-    for (const bad of ['hello', '20 short', '', ' 200 x']) expect(parseStatusLine(bad), bad).toBeNull();
+    for (const bad of ['hello', '20 short', '2001 x', '200connected', '', ' 200 x'])
+      expect(parseStatusLine(bad), bad).toBeNull();
   });
 });
 

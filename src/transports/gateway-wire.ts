@@ -69,9 +69,13 @@ export function serializeStatusLine(status: number, reason: string): Uint8Array<
   return new TextEncoder().encode(`${status} ${reason.replace(/[\r\n]+/g, ' ').slice(0, 200)}\r\n`);
 }
 
-/** Parse a status line (without its line ending): three digits, then the text; `null` if malformed. */
+/**
+ * Parse a status line (without its line ending): three digits, then a space
+ * and the text, or nothing; `null` if malformed. The space is required
+ * before the text, so that `2001 x` is not read as 200.
+ */
 export function parseStatusLine(line: string): { readonly status: number; readonly text: string } | null {
-  const match = /^(\d{3}) ?(.*)$/.exec(line);
+  const match = /^(\d{3})(?: (.*))?$/.exec(line);
   return match === null ? null : { status: Number(match[1]), text: match[2] ?? '' };
 }
 
