@@ -17,6 +17,9 @@
  */
 import { type Frame, Opcode } from './protocol/frames.js';
 
+/** What `binaryType` may be: how binary messages are delivered. (Declared here, not taken from lib.dom, so that Node projects without the DOM lib can use these types.) */
+export type BinaryType = 'blob' | 'arraybuffer';
+
 /** A complete message: its type and its payload, owned by the receiver. */
 export interface Message {
   readonly type: 'text' | 'binary';

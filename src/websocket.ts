@@ -24,7 +24,7 @@ import {
 } from './connection/connection.js';
 import { CloseEvent } from './events.js';
 import { createErrorEvent, type WebSocketConnectionError } from './failure.js';
-import { type Message, messageData } from './message.js';
+import { type BinaryType, type Message, messageData } from './message.js';
 import { MAX_CLOSE_REASON } from './protocol/limits.js';
 import { decodeUtf8, encodeUtf8 } from './protocol/platform.js';
 import { scheduleTask } from './task.js';
@@ -38,9 +38,7 @@ import {
 } from './webidl.js';
 
 export { DEFAULT_MAX_MESSAGE_SIZE } from './connection/connection.js';
-
-/** What `binaryType` may be. */
-export type BinaryType = 'blob' | 'arraybuffer';
+export type { BinaryType } from './message.js';
 
 /** Non-standard options: the third argument of the constructor (see {@link ConnectionOptions}). */
 export interface WebSocketOptions extends ConnectionOptions {}
