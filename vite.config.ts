@@ -18,6 +18,8 @@ export default defineConfig({
         protocol: 'src/protocol/index.ts',
         'direct-sockets': 'src/transports/direct-sockets.ts',
         'chrome-sockets': 'src/transports/chrome-sockets.ts',
+        streams: 'src/transports/streams.ts',
+        webtransport: 'src/transports/webtransport.ts',
         deno: 'src/transports/deno.ts',
         bun: 'src/transports/bun.ts',
         'electron/main': 'src/electron/main.ts',

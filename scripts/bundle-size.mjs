@@ -50,6 +50,23 @@ const ENTRIES = [
     key: 'protocol-client',
     contents: "export { ClientProtocol } from './src/protocol/index.ts';",
   },
+  {
+    name: 'WebTransport transport (`polysocket/webtransport`, src/transports/webtransport.ts)',
+    key: 'webtransport',
+    file: 'src/transports/webtransport.ts',
+  },
+  {
+    name: 'streams transport (`polysocket/streams`, src/transports/streams.ts)',
+    key: 'streams',
+    file: 'src/transports/streams.ts',
+  },
+  {
+    // The entry's top-level calls are marked pure, so the WebSocket class
+    // and permessage-deflate are left out: about the size of the subpath.
+    name: '`webTransportTransport` alone (tree-shaken from `polysocket`)',
+    key: 'index-webtransport',
+    contents: "export { webTransportTransport } from './src/index.ts';",
+  },
 ];
 
 function gzipSize(bytes) {

@@ -25,6 +25,7 @@ export {
   webTransportTransport,
 } from './transports/webtransport.js';
 
+// Pure: a bundle that imports only other exports of this entry drops the call.
 /** WHATWG `WebSocket`; the third argument takes a transport and other options. */
-export const WebSocket = deriveWebSocket(BaseWebSocket, applyCompression);
+export const WebSocket = /* @__PURE__ */ deriveWebSocket(BaseWebSocket, applyCompression);
 export type WebSocket = BaseWebSocket;

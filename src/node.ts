@@ -21,7 +21,9 @@ export {
 } from './transports/streams.js';
 export { NodeTransport, type NodeTransportOptions, nodeTransport };
 
-const defaultTransport = nodeTransport();
+// The calls of this module are pure: a bundle that imports only other
+// exports of this entry drops them.
+const defaultTransport = /* @__PURE__ */ nodeTransport();
 
 /**
  * WHATWG `WebSocket` that connects with {@link NodeTransport} unless
@@ -29,7 +31,7 @@ const defaultTransport = nodeTransport();
  * unless `compression` is `false`. For `wss:` with a private CA:
  * `{ transport: nodeTransport({ tls: { ca } }) }`.
  */
-export const WebSocket = deriveWebSocket(BaseWebSocket, (options) =>
+export const WebSocket = /* @__PURE__ */ deriveWebSocket(BaseWebSocket, (options) =>
   applyCompression(options.transport === undefined ? { ...options, transport: defaultTransport } : options),
 );
 export type WebSocket = BaseWebSocket;

@@ -162,12 +162,14 @@ async function typeCheck(dir: string, config: string): Promise<string> {
 
 // Entries for Node processes (Node, Electron's main and preload) and for
 // pages and other runtimes without @types/node.
-const NODE_ENTRIES = ['node', 'protocol', 'polyfill', 'electron/main', 'electron/preload'];
+const NODE_ENTRIES = ['node', 'protocol', 'polyfill', 'streams', 'electron/main', 'electron/preload'];
 const WEB_ENTRIES = [
   '',
   'lite',
   'polyfill',
   'protocol',
+  'streams',
+  'webtransport',
   'direct-sockets',
   'chrome-sockets',
   'deno',
@@ -196,14 +198,30 @@ const opened = await new Promise((resolve) => {
   ws.onclose = () => resolve(false);
 });
 ws.close(1000);
+// The transports' subpaths export what the root entry re-exports: the same
+// objects, from shared chunks (instanceof GatewayError holds across them).
+const root = await import('polysocket');
+const streams = await import('polysocket/streams');
+const webtransport = await import('polysocket/webtransport');
 console.log(JSON.stringify({
   opened,
   protocol: typeof ClientProtocol,
   polyfill: native === undefined ? globalThis.WebSocket === WebSocket : globalThis.WebSocket === native,
   closeEvent: typeof globalThis.CloseEvent,
+  subpaths:
+    typeof streams.streamsTransport === 'function' &&
+    root.streamsTransport === streams.streamsTransport &&
+    root.webTransportTransport === webtransport.webTransportTransport &&
+    root.GatewayError === webtransport.GatewayError,
 }));
 `;
-const RUNTIME_OK = { opened: true, protocol: 'function', polyfill: true, closeEvent: 'function' };
+const RUNTIME_OK = {
+  opened: true,
+  protocol: 'function',
+  polyfill: true,
+  closeEvent: 'function',
+  subpaths: true,
+};
 
 let work: string;
 let tarball: string;
