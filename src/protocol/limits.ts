@@ -5,10 +5,12 @@
  */
 
 /**
- * Default maximum size of an incoming message, after decompression: 1 MiB,
- * as in Python `websockets`. The WHATWG layer raises it for browser parity.
+ * Default `maxMessageSize` of `ClientProtocol` and `ServerProtocol`: the
+ * largest incoming message, after decompression: 1 MiB, as in Python
+ * `websockets`. The WebSocket class has a default of its own, far larger,
+ * for parity with browsers.
  */
-export const DEFAULT_MAX_MESSAGE_SIZE = 2 ** 20;
+export const DEFAULT_PROTOCOL_MAX_MESSAGE_SIZE = 2 ** 20;
 
 /**
  * Longest line of an HTTP head. Browsers and proxies cap a whole head at

@@ -52,7 +52,7 @@ import {
   serializeFrame,
   serializeFrameHeader,
 } from './frames.js';
-import { DEFAULT_MAX_MESSAGE_SIZE, MAX_CONTROL_PAYLOAD } from './limits.js';
+import { DEFAULT_PROTOCOL_MAX_MESSAGE_SIZE, MAX_CONTROL_PAYLOAD } from './limits.js';
 import { applyMask } from './mask.js';
 import { defaultRandom, type RandomSource } from './platform.js';
 import { Utf8Validator } from './utf8.js';
@@ -177,7 +177,7 @@ export class Protocol<HandshakeEvent = never> {
     this.#state = options.state ?? State.OPEN;
     this.#reader = this.#state === State.CONNECTING ? 'handshake' : 'frames';
     this.#maxMessageSize =
-      options.maxMessageSize === undefined ? DEFAULT_MAX_MESSAGE_SIZE : options.maxMessageSize;
+      options.maxMessageSize === undefined ? DEFAULT_PROTOCOL_MAX_MESSAGE_SIZE : options.maxMessageSize;
     this.#maxFragmentSize = options.maxFragmentSize ?? null;
     this.#random = options.random ?? defaultRandom;
   }
