@@ -8,7 +8,7 @@
  */
 import { BaseClientProtocol, type ClientProtocolOptions } from './base-client.js';
 import { ResponseReader } from './http11.js';
-import { checkLimit } from './protocol.js';
+import { checkLimit } from './limits.js';
 import { parseUri, type WebSocketUri } from './uri.js';
 
 export type { ClientProtocolOptions } from './base-client.js';

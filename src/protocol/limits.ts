@@ -1,8 +1,21 @@
 /**
- * Default limits. Each one bounds memory that a peer could otherwise make us
- * allocate; every one can be changed through options, and `null` disables the
- * limits that are options.
+ * Default limits, and the check of a limit given as an option. Each one
+ * bounds memory that a peer could otherwise make us allocate; every one can
+ * be changed through options, and `null` disables the limits that are
+ * options.
  */
+
+/**
+ * Check a limit option: a non-negative integer, `null` (no limit) or
+ * `undefined` (the default).
+ *
+ * @throws RangeError if `value` is anything else.
+ */
+export function checkLimit(name: string, value: number | null | undefined): void {
+  if (value === undefined || value === null) return;
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new RangeError(`${name} must be a non-negative integer or null`);
+}
 
 /**
  * Default `maxMessageSize` of `ClientProtocol` and `ServerProtocol`: the

@@ -52,7 +52,7 @@ import {
   serializeFrame,
   serializeFrameHeader,
 } from './frames.js';
-import { DEFAULT_PROTOCOL_MAX_MESSAGE_SIZE, MAX_CONTROL_PAYLOAD } from './limits.js';
+import { checkLimit, DEFAULT_PROTOCOL_MAX_MESSAGE_SIZE, MAX_CONTROL_PAYLOAD } from './limits.js';
 import { applyMask } from './mask.js';
 import { defaultRandom, type RandomSource } from './platform.js';
 import { Utf8Validator } from './utf8.js';
@@ -99,18 +99,6 @@ type Reader = 'handshake' | 'frames' | 'discard' | 'done';
 
 /** Unmasked payloads at least this large are written as [header, payload] without copying. */
 const COPY_THRESHOLD = 16 * 1024;
-
-/**
- * Exported for `ClientProtocol`, which checks the limits before it parses a
- * string URI, as it did when this constructor ran first.
- *
- * @throws RangeError if `value` is not a non-negative integer, `null` or `undefined`.
- */
-export function checkLimit(name: string, value: number | null | undefined): void {
-  if (value === undefined || value === null) return;
-  if (!Number.isSafeInteger(value) || value < 0)
-    throw new RangeError(`${name} must be a non-negative integer or null`);
-}
 
 /**
  * Sans-I/O implementation of a WebSocket connection.

@@ -33,9 +33,9 @@ import {
   response,
   serializeResponse,
 } from './http11.js';
-import { MAX_EARLY_DATA } from './limits.js';
+import { checkLimit, MAX_EARLY_DATA } from './limits.js';
 import { encodeUtf8 } from './platform.js';
-import { checkLimit, Protocol, type ProtocolOptions, State } from './protocol.js';
+import { Protocol, type ProtocolOptions, State } from './protocol.js';
 
 /**
  * Chooses the subprotocol from the client's offers (in its order of
