@@ -150,10 +150,6 @@ export class Protocol<HandshakeEvent = never> {
   #closeRcvdThenSent: boolean | null = null;
   #parserError: Error | null = null;
   #handshakeError: InvalidHandshakeError | null = null;
-  /** Server: most bytes kept that the client sent before the 101 response; `null`: no limit. */
-  #earlyDataLimit: number | null = null;
-  /** Server: the client sent more than that, and it was dropped. */
-  #earlyDataDropped = false;
 
   /**
    * @throws RangeError if a limit is not a non-negative integer or `null`.
@@ -460,31 +456,20 @@ export class Protocol<HandshakeEvent = never> {
 
   /**
    * Parse what is buffered (a server calls this once its 101 response is
-   * sent). If early data was dropped (see `limitEarlyData()`), fail the
-   * connection with 1002 instead: what the client sent can't be parsed.
+   * sent); or, given `error`, fail the connection with it instead, as if
+   * parsing had thrown it (it becomes `parserError`).
    */
-  protected resumeReading(): void {
-    if (this.#earlyDataDropped) {
-      // RFC 6455, 4.1: the client "MUST wait for a response from the server
-      // before sending any further data".
-      const error = new ProtocolError(
-        `client sent more than ${this.#earlyDataLimit} bytes before the handshake response`,
-      );
-      this.#parserError = error;
-      this.fail(error.closeCode, error.message);
-      return;
-    }
-    this.#run();
+  protected resumeReading(error: ProtocolError | null = null): void {
+    if (error === null) this.#run();
+    else this.#handleError(error);
   }
 
   /**
-   * Keep at most `limit` bytes that the client sends before the server's
-   * response (a server's request reader has finished); beyond that they are
-   * dropped and `resumeReading()` fails the connection. `null`: no limit.
+   * Called with the buffered input while a server that read its request
+   * has not sent its response yet: what the client sent meanwhile is kept
+   * until `resumeReading()`, and the subclass may bound it.
    */
-  protected limitEarlyData(limit: number | null): void {
-    this.#earlyDataLimit = limit;
-  }
+  protected holdEarlyData(_queue: ByteQueue): void {}
 
   /** Read frames from now on (a server that read its request buffers them until it opens). */
   protected startFrames(): void {
@@ -564,10 +549,7 @@ export class Protocol<HandshakeEvent = never> {
           // A server reads frames only once its 101 response is sent; until
           // then it keeps what an eager client sent, up to a limit.
           if (this.#state === State.CONNECTING) {
-            if (this.#earlyDataLimit !== null && this.#queue.length > this.#earlyDataLimit) {
-              this.#queue.clear();
-              this.#earlyDataDropped = true;
-            }
+            this.holdEarlyData(this.#queue);
             return;
           }
           const parsed = parseFrame(this.#queue, {

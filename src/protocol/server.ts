@@ -12,6 +12,7 @@ import {
   InvalidUpgradeError,
   InvalidVersionError,
   NegotiationError,
+  ProtocolError,
 } from './errors.js';
 import type { Extension, ServerExtensionFactory } from './extensions/base.js';
 import { computeAccept } from './handshake.js';
@@ -107,6 +108,10 @@ export class ServerProtocol extends Protocol<Request> {
   readonly #selectSubprotocol: SelectSubprotocol;
   readonly #serverHeader: string | null;
   readonly #reader: RequestReader;
+  /** Most bytes kept that the client sent before the 101 response; `null`: no limit. */
+  readonly #earlyDataLimit: number | null;
+  /** The client sent more than that, and it was dropped. */
+  #earlyDataDropped = false;
   #pendingExtensions: readonly Extension[] = [];
   #subprotocol: string | null = null;
   #responseSent = false;
@@ -118,7 +123,7 @@ export class ServerProtocol extends Protocol<Request> {
   constructor(options: ServerProtocolOptions = {}) {
     super('server', { ...options, state: options.state ?? State.CONNECTING });
     checkLimit('maxEarlyData', options.maxEarlyData);
-    this.limitEarlyData(options.maxEarlyData === undefined ? MAX_EARLY_DATA : options.maxEarlyData);
+    this.#earlyDataLimit = options.maxEarlyData === undefined ? MAX_EARLY_DATA : options.maxEarlyData;
     this.#origins = options.origins ?? null;
     this.#checkOrigin = options.checkOrigin ?? null;
     this.#availableExtensions = options.extensions ?? [];
@@ -204,9 +209,26 @@ export class ServerProtocol extends Protocol<Request> {
     this.pushWrite(serializeResponse(res));
     if (res.status === 101 && this.handshakeError === null) {
       this.openConnection(this.#pendingExtensions);
-      this.resumeReading();
+      // Early data was dropped: what the client sent can't be parsed. RFC
+      // 6455, 4.1: the client "MUST wait for a response from the server
+      // before sending any further data".
+      this.resumeReading(
+        this.#earlyDataDropped
+          ? new ProtocolError(
+              `client sent more than ${this.#earlyDataLimit} bytes before the handshake response`,
+            )
+          : null,
+      );
     } else {
       this.failHandshake(this.handshakeError ?? new InvalidStatusError(res));
+    }
+  }
+
+  /** Keep at most `maxEarlyData` bytes of what the client sends before the response; drop the rest. */
+  protected override holdEarlyData(queue: ByteQueue): void {
+    if (this.#earlyDataLimit !== null && queue.length > this.#earlyDataLimit) {
+      queue.clear();
+      this.#earlyDataDropped = true;
     }
   }
 
