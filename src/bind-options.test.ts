@@ -23,3 +23,55 @@ describe('bindOptions', () => {
     expect(() => new Bound('ws://example.com/', [], { transport: undefined as never })).toThrow(TypeError);
   });
 });
+
+describe('the shape WebIDL gives an interface object', () => {
+  const server = memoryServer();
+  const Bound = bindOptions(WebSocket, { transport: server.factory });
+  const Twice = bindOptions(Bound, { headers: { 'X-Twice': '1' } });
+
+  test.each([
+    ['the class', WebSocket],
+    ['a bound class', Bound],
+    ['a class bound twice', Twice],
+  ])('%s: members on its own prototype, EventTarget next; length 1; name WebSocket', (_, C) => {
+    expect(Object.getPrototypeOf(C)).toBe(EventTarget);
+    expect(Object.getPrototypeOf(C.prototype)).toBe(EventTarget.prototype);
+    for (const name of ['url', 'readyState', 'bufferedAmount', 'onopen', 'send', 'close', 'OPEN']) {
+      expect(Object.hasOwn(C.prototype, name), name).toBe(true);
+    }
+    expect(C.length).toBe(1);
+    expect(C.name).toBe('WebSocket');
+    expect(Object.getOwnPropertyDescriptor(C, 'prototype')).toMatchObject({
+      writable: false,
+      configurable: false,
+    });
+    expect(() => Object.defineProperty(C.prototype, 'OPEN', { get: () => 0 })).toThrow(TypeError);
+    expect(() => new (C as unknown as new () => unknown)()).toThrow(TypeError);
+  });
+
+  test('deleting an accessor from the prototype leaves nothing behind it', () => {
+    const C = bindOptions(WebSocket, { transport: server.factory });
+    const ws = new C('ws://example.com/', [], { openTimeoutMs: null });
+    expect(ws.readyState).toBe(0);
+    delete (C.prototype as { readyState?: unknown }).readyState;
+    expect((ws as { readyState?: unknown }).readyState).toBeUndefined();
+    ws.close();
+  });
+
+  test('instanceof holds across the library classes; an application subclass keeps its own check', async () => {
+    const a = new Bound('ws://example.com/');
+    const b = new Twice('ws://example.com/');
+    for (const C of [WebSocket, Bound, Twice]) {
+      expect(a).toBeInstanceOf(C);
+      expect(b).toBeInstanceOf(C);
+    }
+    expect({}).not.toBeInstanceOf(Bound);
+    class Mine extends Bound {}
+    const mine = new Mine('ws://example.com/');
+    expect(mine).toBeInstanceOf(Mine);
+    expect(mine).toBeInstanceOf(Bound);
+    expect(a).not.toBeInstanceOf(Mine);
+    for (const ws of [a, b, mine]) ws.close();
+    await new Promise((resolve) => mine.addEventListener('close', resolve, { once: true }));
+  });
+});

@@ -1140,3 +1140,58 @@ describe('failing the connection: at once, and saying why (non-standard event.er
     expect(tracked.log).toEqual(['open', 'message:ok', 'error:Event', 'close:1006::false']);
   });
 });
+
+describe('web-platform-tests findings (issue 12)', () => {
+  test('on… attributes keep any object ([LegacyTreatNonObjectAsNull]); a non-callable one is not called; non-objects are null', async () => {
+    const { ws, tracked } = connect();
+    const object = { handleEvent: () => {} };
+    ws.onopen = object as never;
+    expect(ws.onopen).toBe(object);
+    ws.onmessage = 5 as never;
+    expect(ws.onmessage).toBeNull();
+    await tracked.opened;
+    ws.close();
+    await tracked.closed;
+  });
+
+  test('the Origin header is the client’s origin where there is one (location), unless the origin option says otherwise', async () => {
+    const global = globalThis as { location?: unknown };
+    global.location = { href: 'https://app.example/page.html', origin: 'https://app.example' };
+    try {
+      const fromPage = connect();
+      const given = connect({}, [], { origin: 'https://other.example' });
+      const none = connect({}, [], { origin: null });
+      for (const { tracked } of [fromPage, given, none]) await tracked.opened;
+      const origins = await Promise.all(
+        [fromPage, given, none].map(async ({ server }) =>
+          (await server.connection()).request?.headers.get('Origin'),
+        ),
+      );
+      expect(origins).toEqual(['https://app.example', 'https://other.example', undefined]);
+      for (const { ws, tracked } of [fromPage, given, none]) {
+        ws.close();
+        await tracked.closed;
+      }
+    } finally {
+      delete global.location;
+    }
+  });
+
+  test('message events stringify as [object MessageEvent] and are MessageEvents', async () => {
+    const { ws, server, tracked } = connect();
+    await tracked.opened;
+    const event = new Promise<MessageEvent>((resolve) =>
+      ws.addEventListener('message', (e) => resolve(e as MessageEvent), { once: true }),
+    );
+    (await server.connection()).sendText('hi');
+    const message = await event;
+    expect(String(message)).toBe('[object MessageEvent]');
+    expect(message).toBeInstanceOf(MessageEvent);
+    ws.close();
+    await tracked.closed;
+  });
+
+  test('new WebSocket() without arguments throws TypeError', () => {
+    expect(() => new (WebSocket as unknown as new () => unknown)()).toThrow(TypeError);
+  });
+});

@@ -60,11 +60,45 @@ export type WebSocketInstance = Pick<WebSocket, Exclude<keyof WebSocket, 'failur
 type Handler<E extends Event> = ((this: WebSocketInstance, ev: E) => any) | null;
 
 interface HandlerSlot {
+  /** A function, or a non-callable object that an `on…` attribute keeps without calling it. */
   handler: (this: WebSocketInstance, ev: Event) => unknown;
   readonly listener: (ev: Event) => void;
 }
 
 const CONSTRUCT = "Failed to construct 'WebSocket'";
+
+/** Whether `value` carries a WebSocket's private state (set in the class's static block). */
+let hasState: (value: object) => boolean;
+
+/**
+ * The platform's `MessageEvent`, or where its events do not stringify as
+ * "[object MessageEvent]" (Node 20's prototype inherits Event's
+ * `Symbol.toStringTag`; WPT websockets/interfaces/WebSocket/events/018
+ * checks it), a subclass of it that does.
+ */
+const TaggedMessageEvent: typeof MessageEvent = /* @__PURE__ */ taggedMessageEvent();
+
+function taggedMessageEvent(): typeof MessageEvent {
+  const Platform = globalThis.MessageEvent;
+  if (typeof Platform !== 'function') return Platform;
+  if (Object.prototype.toString.call(Platform.prototype) === '[object MessageEvent]') return Platform;
+  const Tagged = class MessageEvent extends (Platform as new (
+    type: string,
+    init?: MessageEventInit,
+  ) => Event) {};
+  Object.defineProperty(Tagged.prototype, Symbol.toStringTag, { value: 'MessageEvent', configurable: true });
+  return Tagged as unknown as typeof globalThis.MessageEvent;
+}
+
+/**
+ * The serialization of the client's origin (a page's or a worker's
+ * `location.origin`); `null` where there is no client (Node, Deno, Bun
+ * without `--location`), and then no Origin header is sent.
+ */
+function clientOrigin(): string | null {
+  const origin = (globalThis as { location?: { origin?: unknown } }).location?.origin;
+  return typeof origin === 'string' ? origin : null;
+}
 
 /**
  * WHATWG `WebSocket` (https://websockets.spec.whatwg.org/#the-websocket-interface)
@@ -96,6 +130,10 @@ export class WebSocket extends EventTarget {
   /** Runs the task at the head of `#tasks`: one `scheduleTask()` per queued task. */
   readonly #runTask = (): void => this.#runNextTask();
 
+  static {
+    hasState = (value) => #connection in value;
+  }
+
   /**
    * https://websockets.spec.whatwg.org/#dom-websocket-websocket
    *
@@ -108,6 +146,11 @@ export class WebSocket extends EventTarget {
    */
   constructor(url: string | URL, protocols: string | string[] = [], options: WebSocketOptions = {}) {
     super();
+    // WebIDL: `url` is a required argument (a missing one is not "undefined").
+    // biome-ignore lint/complexity/noArguments: only arguments tells a missing argument from undefined
+    if (arguments.length === 0) {
+      throw new TypeError("Failed to construct 'WebSocket': 1 argument required, but only 0 present.");
+    }
     // 1. Let baseURL be this's relevant settings object's API base URL.
     // 2. Let urlRecord be the result of getting a URL record given url and baseURL.
     // 3. If urlRecord is failure, then throw a "SyntaxError" DOMException.
@@ -120,7 +163,10 @@ export class WebSocket extends EventTarget {
     this.#origin = urlRecord.origin;
     // 7.-8. Run this step in parallel: establish a WebSocket connection given
     //       urlRecord, protocols, and client.
-    this.#connection = new Connection(urlRecord, offered, options, this.#reports());
+    // Fetch: a request's Origin header is the serialization of its origin,
+    // the client's (the page's or worker's) where there is one.
+    const origin = options.origin === undefined ? clientOrigin() : options.origin;
+    this.#connection = new Connection(urlRecord, offered, { ...options, origin }, this.#reports());
   }
 
   /** https://websockets.spec.whatwg.org/#dom-websocket-url */
@@ -334,7 +380,9 @@ export class WebSocket extends EventTarget {
 
   #setHandler<E extends Event>(type: string, handler: Handler<E>): void {
     const slot = this.#handlers.get(type);
-    if (typeof handler !== 'function') {
+    // EventHandler is [LegacyTreatNonObjectAsNull]: any object is kept (and
+    // returned by the getter), anything else means null.
+    if ((typeof handler !== 'object' && typeof handler !== 'function') || handler === null) {
       if (slot !== undefined) {
         this.removeEventListener(type, slot.listener);
         this.#handlers.delete(type);
@@ -348,7 +396,9 @@ export class WebSocket extends EventTarget {
     const created: HandlerSlot = {
       handler: handler as (this: WebSocketInstance, ev: Event) => unknown,
       listener: (event) => {
-        created.handler.call(this, event);
+        // WebIDL, invoking a callback function: "If IsCallable(F) is false",
+        // as for an object kept above, the result is undefined: nothing runs.
+        if (typeof created.handler === 'function') created.handler.call(this, event);
       },
     };
     this.#handlers.set(type, created);
@@ -399,7 +449,7 @@ export class WebSocket extends EventTarget {
     //    MessageEvent, with the origin attribute initialized to the
     //    serialization of the WebSocket object's url's origin, and the data
     //    attribute initialized to dataForEvent.
-    this.dispatchEvent(new MessageEvent('message', { data, origin: this.#origin }));
+    this.dispatchEvent(new TaggedMessageEvent('message', { data, origin: this.#origin }));
   }
 
   /** "When the WebSocket connection is closed", the task's steps. */
@@ -468,6 +518,27 @@ export function defineReadyStates(target: object): void {
     Object.defineProperty(target, name, { value, enumerable: true });
   }
 }
+
+/**
+ * The classes that share WebSocket's identity: this one and those
+ * `deriveWebSocket()` shapes like it (bind-options.ts).
+ *
+ * @internal
+ */
+export const interfaceClasses = new WeakSet<object>([WebSocket]);
+
+// Every WebSocket class of this library (this one, an entry point's, a
+// `bindOptions()` one) is one interface: `instanceof` any of them holds for
+// any of their instances, which carry this class's state. An application's
+// subclass keeps the ordinary prototype check.
+Object.defineProperty(WebSocket, Symbol.hasInstance, {
+  value: function hasInstance(this: unknown, value: unknown): boolean {
+    if (interfaceClasses.has(this as object))
+      return typeof value === 'object' && value !== null && hasState(value);
+    return Function.prototype[Symbol.hasInstance].call(this, value);
+  },
+  configurable: true,
+});
 
 defineReadyStates(WebSocket);
 defineReadyStates(WebSocket.prototype);
