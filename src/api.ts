@@ -20,7 +20,7 @@ export {
 } from './transports/transport.js';
 export {
   type BinaryType,
-  DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE,
   type WebSocketInstance,
   type WebSocketOptions,
 } from './websocket.js';

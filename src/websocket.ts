@@ -37,7 +37,7 @@ import {
   toSubprotocols,
 } from './webidl.js';
 
-export { DEFAULT_MAX_MESSAGE_SIZE } from './connection/connection.js';
+export { DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE } from './connection/connection.js';
 export type { BinaryType } from './message.js';
 
 /** Non-standard options: the third argument of the constructor (see {@link ConnectionOptions}). */

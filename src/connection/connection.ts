@@ -103,7 +103,7 @@ export interface ConnectionOptions {
 }
 
 /** @defaultValue of {@link ConnectionOptions.maxMessageSize}: 128 MiB. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 128 * 2 ** 20;
+export const DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE = 128 * 2 ** 20;
 const DEFAULT_OPEN_TIMEOUT_MS = 30_000;
 const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 const DEFAULT_PONG_TIMEOUT_MS = 20_000;
@@ -205,7 +205,7 @@ export class Connection {
     this.#protocol = new BaseClientProtocol(uri, {
       subprotocols,
       maxMessageSize:
-        options.maxMessageSize === undefined ? DEFAULT_MAX_MESSAGE_SIZE : options.maxMessageSize,
+        options.maxMessageSize === undefined ? DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE : options.maxMessageSize,
       origin: options.origin ?? null,
       userAgent: options.userAgent ?? null,
       extensions: options.extensions ?? [],
