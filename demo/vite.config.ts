@@ -14,7 +14,8 @@ const source = (path: string) => fileURLToPath(new URL(`../src/${path}`, import.
  * The web app manifest of an Isolated Web App, so that the page can also
  * be installed as a dev-mode IWA, where Direct Sockets (`TCPSocket`) exist:
  * `--enable-features=IsolatedWebApps,IsolatedWebAppDevMode
- * --install-isolated-web-app-from-url=<this server>` (lab-transports REPORT §2).
+ * --install-isolated-web-app-from-url=<this server>` (Chromium installs it
+ * only with both features enabled).
  */
 function isolatedWebAppManifest(): Plugin {
   const manifest = JSON.stringify({
