@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Installs what the tests need beyond npm packages, idempotently:
 // - Debian's python3-websockets (a real RFC 6455 peer, run with /usr/bin/python3);
+// - Debian's python3-six, which pywebsocket3 (the web-platform-tests'
+//   WebSocket server, e2e/wpt) imports;
 // - Debian's chromium (the browser of the end-to-end tests, driven by
 //   Playwright with executablePath; browsers are never downloaded);
 // and checks that the Deno and Bun binaries of the `deno` and `bun` npm
@@ -19,6 +21,11 @@ const CHROMIUM = '/usr/bin/chromium';
 
 function hasPythonWebsockets() {
   const probe = spawnSync(PYTHON, ['-c', 'import websockets'], { stdio: 'ignore' });
+  return probe.status === 0;
+}
+
+function hasPythonSix() {
+  const probe = spawnSync(PYTHON, ['-c', 'import six'], { stdio: 'ignore' });
   return probe.status === 0;
 }
 
@@ -44,10 +51,15 @@ function aptInstall(packages) {
 
 const missing = [];
 if (!hasPythonWebsockets()) missing.push('python3-websockets');
+if (!hasPythonSix()) missing.push('python3-six');
 if (!existsSync(CHROMIUM)) missing.push('chromium');
 if (missing.length > 0) aptInstall(missing);
 if (!hasPythonWebsockets()) {
   console.error(`setup: ${PYTHON} still cannot import websockets`);
+  process.exit(1);
+}
+if (!hasPythonSix()) {
+  console.error(`setup: ${PYTHON} still cannot import six`);
   process.exit(1);
 }
 if (!existsSync(CHROMIUM)) {
