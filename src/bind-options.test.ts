@@ -75,3 +75,15 @@ describe('the shape WebIDL gives an interface object', () => {
     await new Promise((resolve) => mine.addEventListener('close', resolve, { once: true }));
   });
 });
+
+test('operations and accessors as WebIDL defines them: close.length 0, setters check this first', () => {
+  expect(WebSocket.prototype.close.length).toBe(0);
+  expect(WebSocket.prototype.send.length).toBe(1);
+  const setter = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'binaryType')!.set!;
+  expect(() => setter.call({}, undefined)).toThrow(TypeError);
+});
+
+test('operations check this before their arguments (a TypeError, not a DOMException)', () => {
+  expect(() => WebSocket.prototype.close.call(null as never, 7, 'x')).toThrow(TypeError);
+  expect(() => WebSocket.prototype.send.call({} as never, 'x')).toThrow(TypeError);
+});

@@ -204,6 +204,9 @@ export class WebSocket extends EventTarget {
   }
 
   set binaryType(value: BinaryType) {
+    // WebIDL checks `this` first: reading the private field throws a
+    // TypeError for an object that is not a WebSocket.
+    void this.#binaryType;
     // An IDL enumeration attribute: assigning another value is ignored.
     const type = String(value);
     if (type === 'blob' || type === 'arraybuffer') this.#binaryType = type;
@@ -320,6 +323,9 @@ export class WebSocket extends EventTarget {
    * @throws DOMException "SyntaxError" if `reason` is longer than 123 bytes of UTF-8.
    */
   close(code?: number, reason?: string): void {
+    // WebIDL checks `this` before converting the arguments (a TypeError for
+    // an object that is not a WebSocket); the state is read again after them.
+    void this.#readyState;
     // WebIDL: [Clamp] unsigned short code, USVString reason.
     const closeCode = code === undefined ? undefined : clampUnsignedShort(code);
     const closeReason =
@@ -542,6 +548,9 @@ Object.defineProperty(WebSocket, Symbol.hasInstance, {
 
 defineReadyStates(WebSocket);
 defineReadyStates(WebSocket.prototype);
+// WebIDL: an operation's length counts its required arguments; both of
+// close()'s are optional (TypeScript's optional parameters still count).
+Object.defineProperty(WebSocket.prototype.close, 'length', { value: 0 });
 Object.defineProperty(WebSocket.prototype, Symbol.toStringTag, { value: 'WebSocket', configurable: true });
 // WebIDL: attributes and operations are enumerable (class members are not).
 // Redefining only `enumerable` keeps the rest of each descriptor.
