@@ -4,7 +4,7 @@ import { fixedRandom, hex, splits, utf8 } from '../testing/chunking.js';
 import { CloseCode } from './close-code.js';
 import { InvalidStateError, ProtocolError } from './errors.js';
 import type { Extension } from './extensions/base.js';
-import { type Frame, frame, Opcode } from './frames.js';
+import { type Frame, frame, Opcode, serializeFrame } from './frames.js';
 import { Protocol, type ProtocolOptions, SEND_EOF, type Side, State } from './protocol.js';
 
 const ZERO_MASK = fixedRandom(0);
@@ -191,6 +191,20 @@ describe.each(['client', 'server'] as const)('%s receives', (side) => {
     expect(protocol.state).toBe(State.OPEN);
     protocol.receiveData(second.slice(headerLength + 4, headerLength + 8));
     expect(protocol.parserError?.message).toBe('invalid UTF-8 in text message');
+  });
+
+  test('validating as it arrives leaves the bytes intact, also in Node Buffers (whose slice() is a view)', () => {
+    const NodeBuffer = (globalThis as { Buffer?: { from(bytes: Uint8Array): Uint8Array } }).Buffer!;
+    const protocol = make(side);
+    const payload = utf8('x'.repeat(300));
+    const bytes = serializeFrame(
+      frame(Opcode.TEXT, payload),
+      side === 'server' ? Uint8Array.of(1, 2, 3, 4) : null,
+    );
+    const chunks = [bytes.subarray(0, 100), bytes.subarray(100, 200), bytes.subarray(200)].map((chunk) =>
+      NodeBuffer.from(chunk),
+    );
+    expect(receive(protocol, chunks)).toEqual([frame(Opcode.TEXT, payload)]);
   });
 
   test('a valid text frame validated as it arrives, byte by byte, is delivered whole', () => {

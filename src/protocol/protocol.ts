@@ -724,7 +724,9 @@ export class Protocol<HandshakeEvent = never> {
       const start = header.payloadOffset - 4;
       queue.views(header.payloadOffset + offset, buffered - offset, (view) => {
         for (let i = 0; i < 4; i++) EARLY_KEY[i] = queue.peek(start + ((offset + i) & 3));
-        const unmasked = view.slice();
+        // A copy: the queue's bytes are unmasked in place once the frame is
+        // complete. (Not view.slice(): on a Node Buffer that is a view.)
+        const unmasked = new Uint8Array(view);
         applyMask(unmasked, EARLY_KEY);
         offset += view.byteLength;
         valid = validator.update(unmasked);
