@@ -202,12 +202,15 @@ describe('a slow-reading peer over TCP', () => {
       for (const client of wss.clients) client.terminate();
       await new Promise((resolve) => wss.close(resolve));
     });
+    // The peer reads nothing until the test has seen bufferedAmount stall:
+    // resumed by the test, not after a set time, which a busy machine can
+    // spend on the sends alone.
+    let resume = (): void => {};
     wss.on('connection', (socket, request) => {
       socket.on('error', () => {});
       socket.on('message', (data, isBinary) => socket.send(data as Buffer, { binary: isBinary }));
-      // Read nothing for 500 ms.
       request.socket.pause();
-      setTimeout(() => request.socket.resume(), 500);
+      resume = () => request.socket.resume();
     });
     const url = `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/`;
     const ws = new WebSocket(url, [], { compression: false });
@@ -218,6 +221,14 @@ describe('a slow-reading peer over TCP', () => {
     });
     const COUNT = 64;
     const SIZE = 512 * 1024; // 32 MiB in all: more than the socket buffers hold
+    // Listening before anything is sent: an echo dispatched with no listener is lost.
+    const received: ArrayBuffer[] = [];
+    const echoed = new Promise<void>((resolve) => {
+      ws.onmessage = (event) => {
+        received.push(event.data as ArrayBuffer);
+        if (received.length === COUNT) resolve();
+      };
+    });
     const sent: Uint8Array[] = [];
     for (let i = 0; i < COUNT; i++) {
       const message = new Uint8Array(SIZE).fill(i);
@@ -226,21 +237,20 @@ describe('a slow-reading peer over TCP', () => {
       sent.push(message);
     }
     expect(ws.bufferedAmount).toBe(COUNT * SIZE);
+    // Time for the transport to write what the socket buffers take; however
+    // long, the peer reads nothing until resume().
     await new Promise((resolve) => setTimeout(resolve, 200));
     const stalled = ws.bufferedAmount;
     // The peer isn't reading: most of it is still buffered.
     expect(stalled).toBeGreaterThan(COUNT * SIZE - 16 * 2 ** 20);
-    const received: ArrayBuffer[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${received.length}/${COUNT} echoed`)), 50_000);
-      ws.onmessage = (event) => {
-        received.push(event.data as ArrayBuffer);
-        if (received.length === COUNT) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-    });
+    resume();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      echoed,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${received.length}/${COUNT} echoed`)), 50_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
     expect(ws.bufferedAmount).toBe(0);
     const differing = received.findIndex((b, i) => Buffer.compare(new Uint8Array(b), sent[i]!) !== 0);
     expect(differing).toBe(-1);

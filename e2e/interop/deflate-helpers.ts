@@ -31,16 +31,31 @@ function prng(seed: number): () => number {
 
 const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'status', 'ok', 'value', 'user', 'id', 'é', '€', '𝄞'];
 
-/** JSON-like text of about `size` bytes (compressible, with non-ASCII characters). */
+/**
+ * JSON-like text of `size` code points at most, about as many bytes
+ * (compressible, with non-ASCII characters).
+ */
 export function jsonText(random: () => number, size: number): Uint8Array {
-  let text = '';
-  while (text.length < size) {
-    text += `{"${WORDS[Math.floor(random() * WORDS.length)]}":${Math.floor(random() * 1e6)},"t":"${
+  const pieces: string[] = [];
+  let length = 0;
+  while (length < size) {
+    const piece = `{"${WORDS[Math.floor(random() * WORDS.length)]}":${Math.floor(random() * 1e6)},"t":"${
       WORDS[Math.floor(random() * WORDS.length)]
     }"},`;
+    pieces.push(piece);
+    length += piece.length;
   }
-  // Cut on a code point boundary, then encode.
-  return new TextEncoder().encode(Array.from(text).slice(0, size).join(''));
+  const text = pieces.join('');
+  // Cut after `size` code points, without splitting a surrogate pair. A
+  // scan, not Array.from(text): that makes an array of millions of strings,
+  // seconds of a test's time for the 3 MiB messages.
+  let end = 0;
+  for (let count = 0; count < size && end < text.length; count++) {
+    const unit = text.charCodeAt(end);
+    const low = text.charCodeAt(end + 1);
+    end += unit >= 0xd800 && unit <= 0xdbff && low >= 0xdc00 && low <= 0xdfff ? 2 : 1;
+  }
+  return new TextEncoder().encode(text.slice(0, end));
 }
 
 /** From tiny to several MiB, text and binary, compressible and not, whole and fragmented. */
@@ -78,6 +93,18 @@ export function sendMessage(protocol: Protocol<Request> | Protocol<Response>, me
   send(message.data.slice(0, third), false);
   protocol.sendContinuation(message.data.slice(third, 2 * third), false);
   protocol.sendContinuation(message.data.slice(2 * third), true);
+}
+
+/**
+ * How many messages `events` hold complete: a cheap test to wait on, where
+ * {@link messagesOf} copies every payload each time.
+ */
+export function countMessages(events: ReadonlyArray<Request | Response | Frame>): number {
+  let count = 0;
+  for (const event of events) {
+    if (event.kind === 'frame' && event.fin && event.opcode <= Opcode.BINARY) count++;
+  }
+  return count;
 }
 
 /** Reassemble the messages in a list of events. */
@@ -134,7 +161,12 @@ export class PythonDeflatePeer {
       this.stderr += chunk;
     });
     createInterface({ input: this.child.stdout }).on('line', (line) => {
-      this.lines.push(JSON.parse(line) as JsonLine);
+      // A stray non-JSON line (a warning) must not throw in this handler.
+      try {
+        this.lines.push(JSON.parse(line) as JsonLine);
+      } catch {
+        this.lines.push({ event: 'unparsed', line });
+      }
       for (const wake of this.#wake.splice(0)) wake();
     });
     this.child.once('exit', () => {
@@ -142,7 +174,8 @@ export class PythonDeflatePeer {
     });
   }
 
-  async line(predicate: (line: JsonLine) => boolean, timeoutMs = 15_000): Promise<JsonLine> {
+  /** The first line matching `predicate`, waiting for it up to `timeoutMs`. */
+  async line(predicate: (line: JsonLine) => boolean, timeoutMs: number): Promise<JsonLine> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.lines.find(predicate);

@@ -5,7 +5,7 @@
  * compress with an 8-bit window (zlib refuses raw windowBits 8), so 8 bits
  * appear only on the windows the core compresses with.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import {
   ClientPerMessageDeflateFactory,
   type ClientPerMessageDeflateOptions,
@@ -14,9 +14,11 @@ import {
   type PerMessageDeflateParams,
   ServerPerMessageDeflateFactory,
   type ServerPerMessageDeflateOptions,
+  type ServerProtocol,
   State,
 } from '../../src/protocol/index.js';
 import {
+  countMessages,
   messageMix,
   messagesOf,
   PythonDeflatePeer,
@@ -24,9 +26,21 @@ import {
   sendMessage,
   totalBytes,
 } from './deflate-helpers.js';
-import { connectClient, startServer } from './net-driver.js';
+import { type Connection, connectClient, startServer } from './net-driver.js';
 
 const MAX_SIZE = 16 * 2 ** 20;
+const TIME_SCALE = inject('timeScale');
+/** Bound on the Python peer's start (interpreter, websockets) and handshake. */
+const START_MS = 10_000 * TIME_SCALE;
+/**
+ * Bound on the echo of a mix (about 7 MiB, deflated and inflated on both
+ * sides, pako's side in JavaScript): about 5 s on an idle 2-core machine.
+ */
+const ECHO_MS = 15_000 * TIME_SCALE;
+/** Bound on the closing handshake and the peer's report of it. */
+const CLOSE_MS = 5_000 * TIME_SCALE;
+/** Each test: the bounds above in turn, plus making the mix; the bounds above fail first, with the peer's stderr. */
+const TEST_MS = START_MS + ECHO_MS + CLOSE_MS + 5_000 * TIME_SCALE;
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -99,10 +113,10 @@ describe('core client ↔ websockets server', () => {
   ];
 
   for (const c of cases) {
-    it(c.name, async () => {
+    it(c.name, { timeout: TEST_MS }, async () => {
       const peer = new PythonDeflatePeer(['server', JSON.stringify({ ...c.theirs, max_size: MAX_SIZE })]);
       cleanups.push(() => peer.kill());
-      const port = (await peer.line((l) => typeof l['port'] === 'number'))['port'] as number;
+      const port = (await peer.line((l) => typeof l['port'] === 'number', START_MS))['port'] as number;
       const conn = await connectClient(`ws://127.0.0.1:${port}/`, {
         extensions: [new ClientPerMessageDeflateFactory(c.ours)],
         maxMessageSize: MAX_SIZE,
@@ -116,14 +130,14 @@ describe('core client ↔ websockets server', () => {
       const messages = messageMix(200 + c.name.length);
       for (const message of messages) sendMessage(conn.protocol, message);
       conn.flush();
-      await conn.waitFor((events) => messagesOf(events).length >= messages.length, 15_000);
+      await conn.waitFor((events) => countMessages(events) >= messages.length, ECHO_MS);
       expect(sameMessages(messagesOf(conn.events), messages)).toBeNull();
       expect(conn.socket.bytesRead).toBeLessThan(totalBytes(messages) * 0.6);
       expect(conn.socket.bytesWritten).toBeLessThan(totalBytes(messages) * 0.6);
 
       conn.protocol.sendClose(1000);
       conn.flush();
-      const closed = await peer.line((l) => l['event'] === 'closed');
+      const closed = await peer.line((l) => l['event'] === 'closed', CLOSE_MS);
       expect(closed['received']).toBe(messages.length);
       expect(closed['code']).toBe(1000);
       expect(String((closed['extensions'] as string[])[0])).toMatch(/^PerMessageDeflate\(/);
@@ -166,8 +180,12 @@ describe('websockets client ↔ core server', () => {
   ];
 
   for (const c of cases) {
-    it(c.name, async () => {
+    it(c.name, { timeout: TEST_MS }, async () => {
       const messages = messageMix(300 + c.name.length);
+      let connected: (connection: Connection<ServerProtocol>) => void = () => {};
+      const accepted = new Promise<Connection<ServerProtocol>>((resolve) => {
+        connected = resolve;
+      });
       let sent = false;
       const server = await startServer(
         { extensions: [new ServerPerMessageDeflateFactory(c.ours)], maxMessageSize: MAX_SIZE },
@@ -176,6 +194,7 @@ describe('websockets client ↔ core server', () => {
           if (event.kind === 'request' && !sent) {
             sent = true;
             for (const message of messages) sendMessage(connection.protocol, message);
+            connected(connection);
           }
         },
       );
@@ -186,23 +205,28 @@ describe('websockets client ↔ core server', () => {
         JSON.stringify({ ...c.theirs, max_size: MAX_SIZE }),
       ]);
       cleanups.push(() => peer.kill());
-      const deadline = Date.now() + 15_000;
-      while (server.connections.length === 0 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
-      const [connection] = server.connections;
-      expect(connection).toBeDefined();
-      await connection!.waitFor((events) => messagesOf(events).length >= messages.length, 15_000);
-      expect(paramsOf(connection!.protocol.extensions)).toEqual(c.params);
-      expect(sameMessages(messagesOf(connection!.events), messages)).toBeNull();
+      const connection = await Promise.race([
+        accepted,
+        // No line matches: this rejects, with the peer's stderr, if it exits or
+        // hasn't connected within START_MS.
+        peer
+          .line(() => false, START_MS)
+          .then((): never => {
+            throw new Error('unreachable');
+          }),
+      ]);
+      await connection.waitFor((events) => countMessages(events) >= messages.length, ECHO_MS);
+      expect(paramsOf(connection.protocol.extensions)).toEqual(c.params);
+      expect(sameMessages(messagesOf(connection.events), messages)).toBeNull();
       // Large messages came back in three frames.
-      const continuations = connection!.events.filter((e) => e.kind === 'frame' && e.opcode === Opcode.CONT);
+      const continuations = connection.events.filter((e) => e.kind === 'frame' && e.opcode === Opcode.CONT);
       expect(continuations.length).toBeGreaterThan(0);
-      expect(connection!.socket.bytesRead).toBeLessThan(totalBytes(messages) * 0.6);
-      expect(connection!.socket.bytesWritten).toBeLessThan(totalBytes(messages) * 0.6);
+      expect(connection.socket.bytesRead).toBeLessThan(totalBytes(messages) * 0.6);
+      expect(connection.socket.bytesWritten).toBeLessThan(totalBytes(messages) * 0.6);
 
-      connection!.protocol.sendClose(1000);
-      connection!.flush();
-      const closed = await peer.line((l) => l['event'] === 'closed');
+      connection.protocol.sendClose(1000);
+      connection.flush();
+      const closed = await peer.line((l) => l['event'] === 'closed', CLOSE_MS);
       expect(closed['received']).toBe(messages.length);
       expect(closed['code']).toBe(1000);
     });

@@ -6,7 +6,7 @@
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { type PerMessageDeflateOptions, WebSocket, WebSocketServer } from 'ws';
 import {
   ClientPerMessageDeflateFactory,
@@ -18,10 +18,27 @@ import {
   type ServerPerMessageDeflateOptions,
   State,
 } from '../../src/protocol/index.js';
-import { messageMix, messagesOf, sameMessages, sendMessage, totalBytes } from './deflate-helpers.js';
+import {
+  countMessages,
+  messageMix,
+  messagesOf,
+  sameMessages,
+  sendMessage,
+  totalBytes,
+} from './deflate-helpers.js';
 import { connectClient, startServer } from './net-driver.js';
 
 const MAX_SIZE = 16 * 2 ** 20;
+const TIME_SCALE = inject('timeScale');
+/** Bound on an opening or a closing handshake. */
+const HANDSHAKE_MS = 5_000 * TIME_SCALE;
+/**
+ * Bound on the echo of a mix (about 7 MiB, deflated and inflated on both
+ * sides, the core's side in JavaScript): about 5 s on an idle 2-core machine.
+ */
+const ECHO_MS = 15_000 * TIME_SCALE;
+/** Each test: the bounds above in turn, plus making the mix; the bounds above fail first, saying which. */
+const TEST_MS = 2 * HANDSHAKE_MS + ECHO_MS + 5_000 * TIME_SCALE;
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -109,7 +126,7 @@ describe('core client ↔ ws server', () => {
   ];
 
   for (const c of cases) {
-    it(c.name, async () => {
+    it(c.name, { timeout: TEST_MS }, async () => {
       const wss = new WebSocketServer({
         host: '127.0.0.1',
         port: 0,
@@ -135,7 +152,7 @@ describe('core client ↔ ws server', () => {
       const messages = messageMix(c.name.length);
       for (const message of messages) sendMessage(conn.protocol, message);
       conn.flush();
-      await conn.waitFor((events) => messagesOf(events).length >= messages.length, 15_000);
+      await conn.waitFor((events) => countMessages(events) >= messages.length, ECHO_MS);
       expect(sameMessages(messagesOf(conn.events), messages)).toBeNull();
       // Both directions were compressed: far fewer bytes than payload.
       expect(conn.socket.bytesRead).toBeLessThan(totalBytes(messages) * 0.6);
@@ -143,7 +160,7 @@ describe('core client ↔ ws server', () => {
 
       conn.protocol.sendClose(1000);
       conn.flush();
-      await timed(conn.closed, 5000, 'close');
+      await timed(conn.closed, HANDSHAKE_MS, 'close');
       expect(conn.protocol.closeCode).toBe(1000);
     });
   }
@@ -186,7 +203,7 @@ describe('ws client ↔ core server', () => {
   ];
 
   for (const c of cases) {
-    it(c.name, async () => {
+    it(c.name, { timeout: TEST_MS }, async () => {
       const server = await startServer(
         { extensions: [new ServerPerMessageDeflateFactory(c.ours)], maxMessageSize: MAX_SIZE },
         (connection, event) => {
@@ -203,15 +220,19 @@ describe('ws client ↔ core server', () => {
         maxPayload: MAX_SIZE,
       });
       cleanups.push(() => ws.terminate());
-      await timed(once(ws, 'open'), 5000, 'open');
+      await timed(once(ws, 'open'), HANDSHAKE_MS, 'open');
       const [connection] = server.connections;
       expect(paramsOf(connection!.protocol.extensions)).toEqual(c.params);
 
-      const received: Array<{ type: string; data: Buffer }> = [];
-      ws.on('message', (data, isBinary) =>
-        received.push({ type: isBinary ? 'binary' : 'text', data: data as Buffer }),
-      );
       const messages = messageMix(100 + c.name.length);
+      const received: Array<{ type: string; data: Buffer }> = [];
+      const echoed = new Promise<void>((resolve, reject) => {
+        ws.on('message', (data, isBinary) => {
+          received.push({ type: isBinary ? 'binary' : 'text', data: data as Buffer });
+          if (received.length === messages.length) resolve();
+        });
+        ws.once('close', (code) => reject(new Error(`closed (${code}) after ${received.length} messages`)));
+      });
       for (const m of messages) {
         const binary = m.type === 'binary';
         if (!m.fragmented) {
@@ -223,16 +244,14 @@ describe('ws client ↔ core server', () => {
         ws.send(m.data.subarray(third, 2 * third), { binary, fin: false });
         ws.send(m.data.subarray(2 * third), { binary, fin: true });
       }
-      const deadline = Date.now() + 15_000;
-      while (received.length < messages.length && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 20));
+      await timed(echoed, ECHO_MS, `the echo of ${messages.length} messages`);
       expect(sameMessages(received, messages)).toBeNull();
       const threshold = c.theirs.threshold ?? 1024;
       if (threshold === 0) expect(connection!.socket.bytesRead).toBeLessThan(totalBytes(messages) * 0.6);
       expect(connection!.socket.bytesWritten).toBeLessThan(totalBytes(messages) * 0.6);
 
       ws.close(1000);
-      const [code] = (await timed(once(ws, 'close'), 5000, 'close')) as [number];
+      const [code] = (await timed(once(ws, 'close'), HANDSHAKE_MS, 'close')) as [number];
       expect(code).toBe(1000);
     });
   }

@@ -8,110 +8,172 @@
  * Deno and Bun are the binaries of the `deno` and `bun` npm packages
  * (devDependencies); they run the TypeScript sources directly.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { bindOptions, WebSocket as NodeWebSocket, nodeTransport } from '../../src/node.js';
-import { runScenarios, SCENARIOS, type ScenarioResult, type ServerInfo } from './scenarios.js';
+import {
+  runnerArgs,
+  runScenarios,
+  SCENARIO_TIMEOUT_MS,
+  SCENARIOS,
+  type ScenarioResult,
+  type ServerInfo,
+} from './scenarios.js';
 import { type RunningServers, startServers } from './servers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = `${ROOT}node_modules/.bin/`;
-/** Bound on one runtime's whole run (each scenario is bounded at 20 s too). */
-const RUN_TIMEOUT_MS = 50_000;
+const TIME_SCALE = inject('timeScale');
+/** Bound on a runtime's start-up (Deno and Bun compile the sources first). */
+const START_MS = 20_000 * TIME_SCALE;
+/**
+ * Longest a run may go without a result before it counts as hung: each
+ * scenario is bounded by the runner itself, so this is passed only if the
+ * runtime itself hangs (or, for the first result, never starts).
+ */
+const SILENCE_MS = START_MS + SCENARIO_TIMEOUT_MS * TIME_SCALE;
+/** Each test waits for one result (see Run.result); more than SILENCE_MS, so that the run's own verdict comes first. */
+const TEST_TIMEOUT_MS = SILENCE_MS + 10_000 * TIME_SCALE;
 const RUNTIMES = ['node', 'deno', 'bun'] as const;
 type Runtime = (typeof RUNTIMES)[number];
 
-/** What one runtime's run produced. */
-interface Run {
-  readonly results: readonly ScenarioResult[];
-  /** Exit code of the child (0 when every scenario passed); null for Node's in-process run. */
-  readonly code: number | null;
+/**
+ * One runtime's run, as its results come in: tests wait for the result
+ * they check, not for the whole run, so that each test's time bound is one
+ * scenario's (and a slow run fails the test of the slow scenario).
+ */
+class Run {
+  readonly results: ScenarioResult[] = [];
+  /** Exit code of the child (0 when every scenario passed); null for Node's in-process run or a kill. */
+  code: number | null = null;
   /** Output that was not a result line, for failure messages. */
-  readonly noise: string;
+  noise = '';
+  #ended = false;
+  #waiters: Array<() => void> = [];
+  #silence: ReturnType<typeof setTimeout> | undefined;
+  /** Ends the run before its time: kills the runtime, or gives up on Node's. */
+  readonly stop: () => void;
+
+  constructor(stop: (run: Run) => void) {
+    this.stop = () => stop(this);
+    this.#arm();
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  add(result: ScenarioResult): void {
+    this.results.push(result);
+    this.#arm();
+    this.#wake();
+  }
+
+  end(code: number | null, note = ''): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.code = code;
+    this.noise += note;
+    clearTimeout(this.#silence);
+    this.#wake();
+  }
+
+  /** Resolves once `scenario`'s result is in, or with undefined once the run ended without it. */
+  async result(scenario: string): Promise<ScenarioResult | undefined> {
+    for (;;) {
+      const found = this.results.find((result) => result.scenario === scenario);
+      if (found !== undefined || this.#ended) return found;
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+  }
+
+  /** Resolves once the run ended. */
+  async finished(): Promise<void> {
+    while (!this.#ended) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+
+  #arm(): void {
+    clearTimeout(this.#silence);
+    this.#silence = setTimeout(() => {
+      this.noise += `\n[neither a result nor an exit for ${SILENCE_MS} ms]`;
+      this.stop();
+    }, SILENCE_MS);
+  }
+
+  #wake(): void {
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
 }
 
-const children = new Set<ChildProcess>();
 let servers: RunningServers | undefined;
-let runs: Record<Runtime, Promise<Run>>;
+let runs: Record<Runtime, Run>;
 
-/** Run a runner script in a child process and collect its JSON lines. */
-function spawnRunner(command: string, args: readonly string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, DENO_NO_UPDATE_CHECK: '1', DENO_NO_PROMPT: '1', NO_COLOR: '1' },
-    });
-    children.add(child);
-    const results: ScenarioResult[] = [];
-    let noise = '';
-    let pending = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (text: string) => {
-      pending += text;
-      for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
-        const line = pending.slice(0, end);
-        pending = pending.slice(end + 1);
-        try {
-          results.push(JSON.parse(line) as ScenarioResult);
-        } catch {
-          noise += `${line}\n`;
-        }
-      }
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (text: string) => {
-      noise += text;
-    });
-    const timer = setTimeout(() => {
-      noise += `\n[killed after ${RUN_TIMEOUT_MS} ms]`;
-      child.kill('SIGKILL');
-    }, RUN_TIMEOUT_MS);
-    child.once('error', (error) => {
-      noise += `\n[spawn failed: ${error.message}]`;
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ results, code, noise: noise + pending });
-    });
+/** Run a runner script in a child process, collecting its JSON lines as they come. */
+function spawnRunner(command: string, args: readonly string[]): Run {
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, DENO_NO_UPDATE_CHECK: '1', DENO_NO_PROMPT: '1', NO_COLOR: '1' },
   });
+  // Killed, its 'close' ends the run.
+  const run = new Run(() => child.kill('SIGKILL'));
+  let pending = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (text: string) => {
+    // A line may come in several chunks: only complete lines are parsed.
+    pending += text;
+    for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
+      const line = pending.slice(0, end);
+      pending = pending.slice(end + 1);
+      let result: ScenarioResult | undefined;
+      try {
+        result = JSON.parse(line) as ScenarioResult;
+      } catch {
+        run.noise += `${line}\n`;
+      }
+      if (result !== undefined) run.add(result);
+    }
+  });
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text: string) => {
+    run.noise += text;
+  });
+  child.once('error', (error) => {
+    run.noise += `\n[spawn failed: ${error.message}]`;
+    // Never started: no 'close' comes.
+    if (child.pid === undefined) run.end(null);
+  });
+  // 'close', not 'exit': the output is all in.
+  child.once('close', (code, signal) => run.end(code, pending + (signal === null ? '' : `\n[${signal}]`)));
+  return run;
 }
 
 /**
  * The reference: the same runner in this process, over Node's TCP/TLS
- * transport. Bounded like the children: after RUN_TIMEOUT_MS it resolves
- * with the results so far.
+ * transport. A hang ends the run (its scenario still runs, unobserved).
  */
-function runNode(server: ServerInfo): Promise<Run> {
-  const results: ScenarioResult[] = [];
-  const run = runScenarios(
+function runNode(server: ServerInfo): Run {
+  const run = new Run((self) => self.end(null));
+  runScenarios(
     {
       runtime: `node ${process.version}`,
       WebSocket: bindOptions(NodeWebSocket, { transport: nodeTransport({ tls: { ca: server.ca } }) }),
       DefaultTrustWebSocket: NodeWebSocket,
       server,
+      timeScale: TIME_SCALE,
     },
-    (result) => results.push(result),
+    (result) => run.add(result),
+  ).then(
+    () => run.end(null),
+    (error: unknown) => run.end(null, String(error)),
   );
-  return new Promise((resolve) => {
-    const timer = setTimeout(
-      () => resolve({ results, code: null, noise: `[timed out after ${RUN_TIMEOUT_MS} ms]` }),
-      RUN_TIMEOUT_MS,
-    );
-    run
-      .then(
-        () => resolve({ results, code: null, noise: '' }),
-        (error: unknown) => resolve({ results, code: null, noise: String(error) }),
-      )
-      .finally(() => clearTimeout(timer));
-  });
+  return run;
 }
 
 beforeAll(async () => {
   servers = await startServers();
-  const info = JSON.stringify(servers.info);
+  const args = runnerArgs(servers.info, TIME_SCALE);
   runs = {
     node: runNode(servers.info),
     deno: spawnRunner(`${BIN}deno`, [
@@ -121,27 +183,30 @@ beforeAll(async () => {
       '--no-lock',
       '--allow-net=127.0.0.1',
       'e2e/runtimes/run-deno.ts',
-      info,
+      ...args,
     ]),
-    bun: spawnRunner(`${BIN}bun`, ['run', 'e2e/runtimes/run-bun.ts', info]),
+    bun: spawnRunner(`${BIN}bun`, ['run', 'e2e/runtimes/run-bun.ts', ...args]),
   };
-  // Awaited by the tests; this keeps an early failure from being unhandled.
-  for (const run of Object.values(runs)) run.catch(() => {});
-});
+}, START_MS);
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  // A run still going is hung or failing: end it, and leave no process behind.
+  await Promise.all(
+    Object.values(runs ?? {}).map(async (run) => {
+      if (!run.ended) {
+        run.noise += '\n[stopped at the end of the tests]';
+        run.stop();
+      }
+      await run.finished();
+    }),
+  );
   await servers?.close();
-});
-
-function resultOf(run: Run, scenario: string): ScenarioResult | undefined {
-  return run.results.find((result) => result.scenario === scenario);
-}
+}, START_MS);
 
 describe.each(RUNTIMES)('%s', (runtime) => {
-  test.each(SCENARIOS)('%s', { timeout: RUN_TIMEOUT_MS + 10_000 }, async (scenario) => {
-    const run = await runs[runtime];
-    const result = resultOf(run, scenario);
+  test.each(SCENARIOS)('%s', { timeout: TEST_TIMEOUT_MS }, async (scenario) => {
+    const run = runs[runtime];
+    const result = await run.result(scenario);
     if (result === undefined) {
       expect.fail(`no result for '${scenario}' (exit code ${run.code}):\n${run.noise.slice(-4000)}`);
     }
@@ -151,12 +216,12 @@ describe.each(RUNTIMES)('%s', (runtime) => {
 });
 
 describe('same events on every runtime', () => {
-  test.each(SCENARIOS)('%s', { timeout: RUN_TIMEOUT_MS + 10_000 }, async (scenario) => {
-    const [node, deno, bun] = await Promise.all(RUNTIMES.map((runtime) => runs[runtime]));
-    const reference = node && resultOf(node, scenario);
+  test.each(SCENARIOS)('%s', { timeout: TEST_TIMEOUT_MS }, async (scenario) => {
+    const [reference, ...others] = await Promise.all(
+      RUNTIMES.map((runtime) => runs[runtime].result(scenario)),
+    );
     expect(reference?.ok).toBe(true);
-    for (const run of [deno, bun]) {
-      const result = run && resultOf(run, scenario);
+    for (const result of others) {
       expect({ runtime: result?.runtime, events: result?.events }).toEqual({
         runtime: result?.runtime,
         events: reference?.events,
@@ -164,13 +229,12 @@ describe('same events on every runtime', () => {
     }
   });
 
-  test('every runner exited cleanly', { timeout: RUN_TIMEOUT_MS + 10_000 }, async () => {
-    const deno = await runs.deno;
-    const bun = await runs.bun;
-    expect(deno.code, deno.noise).toBe(0);
-    expect(bun.code, bun.noise).toBe(0);
+  test('every runner exited cleanly', { timeout: TEST_TIMEOUT_MS }, async () => {
+    await Promise.all([runs.deno.finished(), runs.bun.finished()]);
+    expect(runs.deno.code, runs.deno.noise).toBe(0);
+    expect(runs.bun.code, runs.bun.noise).toBe(0);
     // Nothing but result lines: no warnings from the runtimes.
-    expect(deno.noise).toBe('');
-    expect(bun.noise).toBe('');
+    expect(runs.deno.noise).toBe('');
+    expect(runs.bun.noise).toBe('');
   });
 });

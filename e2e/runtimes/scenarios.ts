@@ -53,6 +53,11 @@ export interface ScenarioEnv {
   /** `WebSocket` with the runtime's default TLS trust (which lacks the test CA). */
   readonly DefaultTrustWebSocket: WebSocketClass;
   readonly server: ServerInfo;
+  /**
+   * Multiplies every time bound of the scenarios: the test's time scale (see
+   * vitest.config.ts), so that a busy machine is not taken for a hang.
+   */
+  readonly timeScale: number;
 }
 
 /** One line of the runner's output. */
@@ -67,8 +72,13 @@ export interface ScenarioResult {
   readonly ms: number;
 }
 
-/** Bound on each scenario, so that one hang doesn't stall the rest. */
-const SCENARIO_TIMEOUT_MS = 20_000;
+/**
+ * Bound on each scenario on an idle machine, so that one hang doesn't stall
+ * the rest; times {@link ScenarioEnv.timeScale}. The slowest scenario
+ * (16 MiB compressed in JavaScript, with the three runtimes at it at once)
+ * takes about 15 s on an idle 2-core machine.
+ */
+export const SCENARIO_TIMEOUT_MS = 30_000;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -376,7 +386,8 @@ const scenarios: Record<string, Scenario> = {
     s.ws.send(chunk);
     s.ws.send('12345');
     events.push(`after send: bufferedAmount=${s.ws.bufferedAmount}`);
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 10_000 * env.timeScale;
+    // Polled: the WHATWG API has no event for bufferedAmount going down.
     while (s.ws.bufferedAmount > 0) {
       check(Date.now() < deadline, `bufferedAmount stuck at ${s.ws.bufferedAmount}`);
       await sleep(5);
@@ -402,7 +413,7 @@ const scenarios: Record<string, Scenario> = {
     const payload = pseudoRandomBytes(16 * 2 ** 20, 99);
     s.ws.send(payload);
     events.push(`after send: bufferedAmount=${s.ws.bufferedAmount}`);
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 20_000 * env.timeScale;
     while (s.ws.bufferedAmount > 0) {
       check(Date.now() < deadline, `bufferedAmount stuck at ${s.ws.bufferedAmount}`);
       await sleep(10);
@@ -450,10 +461,25 @@ const scenarios: Record<string, Scenario> = {
 /** The scenario names, in the order they run. */
 export const SCENARIOS: readonly string[] = Object.keys(scenarios);
 
-/** Parse the server info given on the command line. */
-export function parseServerInfo(json: string | undefined): ServerInfo {
-  if (json === undefined) throw new Error('usage: run-<runtime> <server info JSON>');
-  return JSON.parse(json) as ServerInfo;
+/** What runtimes.test.ts passes a runner on its command line. */
+export interface RunnerArgs {
+  readonly server: ServerInfo;
+  readonly timeScale: number;
+}
+
+/** The command line of a runner: `<server info JSON> <time scale>`. */
+export function runnerArgs(server: ServerInfo, timeScale: number): string[] {
+  return [JSON.stringify(server), String(timeScale)];
+}
+
+/** Parse the command line that {@link runnerArgs} made. */
+export function parseRunnerArgs(args: readonly string[]): RunnerArgs {
+  const [json, scale] = args;
+  const timeScale = Number(scale);
+  if (json === undefined || !(timeScale > 0)) {
+    throw new Error('usage: run-<runtime> <server info JSON> <time scale>');
+  }
+  return { server: JSON.parse(json) as ServerInfo, timeScale };
 }
 
 /**
@@ -470,14 +496,12 @@ export async function runScenarios(
     const started = Date.now();
     let timer: ReturnType<typeof setTimeout> | undefined;
     let error: string | undefined;
+    const timeoutMs = SCENARIO_TIMEOUT_MS * env.timeScale;
     try {
       await Promise.race([
         scenario(env, events),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new ScenarioError(`timed out after ${SCENARIO_TIMEOUT_MS} ms`)),
-            SCENARIO_TIMEOUT_MS,
-          );
+          timer = setTimeout(() => reject(new ScenarioError(`timed out after ${timeoutMs} ms`)), timeoutMs);
         }),
       ]);
     } catch (caught) {

@@ -57,6 +57,12 @@ async def echo(ws):
         )
 
 
+# No keepalive pings: on a busy machine a pong can take longer than the
+# default 20 s behind megabytes of compressed echo, and websockets then
+# closes the connection (1011) in the middle of the test.
+KEEPALIVE = {"ping_interval": None}
+
+
 def split_config(config):
     config = dict(config)
     max_size = config.pop("max_size", 2**20)
@@ -72,6 +78,7 @@ async def serve(config):
         compression=None,
         extensions=[ServerPerMessageDeflateFactory(**factory_config)],
         max_size=max_size,
+        **KEEPALIVE,
     ) as server:
         port = server.sockets[0].getsockname()[1]
         emit(port=port)
@@ -86,6 +93,7 @@ async def connect(uri, config):
         extensions=[ClientPerMessageDeflateFactory(**factory_config)],
         max_size=max_size,
         open_timeout=10,
+        **KEEPALIVE,
     ) as ws:
         await echo(ws)
 
