@@ -58,6 +58,12 @@ export interface ParseFrameOptions {
   readonly mask: boolean;
   /** Maximum payload size in bytes; `null` disables the limit. */
   readonly maxSize: number | null;
+  /**
+   * Called with the header of a data frame whose header is checked and
+   * buffered but whose payload is not complete yet (the protocol validates
+   * text as it arrives).
+   */
+  readonly incomplete?: (header: FrameHeader) => void;
 }
 
 // 2 ** 53 - 1 is the largest safe integer: reject 64-bit lengths above it.
@@ -122,6 +128,15 @@ export function parseFrame(queue: ByteQueue, options: ParseFrameOptions): Frame 
   if (available < headerLength + maskLength + length) {
     // The payload will be taken whole: let the queue assemble it as it arrives.
     queue.reserve(headerLength + maskLength, length);
+    if (options.incomplete !== undefined && opcode < 0x8 && available >= headerLength + maskLength) {
+      options.incomplete({
+        opcode,
+        reserved: (head1 & 0b01110000) !== 0,
+        masked,
+        payloadOffset: headerLength + maskLength,
+        length,
+      });
+    }
     return null;
   }
 
@@ -149,7 +164,7 @@ export function parseFrame(queue: ByteQueue, options: ParseFrameOptions): Frame 
 
 const MASK_KEY = new Uint8Array(4);
 
-/** Where the payload of the frame at the front of a queue starts, and how long it is. */
+/** The header of a frame whose payload is not complete yet (see `ParseFrameOptions.incomplete`). */
 export interface FrameHeader {
   readonly opcode: number;
   /** Any of RSV1, RSV2, RSV3 is set. */
@@ -158,33 +173,6 @@ export interface FrameHeader {
   /** Offset of the payload from the front of the queue (after the masking key). */
   readonly payloadOffset: number;
   readonly length: number;
-}
-
-/**
- * The header of the frame at the front of `queue`, once its header (and
- * masking key) is buffered; `null` before. For a frame that `parseFrame()`
- * found incomplete: it has checked the header already.
- */
-export function peekFrameHeader(queue: ByteQueue): FrameHeader | null {
-  const available = queue.length;
-  if (available < 2) return null;
-  const head1 = queue.peek(0);
-  const head2 = queue.peek(1);
-  const masked = (head2 & 0b10000000) !== 0;
-  let length = head2 & 0b01111111;
-  let headerLength = 2;
-  if (length === 126) {
-    if (available < 4) return null;
-    length = (queue.peek(2) << 8) | queue.peek(3);
-    headerLength = 4;
-  } else if (length === 127) {
-    if (available < 10) return null;
-    length = readUint32(queue, 2) * 2 ** 32 + readUint32(queue, 6);
-    headerLength = 10;
-  }
-  const payloadOffset = headerLength + (masked ? 4 : 0);
-  if (available < payloadOffset) return null;
-  return { opcode: head1 & 0b00001111, reserved: (head1 & 0b01110000) !== 0, masked, payloadOffset, length };
 }
 
 /**

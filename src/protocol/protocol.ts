@@ -44,11 +44,11 @@ import type { Extension } from './extensions/base.js';
 import {
   checkReservedBits,
   type Frame,
+  type FrameHeader,
   frame,
   isControl,
   Opcode,
   parseFrame,
-  peekFrameHeader,
   serializeFrame,
   serializeFrameHeader,
 } from './frames.js';
@@ -555,11 +555,12 @@ export class Protocol<HandshakeEvent = never> {
           const parsed = parseFrame(this.#queue, {
             mask: this.side === 'server',
             maxSize: this.#maxFrameSize(),
+            // A compressed payload is text only once inflated: no early check with extensions.
+            ...(this.#extensions.length === 0 ? { incomplete: this.#checkIncompleteText } : {}),
           });
           if (parsed === null) {
             // 7.1.5/7.1.6: EOF without a close frame is an abnormal closure.
             if (this.#eofReceived) throw new UnexpectedEofError('unexpected end of stream');
-            this.#checkIncompleteText();
             return;
           }
           this.#recvFrame(this.#decode(parsed));
@@ -698,15 +699,13 @@ export class Protocol<HandshakeEvent = never> {
    * is failed when the invalid bytes arrive rather than once the whole frame
    * has. 8.1: "When an endpoint is to interpret a byte stream as UTF-8 but
    * finds that the byte stream is not, in fact, a valid UTF-8 stream, that
-   * endpoint MUST _Fail the WebSocket Connection_." Not with extensions: a
-   * compressed payload is text only once inflated.
+   * endpoint MUST _Fail the WebSocket Connection_." Called by `parseFrame()`
+   * with the header of a frame whose payload is incomplete.
    */
-  #checkIncompleteText(): void {
-    if (this.#extensions.length > 0) return;
-    const queue = this.#queue;
-    const header = peekFrameHeader(queue);
+  readonly #checkIncompleteText = (header: FrameHeader): void => {
     // Reserved bits fail the frame once it is complete, whatever its payload.
-    if (header === null || header.reserved) return;
+    if (header.reserved) return;
+    const queue = this.#queue;
     let early = this.#early;
     if (early === null) {
       let validator: Utf8Validator;
@@ -740,7 +739,7 @@ export class Protocol<HandshakeEvent = never> {
     }
     if (!valid) throw new InvalidUtf8Error('invalid UTF-8 in text message');
     early.checked = buffered;
-  }
+  };
 
   #checkUtf8(received: Frame): void {
     let utf8 = this.#utf8;
