@@ -63,7 +63,7 @@ export interface ParseFrameOptions {
    * buffered but whose payload is not complete yet (the protocol validates
    * text as it arrives).
    */
-  readonly incomplete?: (header: FrameHeader) => void;
+  readonly incomplete?: ((header: FrameHeader) => void) | undefined;
 }
 
 // 2 ** 53 - 1 is the largest safe integer: reject 64-bit lengths above it.

@@ -556,7 +556,7 @@ export class Protocol<HandshakeEvent = never> {
             mask: this.side === 'server',
             maxSize: this.#maxFrameSize(),
             // A compressed payload is text only once inflated: no early check with extensions.
-            ...(this.#extensions.length === 0 ? { incomplete: this.#checkIncompleteText } : {}),
+            incomplete: this.#extensions.length === 0 ? this.#checkIncompleteText : undefined,
           });
           if (parsed === null) {
             // 7.1.5/7.1.6: EOF without a close frame is an abnormal closure.
