@@ -29,6 +29,8 @@ interface Seen {
   bytes: Buffer;
   ended: boolean;
   readonly done: Promise<void>;
+  /** The server's end of the connection, once the request arrived. */
+  readonly socket: Promise<net.Socket>;
 }
 
 /** A server that answers with `response(key)`, then reads everything and never closes. */
@@ -36,14 +38,19 @@ async function stubbornServer(
   response: (key: string) => Buffer | string,
 ): Promise<{ url: string; seen: Seen }> {
   let resolveDone: () => void = () => {};
+  let resolveSocket: (socket: net.Socket) => void = () => {};
   const seen: Seen = {
     bytes: Buffer.alloc(0),
     ended: false,
     done: new Promise((resolve) => {
       resolveDone = resolve;
     }),
+    socket: new Promise((resolve) => {
+      resolveSocket = resolve;
+    }),
   };
   const server = await rawServer((socket: net.Socket, key) => {
+    resolveSocket(socket);
     socket.on('data', (chunk: Buffer) => {
       seen.bytes = Buffer.concat([seen.bytes, chunk]);
     });
@@ -63,6 +70,26 @@ function closeCodeOf(bytes: Buffer): number | null {
   if (bytes.length < 8 || bytes[0] !== 0x88 || (bytes[1]! & 0x80) === 0) return null;
   if (6 + (bytes[1]! & 0x7f) !== bytes.length) return null;
   return ((bytes[6]! ^ bytes[2]!) << 8) | (bytes[7]! ^ bytes[3]!);
+}
+
+/** The masked frames a client wrote, unmasked: opcode and payload of each, in order. */
+function clientFrames(bytes: Buffer): Array<{ opcode: number; payload: Buffer }> {
+  const frames: Array<{ opcode: number; payload: Buffer }> = [];
+  let offset = 0;
+  while (offset + 6 <= bytes.length) {
+    let length = bytes[offset + 1]! & 0x7f;
+    let header = 2;
+    if (length === 126) {
+      length = bytes.readUInt16BE(offset + 2);
+      header = 4;
+    }
+    const key = bytes.subarray(offset + header, offset + header + 4);
+    const payload = Buffer.from(bytes.subarray(offset + header + 4, offset + header + 4 + length));
+    for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i % 4]!;
+    frames.push({ opcode: bytes[offset]! & 0x0f, payload });
+    offset += header + 4 + length;
+  }
+  return frames;
 }
 
 /** Connect, record events until close; nothing may wait on a timer. */
@@ -115,17 +142,66 @@ describe('a protocol violation from a server that keeps TCP open: close frame, F
     // The server's own socket stays open by design: only the client's must be gone.
     await expectNothingLeft({ ...before, sockets: before.sockets + 1 });
   });
+});
 
-  test('a complete message before the violation is dispatched first', async () => {
-    const { url, seen } = await stubbornServer((key) =>
-      Buffer.concat([Buffer.from(upgrade(key)), frames(0x81, 0x04, 0x74, 0x65, 0x73, 0x74, 0x83, 0x00)]),
-    );
-    const { events } = await run(url);
-    expect(events).toEqual(['open', 'message test', 'error', 'close 1006']);
-    await seen.done;
-    expect(closeCodeOf(seen.bytes)).toBe(1002);
+describe('complete messages before a violation: their events first, and replies reach the server before the close frame', () => {
+  const messages = Buffer.concat([
+    frames(0x81, 0x03, 0x6f, 0x6e, 0x65), // "one"
+    frames(0x01, 0x02, 0x74, 0x77, 0x80, 0x01, 0x6f), // "two" in two fragments
+  ]);
+  test.each([
+    ['reserved bits (RSV1 without an extension)', frames(0xc1, 0x02, 0x6f, 0x6b)],
+    ['a reserved opcode', frames(0x83, 0x00)],
+    ['a continuation with nothing to continue', frames(0x80, 0x01, 0x78)],
+  ])('%s, in one write and byte by byte', async (_, bad) => {
+    for (const byteByByte of [false, true]) {
+      const { url, seen } = await stubbornServer((key) => Buffer.from(upgrade(key)));
+      const ws = new WebSocket(url, [], { closeTimeoutMs: null, openTimeoutMs: null, compression: false });
+      const events: string[] = [];
+      const closed = new Promise<void>((resolve) => {
+        ws.addEventListener('message', (event) => {
+          const data = String((event as MessageEvent).data);
+          events.push(`message ${data}`);
+          ws.send(`re: ${data}`);
+        });
+        ws.addEventListener('error', () => events.push('error'));
+        ws.addEventListener('close', (event) => {
+          events.push(`close ${(event as CloseEvent).code}`);
+          resolve();
+        });
+      });
+      await new Promise((resolve) => ws.addEventListener('open', resolve));
+      await writeTo(await seen.socket, Buffer.concat([messages, bad]), byteByByte);
+      await closed;
+      expect(events, byteByByte ? 'byte by byte' : 'one write').toEqual([
+        'message one',
+        'message two',
+        'error',
+        'close 1006',
+      ]);
+      await seen.done;
+      const written = clientFrames(seen.bytes);
+      expect(
+        written.map(({ opcode, payload }) =>
+          opcode === 8 ? `close ${payload.readUInt16BE(0)}` : payload.toString(),
+        ),
+      ).toEqual(['re: one', 're: two', 'close 1002']);
+    }
   });
 });
+
+/** Write `bytes` to a connection, at once or one byte per write (each flushed before the next). */
+async function writeTo(socket: net.Socket, bytes: Buffer, byteByByte: boolean): Promise<void> {
+  if (!byteByByte) {
+    socket.write(bytes);
+    return;
+  }
+  socket.setNoDelay(true);
+  for (const byte of bytes) {
+    await new Promise((resolve) => socket.write(Buffer.of(byte), resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 describe('a response head that cannot be parsed, from a server that keeps TCP open: FIN, error and close 1006 at once', () => {
   test.each([

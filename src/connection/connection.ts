@@ -39,6 +39,7 @@ import type { Response } from '../protocol/http11.js';
 import { State } from '../protocol/protocol.js';
 import { redactUserInfo, type WebSocketUri } from '../protocol/uri.js';
 import type { Transport, TransportFactory, TransportTarget } from '../transports/transport.js';
+import { connectThroughGate } from './connect-gate.js';
 import { Inbox } from './inbox.js';
 import { Keepalive } from './keepalive.js';
 import { Outbox } from './outbox.js';
@@ -169,6 +170,8 @@ export class Connection {
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** `send()`s waiting behind a `Blob` being read, to keep messages in order. */
   #sendQueue: Outgoing[] = [];
+  /** Lets the next connection to the same host start connecting (connect-gate.ts). */
+  #releaseGate: () => void = () => {};
 
   /**
    * Start connecting to `url` (a `ws:` or `wss:` URL record) offering
@@ -209,6 +212,10 @@ export class Connection {
       origin: options.origin ?? null,
       userAgent: options.userAgent ?? null,
       extensions: options.extensions ?? [],
+      // A protocol error after a message waits until the front end has
+      // delivered it (`#onAllDelivered`): its event goes first, and what the
+      // application sends in answer reaches the peer before the close frame.
+      holdErrorsBehindMessages: true,
       ...(options.headers === undefined ? {} : { headers: options.headers }),
     });
     const transport = options.transport;
@@ -222,11 +229,18 @@ export class Connection {
       end: () => this.#inbox.end(),
       close: (error) => this.#onTransportClose(error),
     };
-    this.#transport = typeof transport === 'function' ? transport(target) : transport;
+    if (typeof transport === 'function') {
+      const gated = connectThroughGate(target, transport);
+      this.#transport = gated.transport;
+      this.#releaseGate = gated.release;
+    } else {
+      this.#transport = transport;
+    }
     this.#inbox = new Inbox(
       this.#transport,
       (chunk) => this.#receive(chunk),
       () => this.#onTransportEnd(),
+      () => this.#onAllDelivered(),
     );
     this.#outbox = new Outbox(this.#transport, {
       writeFailed: (error) => this.#destroyTransport(error),
@@ -398,6 +412,13 @@ export class Connection {
     });
   }
 
+  /** The front end delivered every message so far: an error the core held behind them counts now. */
+  #onAllDelivered(): void {
+    const held = this.#protocol.holdingError;
+    this.#protocol.messagesHandled();
+    if (held) this.#pump();
+  }
+
   /** The three driver steps, in order. */
   #pump(): void {
     // 1. Write everything from dataToSend() first.
@@ -429,6 +450,7 @@ export class Connection {
       !(this.#established && parserError instanceof UnexpectedEofError)
     ) {
       this.#state = 'failed';
+      this.#releaseGate();
       this.#keepalive.stop();
       this.#recordFailure(
         ...describeParserError(parserError, this.#established),
@@ -442,6 +464,8 @@ export class Connection {
   #onResponse(response: Response): void {
     clearTimeout(this.#openTimer);
     this.#openTimer = undefined;
+    // Established or failed, this connection is no longer CONNECTING.
+    this.#releaseGate();
     // The opening handshake failed (status, Upgrade, Accept, negotiation):
     // fail the WebSocket connection.
     const handshakeError = this.#protocol.handshakeError;
@@ -515,6 +539,7 @@ export class Connection {
   ): void {
     if (this.#state === 'failed' || this.#state === 'closed') return;
     this.#state = 'failed';
+    this.#releaseGate();
     this.#keepalive.stop();
     const code = details.code ?? ABNORMAL_CLOSURE;
     const open = this.#protocol.state === State.OPEN;
@@ -571,6 +596,7 @@ export class Connection {
     if (this.#state === 'closed') return;
     // Nothing is written, destroyed or timed from here on.
     this.#destroyed = true;
+    this.#releaseGate();
     this.#outbox.close();
     this.#transport.off('open', this.#listeners.open);
     this.#transport.off('data', this.#listeners.data);
@@ -580,6 +606,12 @@ export class Connection {
     // Bytes that arrived before the transport closed are parsed first: their
     // messages go up, and a protocol error among them fails the connection.
     this.#inbox.close();
+    // Nothing the application does can reach the peer any more: a protocol
+    // error the core held behind undelivered messages counts now.
+    if (this.#protocol.holdingError) {
+      this.#protocol.messagesHandled();
+      this.#pump();
+    }
     const failedBefore = this.#state === 'failed';
     this.#state = 'closed';
     clearTimeout(this.#openTimer);

@@ -6,6 +6,7 @@ import { Inbox } from './inbox.js';
 /** An inbox whose "protocol" turns each chunk into `perChunk` messages of its bytes. */
 function inbox(perChunk = 1) {
   const transport = new RecordingTransport();
+  const log: string[] = [];
   const parsed: number[] = [];
   const messages: Message[] = [];
   let ended = 0;
@@ -13,6 +14,7 @@ function inbox(perChunk = 1) {
     transport,
     (chunk) => {
       parsed.push(chunk.byteLength);
+      log.push(`parse ${chunk.byteLength}`);
       for (let i = 0; i < perChunk; i++) {
         const message: Message = {
           type: 'binary',
@@ -25,14 +27,27 @@ function inbox(perChunk = 1) {
     () => {
       ended++;
     },
+    () => log.push('all delivered'),
   );
-  return { transport, box, parsed, messages, ended: () => ended };
+  return { transport, box, parsed, messages, log, ended: () => ended };
 }
 
 const flow = (transport: RecordingTransport) =>
   transport.calls.filter((call) => call.kind === 'pause' || call.kind === 'resume').map((call) => call.kind);
 
 describe('Inbox', () => {
+  test('says when every message handed over was delivered, before it parses more', () => {
+    const { box, messages, log } = inbox(2);
+    box.data(new Uint8Array(4));
+    box.delivered(messages.shift()!);
+    expect(log).toEqual(['parse 4']);
+    box.data(new Uint8Array(6));
+    box.delivered(messages.shift()!);
+    box.delivered(messages.shift()!);
+    box.delivered(messages.shift()!);
+    expect(log).toEqual(['parse 4', 'parse 6', 'all delivered']);
+  });
+
   test('chunks are parsed as they arrive while few messages wait', () => {
     const { box, parsed } = inbox();
     box.data(new Uint8Array(10));

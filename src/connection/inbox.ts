@@ -41,6 +41,8 @@ export class Inbox {
   readonly #receive: (chunk: Uint8Array) => void;
   /** The transport's end, once every chunk before it was parsed. */
   readonly #end: () => void;
+  /** Every message handed to the front end so far was delivered (before more is parsed). */
+  readonly #allDelivered: () => void;
   /** Transport chunks not given to the protocol yet, in order. */
   #input: Uint8Array[] = [];
   /** Bytes received and not delivered yet: chunks in `#input` and messages waiting. */
@@ -55,10 +57,16 @@ export class Inbox {
   /** The transport closed. */
   #closed = false;
 
-  constructor(transport: Transport, receive: (chunk: Uint8Array) => void, end: () => void) {
+  constructor(
+    transport: Transport,
+    receive: (chunk: Uint8Array) => void,
+    end: () => void,
+    allDelivered: () => void = () => {},
+  ) {
     this.#transport = transport;
     this.#receive = receive;
     this.#end = end;
+    this.#allDelivered = allDelivered;
   }
 
   /** Bytes from the transport. */
@@ -92,6 +100,7 @@ export class Inbox {
   delivered(message: Message): void {
     this.#pending--;
     this.#undelivered -= message.data.byteLength;
+    if (this.#pending === 0) this.#allDelivered();
     if (this.#pending < FEED_PENDING_LIMIT && !this.#closed) this.#feed();
     else this.#updateFlow();
   }

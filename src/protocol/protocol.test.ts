@@ -331,6 +331,87 @@ describe.each(['client', 'server'] as const)('%s receives', (side) => {
   });
 });
 
+describe.each(['client', 'server'] as const)('%s with holdErrorsBehindMessages', (side) => {
+  const bytes = (...parts: string[]) => Uint8Array.from(parts.flatMap((part) => [...wire(side, part)]));
+  // "one", then "two" in two fragments, then a reserved opcode.
+  const input = bytes('81 03 6f6e65', '01 02 7477', '80 01 6f', '83 00');
+
+  for (const [name, chunks] of splits(input)) {
+    test(`a violation after messages waits until they are handled (${name})`, () => {
+      const protocol = make(side, { holdErrorsBehindMessages: true });
+      const events = receive(protocol, chunks);
+      expect(events.map((event) => event.opcode)).toEqual([Opcode.TEXT, Opcode.TEXT, Opcode.CONT]);
+      // Held: still open, nothing sent, the application may answer.
+      expect(protocol.holdingError).toBe(true);
+      expect(protocol.state).toBe(State.OPEN);
+      expect(protocol.parserError).toBeNull();
+      expect(protocol.dataToSend()).toEqual([]);
+      protocol.sendText(utf8('re: two'));
+      expect(framesSent(protocol)).toEqual([frame(Opcode.TEXT, utf8('re: two'))]);
+      protocol.messagesHandled();
+      expect(protocol.holdingError).toBe(false);
+      expect(protocol.parserError).toBeInstanceOf(ProtocolError);
+      assertConnectionFailing(protocol, CloseCode.PROTOCOL_ERROR);
+    });
+  }
+
+  test('messages handled before the violation arrives: it fails at once', () => {
+    const protocol = make(side, { holdErrorsBehindMessages: true });
+    protocol.receiveData(bytes('81 03 6f6e65'));
+    protocol.eventsReceived();
+    protocol.messagesHandled();
+    protocol.receiveData(bytes('83 00'));
+    expect(protocol.holdingError).toBe(false);
+    assertConnectionFailing(protocol, CloseCode.PROTOCOL_ERROR);
+  });
+
+  test('a violation with no message before it, or in the middle of a message, fails at once', () => {
+    for (const violation of [bytes('83 00'), bytes('01 02 7477', 'c1 01 6f')]) {
+      const protocol = make(side, { holdErrorsBehindMessages: true });
+      protocol.receiveData(violation);
+      protocol.eventsReceived();
+      expect(protocol.holdingError).toBe(false);
+      assertConnectionFailing(protocol, CloseCode.PROTOCOL_ERROR);
+    }
+  });
+
+  test('invalid UTF-8 found early in an incomplete frame is held too', () => {
+    const protocol = make(side, { holdErrorsBehindMessages: true });
+    protocol.receiveData(bytes('81 03 6f6e65'));
+    // A 10-byte text frame whose first chop is already invalid.
+    protocol.receiveData(bytes('81 0a c328').subarray(0, side === 'client' ? 4 : 8));
+    expect(protocol.holdingError).toBe(true);
+    protocol.eventsReceived();
+    protocol.messagesHandled();
+    assertConnectionFailing(protocol, CloseCode.INVALID_DATA);
+  });
+
+  test('input behind a held error is discarded; EOF waits, then closes after the failure', () => {
+    const protocol = make(side, { holdErrorsBehindMessages: true });
+    protocol.receiveData(bytes('81 03 6f6e65', '83 00'));
+    protocol.receiveData(bytes('81 03 6f6e65'));
+    expect(protocol.eventsReceived()).toHaveLength(1);
+    protocol.receiveEof();
+    expect(protocol.state).toBe(State.OPEN);
+    expect(protocol.dataToSend()).toEqual([]);
+    protocol.messagesHandled();
+    expect(protocol.eventsReceived()).toEqual([]);
+    const sent = framesSent(protocol);
+    expect(sent[0]).toEqual(frame(Opcode.CLOSE, Uint8Array.of(0x03, 0xea, ...utf8('invalid opcode: 0x3'))));
+    expect(sent.slice(1)).toEqual([SEND_EOF]);
+    expect(protocol.state).toBe(State.CLOSED);
+    expect(protocol.parserError).toBeInstanceOf(ProtocolError);
+  });
+
+  test('without the option, a violation after a message fails at once', () => {
+    const protocol = make(side);
+    protocol.receiveData(bytes('81 03 6f6e65', '83 00'));
+    expect(protocol.holdingError).toBe(false);
+    expect(protocol.eventsReceived()).toHaveLength(1);
+    expect(framesSent(protocol)[0]).toMatchObject({ opcode: Opcode.CLOSE });
+  });
+});
+
 describe('sending', () => {
   test('client masks text with a fresh key per frame, without mutating the payload', () => {
     let counter = 0;

@@ -93,6 +93,21 @@ export interface ProtocolOptions {
    * @defaultValue `crypto.getRandomValues()`, pooled
    */
   readonly random?: RandomSource;
+  /**
+   * Let the application handle the messages received before a protocol
+   * error from the peer before the connection fails. When set, a protocol
+   * error found after a complete message that `messagesHandled()` has not
+   * acknowledged yet is held: the connection stays as it is (the application
+   * can still send, e.g. a reply to that message) and bytes received after
+   * it are discarded, until `messagesHandled()` is called; the connection
+   * fails then, with the error, as it would have at once.
+   *
+   * It keeps the order a peer sees the same whether the bytes arrive in one
+   * read or byte by byte, and whatever the application's event loop does:
+   * the replies to every message before the error, then the close frame.
+   * @defaultValue `false`
+   */
+  readonly holdErrorsBehindMessages?: boolean;
 }
 
 type Reader = 'handshake' | 'frames' | 'discard' | 'done';
@@ -150,6 +165,11 @@ export class Protocol<HandshakeEvent = never> {
   #closeRcvdThenSent: boolean | null = null;
   #parserError: Error | null = null;
   #handshakeError: InvalidHandshakeError | null = null;
+  readonly #holdErrors: boolean;
+  /** A complete message was received since the last `messagesHandled()` (with `holdErrorsBehindMessages`). */
+  #messagesPending = false;
+  /** The protocol error held until `messagesHandled()`; `null` if none is. */
+  #heldError: ProtocolError | null = null;
 
   /**
    * @throws RangeError if a limit is not a non-negative integer or `null`.
@@ -164,6 +184,7 @@ export class Protocol<HandshakeEvent = never> {
       options.maxMessageSize === undefined ? DEFAULT_PROTOCOL_MAX_MESSAGE_SIZE : options.maxMessageSize;
     this.#maxFragmentSize = options.maxFragmentSize ?? null;
     this.#random = options.random ?? defaultRandom;
+    this.#holdErrors = options.holdErrorsBehindMessages ?? false;
   }
 
   /** Connection state; the values equal `WebSocket.readyState`. */
@@ -237,6 +258,9 @@ export class Protocol<HandshakeEvent = never> {
    */
   receiveData(data: Uint8Array): void {
     if (this.#eofReceived) throw new InvalidStateError('receiveData() after receiveEof()');
+    // Behind a held error nothing more is parsed (7.1.7): drop it now
+    // rather than buffer what a peer keeps sending.
+    if (this.#heldError !== null) return;
     this.#queue.push(data);
     this.#run();
   }
@@ -251,6 +275,26 @@ export class Protocol<HandshakeEvent = never> {
     if (this.#eofReceived) return;
     this.#eofReceived = true;
     this.#run();
+  }
+
+  /**
+   * The application handled every message in the events received so far
+   * (with `holdErrorsBehindMessages`): a protocol error held behind them
+   * fails the connection now. Call it, then `dataToSend()` and
+   * `eventsReceived()` as after `receiveData()`. Also call it when the
+   * application can no longer reach the peer (the byte stream is gone).
+   */
+  messagesHandled(): void {
+    this.#messagesPending = false;
+    const held = this.#heldError;
+    if (held === null) return;
+    this.#heldError = null;
+    this.#handleError(held);
+  }
+
+  /** Whether a protocol error is held until `messagesHandled()` (see `holdErrorsBehindMessages`). */
+  get holdingError(): boolean {
+    return this.#heldError !== null;
   }
 
   /** Events parsed since the last call, each returned once: the handshake event, then frames. */
@@ -511,9 +555,16 @@ export class Protocol<HandshakeEvent = never> {
 
   /** Run the reader until it needs more data. Never throws. */
   #run(): void {
+    if (this.#heldError !== null) return;
     try {
       this.#read();
     } catch (error) {
+      if (this.#messagesPending && error instanceof ProtocolError && this.#reader === 'frames') {
+        // See `holdErrorsBehindMessages`: the messages before it go first.
+        this.#heldError = error;
+        this.#queue.clear();
+        return;
+      }
       this.#handleError(error);
     }
   }
@@ -603,11 +654,13 @@ export class Protocol<HandshakeEvent = never> {
           this.#utf8 = new Utf8Validator();
           this.#checkUtf8(received);
         }
+        if (received.fin) this.#messagesPending = this.#holdErrors;
         break;
       case Opcode.CONT:
         if (this.#currentSize === null) throw new ProtocolError('unexpected continuation frame');
         this.#currentSize = received.fin ? null : this.#currentSize + received.data.byteLength;
         this.#checkUtf8(received);
+        if (received.fin) this.#messagesPending = this.#holdErrors;
         break;
       case Opcode.PING:
         // 5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
