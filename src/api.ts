@@ -5,6 +5,7 @@
  * @internal
  */
 export { bindOptions } from './bind-options.js';
+export { type CookieJar, documentCookies } from './cookies.js';
 export { CloseEvent } from './events.js';
 export {
   WebSocketConnectionError,

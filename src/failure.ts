@@ -23,7 +23,9 @@
  * - `'timeout'`: no connection within `openTimeoutMs`;
  * - `'keepalive'`: no pong within `pongTimeoutMs` of a keepalive ping;
  * - `'aborted'`: `close()` was called before the connection was established;
- * - `'blob'`: a `Blob` passed to `send()` could not be read.
+ * - `'blob'`: a `Blob` passed to `send()` could not be read;
+ * - `'blocked'`: the connection was refused before connecting, as fetch
+ *   refuses it: the URL's port is one of fetch's bad ports.
  */
 export type WebSocketFailureKind =
   | 'transport'
@@ -32,7 +34,8 @@ export type WebSocketFailureKind =
   | 'timeout'
   | 'keepalive'
   | 'aborted'
-  | 'blob';
+  | 'blob'
+  | 'blocked';
 
 /** Options of {@link WebSocketConnectionError}. */
 export interface WebSocketConnectionErrorOptions {

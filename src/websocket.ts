@@ -41,7 +41,16 @@ export { DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE } from './connection/connection.js';
 export type { BinaryType } from './message.js';
 
 /** Non-standard options: the third argument of the constructor (see {@link ConnectionOptions}). */
-export interface WebSocketOptions extends ConnectionOptions {}
+export interface WebSocketOptions extends ConnectionOptions {
+  /**
+   * Let a page loaded over `https:` open a `ws:` connection, which browsers
+   * refuse as mixed content (the constructor throws a `SecurityError`). For
+   * a transport that secures the page's side of the connection itself, such
+   * as WebTransport to a gateway that reaches the `ws:` server from the
+   * server side. @defaultValue `false`
+   */
+  readonly allowMixedContent?: boolean;
+}
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -95,6 +104,26 @@ function taggedMessageEvent(): typeof MessageEvent {
  * `location.origin`); `null` where there is no client (Node, Deno, Bun
  * without `--location`), and then no Origin header is sent.
  */
+/**
+ * Whether connecting to `url` from this global is mixed content: the global
+ * is a secure context loaded over `https:` and `url` is `ws:` to a host that
+ * is not a priori authenticated (loopback names and addresses are: they are
+ * potentially trustworthy origins). Outside browsers there is no such page.
+ */
+function isMixedContent(url: URL): boolean {
+  const scope = globalThis as { isSecureContext?: unknown; location?: { protocol?: unknown } };
+  if (url.protocol !== 'ws:' || scope.isSecureContext !== true || scope.location?.protocol !== 'https:') {
+    return false;
+  }
+  const host = url.hostname;
+  return !(
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    host === '[::1]' ||
+    /^127\.\d+\.\d+\.\d+$/.test(host)
+  );
+}
+
 function clientOrigin(): string | null {
   const origin = (globalThis as { location?: { origin?: unknown } }).location?.origin;
   return typeof origin === 'string' ? origin : null;
@@ -155,6 +184,14 @@ export class WebSocket extends EventTarget {
     // 2. Let urlRecord be the result of getting a URL record given url and baseURL.
     // 3. If urlRecord is failure, then throw a "SyntaxError" DOMException.
     const urlRecord = getUrlRecord(url, CONSTRUCT);
+    // Mixed Content, WebSockets integration: a connection to a `ws:` URL from
+    // a page loaded over `https:` is blocked, and browsers throw here.
+    if (options.allowMixedContent !== true && isMixedContent(urlRecord)) {
+      throw new DOMException(
+        `${CONSTRUCT}: An insecure WebSocket connection may not be initiated from a page loaded over HTTPS.`,
+        'SecurityError',
+      );
+    }
     // 4.-5. Convert protocols to a sequence; throw a "SyntaxError"
     //       DOMException for duplicates and invalid values.
     const offered = toSubprotocols(protocols, CONSTRUCT);

@@ -158,12 +158,12 @@ test('a target the gateway does not allow: the gateway’s 403 as the reason, an
   // The width where the hint used to be cut off.
   await page.setViewportSize({ width: 1400, height: 900 });
   await openDemo(page);
-  await page.getByTestId('url').fill('ws://127.0.0.1:9/echo');
+  await page.getByTestId('url').fill('ws://127.0.0.1:8/echo');
   await page.getByTestId('connect').click();
   const error = entries(page, 'error');
   await expect(error).toHaveCount(1, { timeout: 30_000 });
   await expect(error.locator('.detail')).toContainText(
-    `WebSocket connection to 'ws://127.0.0.1:9/echo' failed: gateway ${demo.config.gateway} refused 127.0.0.1:9: 403 target not allowed`,
+    `WebSocket connection to 'ws://127.0.0.1:8/echo' failed: gateway ${demo.config.gateway} refused 127.0.0.1:8: 403 target not allowed`,
   );
   await expect(error.locator('.preview')).toHaveText(
     /kind transport · close code 1006 · cause .*GatewayError/,
@@ -295,7 +295,7 @@ for (const width of [390, 768, 1400]) {
     // A failure's reason and hint wrap at this width too.
     await page.getByTestId('disconnect').click();
     await expect(page.getByTestId('status')).toHaveText('Closed');
-    await page.getByTestId('url').fill('ws://127.0.0.1:9/echo');
+    await page.getByTestId('url').fill('ws://127.0.0.1:8/echo');
     await page.getByTestId('connect').click();
     await expect(hints(page)).toHaveCount(1, { timeout: 30_000 });
     expect(await clipped(page.locator('#log .entry').locator('.detail, .preview, .hint'))).toEqual([]);

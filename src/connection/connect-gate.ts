@@ -102,6 +102,17 @@ function once(action: () => void): () => void {
 }
 
 /**
+ * A transport that never connects: `destroy()` closes it. For a connection
+ * refused before it starts (a blocked port), which still ends the way every
+ * connection does, with the transport's `close`.
+ */
+export function idleTransport(target: TransportTarget): Transport {
+  return new DeferredTransport(target, () => {
+    throw new Error('an idle transport never connects');
+  });
+}
+
+/**
  * A transport whose factory is called later (`start()`); until then it is
  * idle, and `destroy()` closes it without ever connecting. Afterwards it
  * forwards everything to and from the transport the factory made.

@@ -35,14 +35,17 @@ import { InvalidHandshakeError, UnexpectedEofError } from '../protocol/errors.js
 import type { ClientExtensionFactory } from '../protocol/extensions/base.js';
 import type { ClientPerMessageDeflateOptions } from '../protocol/extensions/permessage-deflate.js';
 import { type Frame, Opcode } from '../protocol/frames.js';
+import { Headers } from '../protocol/headers.js';
 import type { Response } from '../protocol/http11.js';
 import { State } from '../protocol/protocol.js';
 import { redactUserInfo, type WebSocketUri } from '../protocol/uri.js';
 import type { Transport, TransportFactory, TransportTarget } from '../transports/transport.js';
-import { connectThroughGate } from './connect-gate.js';
+import { connectThroughGate, idleTransport } from './connect-gate.js';
+import type { CookieJar } from './cookie-jar.js';
 import { Inbox } from './inbox.js';
 import { Keepalive } from './keepalive.js';
 import { Outbox } from './outbox.js';
+import { isBadPort } from './port-blocking.js';
 
 /**
  * Non-standard options of a connection: the third argument of the
@@ -59,6 +62,13 @@ export interface ConnectionOptions {
   readonly headers?: ClientProtocolOptions['headers'];
   /** Value of the `Origin` header; `null` sends none. @defaultValue `null` */
   readonly origin?: string | null;
+  /**
+   * Cookies for the opening handshake: the `Cookie` request header comes
+   * from the jar, the response's `Set-Cookie` headers go to it (before the
+   * `open` event). `documentCookies` is the page's `document.cookie`, with
+   * the limits its documentation lists. @defaultValue none: no cookies
+   */
+  readonly cookies?: CookieJar | null;
   /** Value of the `User-Agent` header; `null` sends none. @defaultValue `null` */
   readonly userAgent?: string | null;
   /**
@@ -170,6 +180,7 @@ export class Connection {
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** `send()`s waiting behind a `Blob` being read, to keep messages in order. */
   #sendQueue: Outgoing[] = [];
+  readonly #cookies: CookieJar | null;
   /** Lets the next connection to the same host start connecting (connect-gate.ts). */
   #releaseGate: () => void = () => {};
 
@@ -205,6 +216,14 @@ export class Connection {
       );
     }
     const uri = toWebSocketUri(url);
+    this.#cookies = options.cookies ?? null;
+    let headers = options.headers;
+    const cookie = this.#cookies?.cookieHeader(url) ?? null;
+    if (cookie !== null) {
+      const withCookie = new Headers(headers);
+      withCookie.append('Cookie', cookie);
+      headers = withCookie;
+    }
     this.#protocol = new BaseClientProtocol(uri, {
       subprotocols,
       maxMessageSize:
@@ -216,7 +235,7 @@ export class Connection {
       // delivered it (`#onAllDelivered`): its event goes first, and what the
       // application sends in answer reaches the peer before the close frame.
       holdErrorsBehindMessages: true,
-      ...(options.headers === undefined ? {} : { headers: options.headers }),
+      ...(headers === undefined ? {} : { headers }),
     });
     const transport = options.transport;
     if (transport === undefined) {
@@ -229,7 +248,13 @@ export class Connection {
       end: () => this.#inbox.end(),
       close: (error) => this.#onTransportClose(error),
     };
-    if (typeof transport === 'function') {
+    if (isBadPort(uri.port)) {
+      // Fetch blocks the request: the connection fails without connecting.
+      this.#transport = idleTransport(target);
+      queueMicrotask(() =>
+        this.#fail('blocked', `port ${uri.port} is blocked (a bad port in the fetch standard)`),
+      );
+    } else if (typeof transport === 'function') {
       const gated = connectThroughGate(target, transport);
       this.#transport = gated.transport;
       this.#releaseGate = gated.release;
@@ -492,6 +517,9 @@ export class Connection {
       );
       return;
     }
+    // Fetch stores the response's cookies before the connection is established.
+    const cookies = response.headers.getAll('Set-Cookie');
+    if (this.#cookies !== null && cookies.length > 0) this.#cookies.setCookies(this.#url, cookies);
     this.#established = true;
     this.#state = 'open';
     this.#handler.opened(

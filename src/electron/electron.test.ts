@@ -375,7 +375,7 @@ describe('Electron bridge: WebSocket sessions', () => {
 
   test('a refused target fails the WebSocket (error, then close 1006)', async () => {
     const { api } = setUp({ allow: [] });
-    const ws = new WebSocket('ws://127.0.0.1:9/', [], { transport: electronTransport({ bridge: api }) });
+    const ws = new WebSocket('ws://127.0.0.1:8/', [], { transport: electronTransport({ bridge: api }) });
     const log: string[] = [];
     ws.onerror = () => log.push('error');
     const event = await new Promise<CloseEvent>((resolve) => {

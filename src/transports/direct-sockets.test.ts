@@ -247,7 +247,9 @@ describe('DirectSocketsTransport over a fake TCPSocket', () => {
         };
       },
     });
-    const ws = new WebSocket('ws://127.0.0.1:1/', [], { transport: directSocketsTransport({ TCPSocket }) });
+    const ws = new WebSocket('ws://127.0.0.1:8080/', [], {
+      transport: directSocketsTransport({ TCPSocket }),
+    });
     const message = await new Promise<unknown>((resolve, reject) => {
       ws.onopen = () => ws.send('héllo');
       ws.onmessage = (event) => resolve(event.data);
