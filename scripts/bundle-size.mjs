@@ -61,6 +61,18 @@ const ENTRIES = [
     file: 'src/transports/streams.ts',
   },
   {
+    // What an application that uses only the WebSocket class bundles: the
+    // WebSocketStream class beside it in the entry is left out.
+    name: '`WebSocket` alone (tree-shaken from `polysocket/lite`)',
+    key: 'lite-websocket',
+    contents: "export { WebSocket } from './src/lite.ts';",
+  },
+  {
+    name: '`WebSocketStream` alone (tree-shaken from `polysocket/lite`)',
+    key: 'lite-websocket-stream',
+    contents: "export { WebSocketStream } from './src/lite.ts';",
+  },
+  {
     // The entry's top-level calls are marked pure, so the WebSocket class
     // and permessage-deflate are left out: about the size of the subpath.
     name: '`webTransportTransport` alone (tree-shaken from `polysocket`)',

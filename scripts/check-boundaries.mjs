@@ -112,8 +112,12 @@ for (const rule of rules) {
   for (const file of walk(join(root, rule.dir), rule.shallow ?? false)) {
     if (rule.skip?.(file)) continue;
     const text = readFileSync(file, 'utf8');
-    for (const match of text.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)) {
-      const spec = match[1];
+    // Import and export statements (`from '…'` at the end of one), bare
+    // imports and dynamic imports; not `from '…'` inside a string.
+    const imports =
+      /^\s*(?:import|export)\b[^;]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]/gm;
+    for (const match of text.matchAll(imports)) {
+      const spec = match[1] ?? match[2] ?? match[3];
       if (!rule.allow(spec, file)) {
         console.error(`${relative(root, file)}: imports ${spec}, outside what ${rule.dir} may import`);
         failures++;

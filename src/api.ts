@@ -25,3 +25,9 @@ export {
   type WebSocketInstance,
   type WebSocketOptions,
 } from './websocket.js';
+export { WebSocketError, type WebSocketErrorOptions } from './websocket-error.js';
+export type {
+  WebSocketCloseInfo,
+  WebSocketOpenInfo,
+  WebSocketStreamOptions,
+} from './websocket-stream.js';

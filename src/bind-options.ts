@@ -16,6 +16,7 @@
  * the private state the members use.
  */
 import { defineReadyStates, interfaceClasses, WebSocket, type WebSocketOptions } from './websocket.js';
+import { WebSocketStream } from './websocket-stream.js';
 
 type Transform = (options: WebSocketOptions) => WebSocketOptions;
 
@@ -83,9 +84,67 @@ export function deriveWebSocket<C extends typeof WebSocket>(Base: C, transform: 
   return Derived as unknown as C;
 }
 
+/** The `WebSocketStream` classes made here, and the options transform of each. */
+const derivedStreams = new WeakMap<object, Transform>();
+
 /**
- * Return a `WebSocket` class whose constructor merges `defaults` under the
- * options given per call (per-call options win).
+ * A `WebSocketStream` class like `Base` whose constructor passes polysocket's
+ * options (its third argument) through `transform`, then through `Base`'s
+ * own if `Base` was made here. Like `deriveWebSocket`, not a subclass: the
+ * prototype holds the members of the implementing class.
+ *
+ * @internal
+ */
+export function deriveWebSocketStream<C extends typeof WebSocketStream>(Base: C, transform: Transform): C {
+  const inner = derivedStreams.get(Base);
+  const combined: Transform = inner === undefined ? transform : (options) => inner(transform(options));
+  const Derived = function WebSocketStream(
+    this: unknown,
+    url: string | URL,
+    options?: unknown,
+    connectionOptions?: WebSocketOptions,
+  ): object {
+    if (new.target === undefined) {
+      throw new TypeError(
+        "Failed to construct 'WebSocketStream': Please use the 'new' operator, this DOM object constructor cannot be called as a function.",
+      );
+    }
+    // biome-ignore lint/complexity/noArguments: only arguments tells a missing argument from undefined
+    if (arguments.length === 0) {
+      throw new TypeError("Failed to construct 'WebSocketStream': 1 argument required, but only 0 present.");
+    }
+    return Reflect.construct(
+      WebSocketStreamImplementation,
+      [url, options, combined(connectionOptions ?? {})],
+      new.target,
+    );
+  };
+  const prototype = Object.create(
+    Object.prototype,
+    Object.getOwnPropertyDescriptors(WebSocketStreamImplementation.prototype),
+  );
+  Object.defineProperty(prototype, 'constructor', {
+    value: Derived,
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  });
+  Object.defineProperty(Derived, 'prototype', { value: prototype, writable: false });
+  Object.defineProperty(Derived, 'length', { value: 1 });
+  Object.defineProperty(
+    Derived,
+    Symbol.hasInstance,
+    Object.getOwnPropertyDescriptor(WebSocketStreamImplementation, Symbol.hasInstance) as PropertyDescriptor,
+  );
+  derivedStreams.set(Derived, combined);
+  return Derived as unknown as C;
+}
+
+const WebSocketStreamImplementation = WebSocketStream;
+
+/**
+ * Return a `WebSocket` (or `WebSocketStream`) class whose constructor merges
+ * `defaults` under the options given per call (per-call options win).
  *
  * ```ts
  * const TunnelledWebSocket = bindOptions(WebSocket, { transport: webTransportTransport({ gateway }) });
@@ -95,7 +154,14 @@ export function deriveWebSocket<C extends typeof WebSocket>(Base: C, transform: 
  * @param Base - The entry point's `WebSocket` class (or a subclass).
  * @param defaults - Options applied to every connection.
  */
-export function bindOptions<C extends typeof WebSocket>(Base: C, defaults: WebSocketOptions): C {
+export function bindOptions<C extends typeof WebSocket | typeof WebSocketStream>(
+  Base: C,
+  defaults: WebSocketOptions,
+): C {
   const bound = { ...defaults };
-  return deriveWebSocket(Base, (options) => ({ ...bound, ...options }));
+  const transform: Transform = (options) => ({ ...bound, ...options });
+  if (Base === WebSocketStreamImplementation || derivedStreams.has(Base)) {
+    return deriveWebSocketStream(Base as typeof WebSocketStream, transform) as C;
+  }
+  return deriveWebSocket(Base as typeof WebSocket, transform) as C;
 }

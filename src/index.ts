@@ -6,9 +6,10 @@
  *
  * Only what this module exports is public API.
  */
-import { deriveWebSocket } from './bind-options.js';
+import { deriveWebSocket, deriveWebSocketStream } from './bind-options.js';
 import { applyCompression } from './compression.js';
 import { WebSocket as BaseWebSocket } from './websocket.js';
+import { WebSocketStream as BaseWebSocketStream } from './websocket-stream.js';
 
 export * from './api.js';
 export {
@@ -29,3 +30,6 @@ export {
 /** WHATWG `WebSocket`; the third argument takes a transport and other options. */
 export const WebSocket = /* @__PURE__ */ deriveWebSocket(BaseWebSocket, applyCompression);
 export type WebSocket = BaseWebSocket;
+/** `WebSocketStream`; the third argument takes a transport and other options, as `WebSocket`'s. */
+export const WebSocketStream = /* @__PURE__ */ deriveWebSocketStream(BaseWebSocketStream, applyCompression);
+export type WebSocketStream = BaseWebSocketStream;

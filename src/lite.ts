@@ -8,3 +8,4 @@
  */
 export * from './api.js';
 export { WebSocket } from './websocket.js';
+export { WebSocketStream } from './websocket-stream.js';

@@ -6,10 +6,11 @@
  * Only what this module exports is public API.
  */
 
-import { deriveWebSocket } from './bind-options.js';
+import { deriveWebSocket, deriveWebSocketStream } from './bind-options.js';
 import { applyCompression } from './compression.js';
 import { NodeTransport, type NodeTransportOptions, nodeTransport } from './node/transport.js';
-import { WebSocket as BaseWebSocket } from './websocket.js';
+import { WebSocket as BaseWebSocket, type WebSocketOptions } from './websocket.js';
+import { WebSocketStream as BaseWebSocketStream } from './websocket-stream.js';
 
 export * from './api.js';
 export {
@@ -31,7 +32,14 @@ const defaultTransport = /* @__PURE__ */ nodeTransport();
  * unless `compression` is `false`. For `wss:` with a private CA:
  * `{ transport: nodeTransport({ tls: { ca } }) }`.
  */
-export const WebSocket = /* @__PURE__ */ deriveWebSocket(BaseWebSocket, (options) =>
-  applyCompression(options.transport === undefined ? { ...options, transport: defaultTransport } : options),
-);
+export const WebSocket = /* @__PURE__ */ deriveWebSocket(BaseWebSocket, withDefaults);
 export type WebSocket = BaseWebSocket;
+/** `WebSocketStream` with the same defaults as this entry's `WebSocket`. */
+export const WebSocketStream = /* @__PURE__ */ deriveWebSocketStream(BaseWebSocketStream, withDefaults);
+export type WebSocketStream = BaseWebSocketStream;
+
+function withDefaults(options: WebSocketOptions): WebSocketOptions {
+  return applyCompression(
+    options.transport === undefined ? { ...options, transport: defaultTransport } : options,
+  );
+}

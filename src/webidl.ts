@@ -5,6 +5,8 @@
  * matching on them behaves the same.
  */
 import { isToken } from './protocol/headers.js';
+import { MAX_CLOSE_REASON } from './protocol/limits.js';
+import { decodeUtf8, encodeUtf8 } from './protocol/platform.js';
 import { redactUserInfo } from './protocol/uri.js';
 
 /**
@@ -134,4 +136,54 @@ export function isArrayBuffer(data: unknown): data is ArrayBufferLike {
     (typeof SharedArrayBuffer === 'function' && data instanceof SharedArrayBuffer) ||
     Object.prototype.toString.call(data) === '[object ArrayBuffer]'
   );
+}
+
+/**
+ * "Validate close code and reason" (WebSocketStream and `WebSocketError`;
+ * `WebSocket.close()` runs the same steps): returns the reason as sent,
+ * lone surrogates replaced.
+ *
+ * 1. If code is not null, but is neither an integer equal to 1000 nor an
+ *    integer in the range 3000 to 4999, inclusive, throw an
+ *    "InvalidAccessError" DOMException.
+ * 2. If reason is not null, then: let reasonBytes be the result of UTF-8
+ *    encoding reason; if reasonBytes is longer than 123 bytes, then throw a
+ *    "SyntaxError" DOMException.
+ */
+export function checkCloseCodeAndReason(code: number | null, reason: string | null, context: string): string {
+  if (code !== null && code !== 1000 && (code < 3000 || code > 4999)) {
+    throw new DOMException(
+      `${context}: The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`,
+      'InvalidAccessError',
+    );
+  }
+  if (reason === null) return '';
+  const reasonBytes = encodeUtf8(reason);
+  if (reasonBytes.byteLength > MAX_CLOSE_REASON) {
+    throw new DOMException(
+      `${context}: The close reason must not be greater than 123 UTF-8 bytes.`,
+      'SyntaxError',
+    );
+  }
+  return decodeUtf8(reasonBytes);
+}
+
+/** WebIDL `[EnforceRange] unsigned short`. */
+export function enforceUnsignedShort(value: unknown, context: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number)) throw new TypeError(`${context}: Value is not a finite number.`);
+  const integer = Math.trunc(number);
+  if (integer < 0 || integer > 0xffff) {
+    throw new TypeError(`${context}: Value is outside the 'unsigned short' value range.`);
+  }
+  return integer;
+}
+
+/** WebIDL: a dictionary argument must be undefined, null or an object. */
+export function toDictionary(value: unknown, context: string): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' && typeof value !== 'function') {
+    throw new TypeError(`${context}: The provided value is not of type 'object'.`);
+  }
+  return value as Record<string, unknown>;
 }

@@ -16,6 +16,8 @@
  * `close()`. Once a message's task has run, the driver hears that it was
  * delivered, which paces parsing (see `connection/inbox.ts`).
  */
+
+import { clientOrigin, isMixedContent } from './client-context.js';
 import {
   Connection,
   type ConnectionHandler,
@@ -25,10 +27,10 @@ import {
 import { CloseEvent } from './events.js';
 import { createErrorEvent, type WebSocketConnectionError } from './failure.js';
 import { type BinaryType, type Message, messageData } from './message.js';
-import { MAX_CLOSE_REASON } from './protocol/limits.js';
-import { decodeUtf8, encodeUtf8 } from './protocol/platform.js';
+import { encodeUtf8 } from './protocol/platform.js';
 import { scheduleTask } from './task.js';
 import {
+  checkCloseCodeAndReason,
   clampUnsignedShort,
   getUrlRecord,
   isArrayBuffer,
@@ -75,6 +77,7 @@ interface HandlerSlot {
 }
 
 const CONSTRUCT = "Failed to construct 'WebSocket'";
+const CLOSE = "Failed to execute 'close' on 'WebSocket'";
 
 /** Whether `value` carries a WebSocket's private state (set in the class's static block). */
 let hasState: (value: object) => boolean;
@@ -104,31 +107,6 @@ function taggedMessageEvent(): typeof MessageEvent {
  * `location.origin`); `null` where there is no client (Node, Deno, Bun
  * without `--location`), and then no Origin header is sent.
  */
-/**
- * Whether connecting to `url` from this global is mixed content: the global
- * is a secure context loaded over `https:` and `url` is `ws:` to a host that
- * is not a priori authenticated (loopback names and addresses are: they are
- * potentially trustworthy origins). Outside browsers there is no such page.
- */
-function isMixedContent(url: URL): boolean {
-  const scope = globalThis as { isSecureContext?: unknown; location?: { protocol?: unknown } };
-  if (url.protocol !== 'ws:' || scope.isSecureContext !== true || scope.location?.protocol !== 'https:') {
-    return false;
-  }
-  const host = url.hostname;
-  return !(
-    host === 'localhost' ||
-    host.endsWith('.localhost') ||
-    host === '[::1]' ||
-    /^127\.\d+\.\d+\.\d+$/.test(host)
-  );
-}
-
-function clientOrigin(): string | null {
-  const origin = (globalThis as { location?: { origin?: unknown } }).location?.origin;
-  return typeof origin === 'string' ? origin : null;
-}
-
 /**
  * WHATWG `WebSocket` (https://websockets.spec.whatwg.org/#the-websocket-interface)
  * running RFC 6455 in JavaScript over a pluggable byte transport.
@@ -370,26 +348,10 @@ export class WebSocket extends EventTarget {
     // 1. If code is present, but is neither an integer equal to 1000 nor an
     //    integer in the range 3000 to 4999, inclusive, throw an
     //    "InvalidAccessError" DOMException.
-    if (closeCode !== undefined && closeCode !== 1000 && (closeCode < 3000 || closeCode > 4999)) {
-      throw new DOMException(
-        `Failed to execute 'close' on 'WebSocket': The close code must be either 1000, or between 3000 and 4999. ${closeCode} is neither.`,
-        'InvalidAccessError',
-      );
-    }
     // 2. If reason is present, then run these substeps:
     //    1. Let reasonBytes be the result of encoding reason.
     //    2. If reasonBytes is longer than 123 bytes, then throw a "SyntaxError" DOMException.
-    let wellFormedReason = '';
-    if (closeReason !== undefined) {
-      const reasonBytes = encodeUtf8(closeReason);
-      if (reasonBytes.byteLength > MAX_CLOSE_REASON) {
-        throw new DOMException(
-          "Failed to execute 'close' on 'WebSocket': The close reason must not be greater than 123 UTF-8 bytes.",
-          'SyntaxError',
-        );
-      }
-      wellFormedReason = decodeUtf8(reasonBytes);
-    }
+    const wellFormedReason = checkCloseCodeAndReason(closeCode ?? null, closeReason ?? null, CLOSE);
     // 3. Run the first matching steps from the following list:
     // - If this's ready state is CLOSING (2) or CLOSED (3): Do nothing.
     if (this.#readyState === CLOSING || this.#readyState === CLOSED) return;

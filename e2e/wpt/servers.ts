@@ -264,14 +264,19 @@ export async function startServers(wptDir: string, certificates: Certificates): 
       h2: [await refusedPort()],
     };
     const config: WptConfig = { wptDir, ports };
+    const stash = new Map<string, string>();
+    const respond = (request: http.IncomingMessage): WptResource => {
+      const url = new URL(request.url ?? '/', 'http://static/');
+      return stashResource(url, stash) ?? readResource(url, config);
+    };
     const onRequest = (request: http.IncomingMessage, response: http.ServerResponse) => {
-      const resource = readResource(new URL(request.url ?? '/', 'http://static/'), config);
+      const resource = respond(request);
       response.writeHead(resource.status, resource.headers).end(resource.body);
     };
     const onUpgrade = (request: http.IncomingMessage, socket: Duplex) => {
       // The client may reset once it has read the refusal.
       socket.on('error', () => {});
-      socket.end(rawResponse(readResource(new URL(request.url ?? '/', 'http://static/'), config)));
+      socket.end(rawResponse(respond(request)));
     };
     const plain = http.createServer(onRequest).on('upgrade', onUpgrade);
     const secure = https
@@ -294,5 +299,33 @@ export async function startServers(wptDir: string, certificates: Certificates): 
   } catch (error) {
     await close();
     throw error;
+  }
+}
+
+/**
+ * wptserve's stash, as fetch/api/resources/stash-put.py and stash-take.py
+ * use it: `stash-put.py?key=K&value=V` stores V (answering "done"), and
+ * `stash-take.py?key=K` answers the JSON of the value and removes it
+ * ("null" when there is none). The stream abort test opens a WebSocket to
+ * stash-put.py on this server to see whether a connection was made.
+ */
+function stashResource(url: URL, stash: Map<string, string>): WptResource | undefined {
+  const key = url.searchParams.get('key') ?? '';
+  const text = (body: string): WptResource => ({
+    status: 200,
+    headers: { 'content-type': 'text/plain' },
+    body: new TextEncoder().encode(body),
+  });
+  switch (url.pathname) {
+    case '/fetch/api/resources/stash-put.py':
+      stash.set(key, url.searchParams.get('value') ?? '');
+      return text('done');
+    case '/fetch/api/resources/stash-take.py': {
+      const value = stash.get(key);
+      stash.delete(key);
+      return text(JSON.stringify(value ?? null));
+    }
+    default:
+      return undefined;
   }
 }

@@ -161,11 +161,13 @@ function loadLibrary(entry: 'node' | 'polyfill'): unknown {
 interface NodeEntry {
   readonly WebSocket: unknown;
   readonly CloseEvent: unknown;
+  readonly WebSocketStream: unknown;
+  readonly WebSocketError: unknown;
   readonly bindOptions: (base: unknown, defaults: object) => unknown;
   readonly nodeTransport: (options: object) => unknown;
 }
 
-/** Put `WebSocket` and `CloseEvent` in the global scope as the mode says. */
+/** Put `WebSocket`, `CloseEvent`, `WebSocketStream` and `WebSocketError` in the global scope as the mode says. */
 function installWebSocket(): void {
   switch (input.mode) {
     case 'node': {
@@ -176,6 +178,8 @@ function installWebSocket(): void {
       const entry = loadLibrary('node') as NodeEntry;
       defineGlobal('WebSocket', entry.WebSocket);
       defineGlobal('CloseEvent', entry.CloseEvent);
+      defineGlobal('WebSocketStream', entry.WebSocketStream);
+      defineGlobal('WebSocketError', entry.WebSocketError);
       return;
     }
     case 'polyfill': {
@@ -184,9 +188,12 @@ function installWebSocket(): void {
       // keeps; remove them first so that the polyfill's own are tested.
       delete scope['WebSocket'];
       delete scope['CloseEvent'];
+      delete scope['WebSocketStream'];
+      delete scope['WebSocketError'];
       loadLibrary('polyfill');
-      if (typeof scope['WebSocket'] !== 'function')
-        throw new Error('polysocket/polyfill installed no WebSocket');
+      for (const name of ['WebSocket', 'WebSocketStream', 'WebSocketError']) {
+        if (typeof scope[name] !== 'function') throw new Error(`polysocket/polyfill installed no ${name}`);
+      }
       return;
     }
     case 'bound': {
@@ -198,6 +205,8 @@ function installWebSocket(): void {
       const transport = entry.nodeTransport({ net: netOptions, tls: { ca: input.ca } });
       defineGlobal('WebSocket', entry.bindOptions(entry.WebSocket, { transport }));
       defineGlobal('CloseEvent', entry.CloseEvent);
+      defineGlobal('WebSocketStream', entry.bindOptions(entry.WebSocketStream, { transport }));
+      defineGlobal('WebSocketError', entry.WebSocketError);
       return;
     }
   }
@@ -243,8 +252,15 @@ function importScripts(...urls: unknown[]): void {
   }
 }
 
+/** Node's own `fetch`, before the page's replaces it. */
+const nodeFetch = globalThis.fetch;
+
 async function wptFetch(request: string | URL | Request, init?: RequestInit): Promise<Response> {
   const url = new URL(request instanceof Request ? request.url : String(request), job.url);
+  // The stash lives in the static server (servers.ts), which WebSockets reach too.
+  if (url.pathname.startsWith('/fetch/api/resources/stash-')) {
+    return nodeFetch(`http://127.0.0.1:${input.config.ports.http[0]}${url.pathname}${url.search}`);
+  }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new TypeError(`fetch(): ${url.href} not served`);
   if (init?.method !== undefined && init.method.toUpperCase() !== 'GET') {

@@ -146,6 +146,16 @@ export interface ConnectionHandler {
   closed(outcome: ConnectionOutcome): void;
 }
 
+/** What a front end tunes in its connection (not user options). */
+export interface FrontEndTuning {
+  /**
+   * Reading from the transport pauses while more than this many received
+   * bytes wait to be delivered (and resumes at half of it).
+   * @defaultValue 4 MiB
+   */
+  readonly readPauseBytes?: number;
+}
+
 /** One WebSocket connection: see the theory of operation above. */
 export class Connection {
   readonly #url: URL;
@@ -196,6 +206,7 @@ export class Connection {
     subprotocols: readonly string[],
     options: ConnectionOptions,
     handler: ConnectionHandler,
+    frontEnd: FrontEndTuning = {},
   ) {
     this.#url = url;
     this.#subprotocols = subprotocols;
@@ -266,6 +277,7 @@ export class Connection {
       (chunk) => this.#receive(chunk),
       () => this.#onTransportEnd(),
       () => this.#onAllDelivered(),
+      frontEnd.readPauseBytes,
     );
     this.#outbox = new Outbox(this.#transport, {
       writeFailed: (error) => this.#destroyTransport(error),
@@ -315,6 +327,15 @@ export class Connection {
     return this.#keepalive.latencyMs;
   }
 
+  /**
+   * Resolves once the transport has accepted every message sent so far (a
+   * `send()` waiting behind a `Blob` counts once it is sent); rejects if the
+   * connection closes first.
+   */
+  sent(): Promise<void> {
+    return this.#outbox.accepted();
+  }
+
   /** Whether a message can be sent now: open, and the closing handshake not started. */
   get canSend(): boolean {
     return this.#state === 'open';
@@ -357,6 +378,22 @@ export class Connection {
   }
 
   /**
+   * Send one frame of a message sent in fragments (RFC 6455, 5.4): the
+   * first with the message's type, the others as continuations, `fin` on
+   * the last. No other message may be sent until the last one. Counted in
+   * `bufferedAmount` until the transport accepts it; `sent()` covers it.
+   */
+  sendFragment(type: 'text' | 'binary', data: Uint8Array, first: boolean, fin: boolean): void {
+    this.#outbox.count(data.byteLength);
+    if (!this.canSend) return;
+    const protocol = this.#protocol;
+    if (!first) protocol.sendContinuation(data, fin);
+    else if (type === 'text') protocol.sendText(data, fin);
+    else protocol.sendBinary(data, fin);
+    this.#takeOutput(data.byteLength, 1);
+  }
+
+  /**
    * Start the closing handshake (RFC 6455, 7.1.2) if the connection is open
    * and it has not started: a close frame without a body when `code` is
    * undefined, else with `code` and `reason`.
@@ -389,7 +426,7 @@ export class Connection {
   #sendNow(type: 'text' | 'binary', bytes: Uint8Array, size: number): void {
     if (type === 'text') this.#protocol.sendText(bytes);
     else this.#protocol.sendBinary(bytes);
-    this.#takeOutput(size);
+    this.#takeOutput(size, 1);
   }
 
   #drainSendQueue(): void {
@@ -403,10 +440,10 @@ export class Connection {
     }
   }
 
-  /** Stage the protocol's output, carrying `appBytes` of application data. */
-  #takeOutput(appBytes: number): void {
+  /** Stage the protocol's output, carrying `appBytes` of application data and ending `messages` messages. */
+  #takeOutput(appBytes: number, messages = 0): void {
     const protocol = this.#protocol;
-    this.#outbox.stage(protocol.dataToSend(), appBytes, protocol.automaticPongs());
+    this.#outbox.stage(protocol.dataToSend(), appBytes, protocol.automaticPongs(), messages);
   }
 
   // -------------------------------------------------------------------------

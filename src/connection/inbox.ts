@@ -43,6 +43,8 @@ export class Inbox {
   readonly #end: () => void;
   /** Every message handed to the front end so far was delivered (before more is parsed). */
   readonly #allDelivered: () => void;
+  /** Reading pauses above this many bytes waiting, and resumes at half of it. */
+  readonly #pauseBytes: number;
   /** Transport chunks not given to the protocol yet, in order. */
   #input: Uint8Array[] = [];
   /** Bytes received and not delivered yet: chunks in `#input` and messages waiting. */
@@ -62,11 +64,13 @@ export class Inbox {
     receive: (chunk: Uint8Array) => void,
     end: () => void,
     allDelivered: () => void = () => {},
+    pauseBytes = READ_PAUSE_BYTES,
   ) {
     this.#transport = transport;
     this.#receive = receive;
     this.#end = end;
     this.#allDelivered = allDelivered;
+    this.#pauseBytes = pauseBytes;
   }
 
   /** Bytes from the transport. */
@@ -143,13 +147,13 @@ export class Inbox {
     }
   }
 
-  /** Pause the transport above READ_PAUSE_BYTES waiting, resume below half of it. */
+  /** Pause the transport above the pause threshold waiting, resume below half of it. */
   #updateFlow(): void {
     if (this.#closed) return;
-    if (!this.#paused && this.#undelivered > READ_PAUSE_BYTES) {
+    if (!this.#paused && this.#undelivered > this.#pauseBytes) {
       this.#paused = true;
       this.#transport.pause();
-    } else if (this.#paused && this.#undelivered <= READ_PAUSE_BYTES / 2) {
+    } else if (this.#paused && this.#undelivered <= this.#pauseBytes / 2) {
       this.#paused = false;
       this.#transport.resume();
     }

@@ -62,6 +62,13 @@ export class Outbox {
   #stagedPongs: number[] = [];
   /** Application bytes staged since the last flush: subtracted from `bufferedAmount` once written. */
   #stagedAppBytes = 0;
+  /** Messages staged since the last flush: accepted with the flush's last write. */
+  #stagedMessages = 0;
+  /** Messages staged so far, and how many of them the transport accepted (in order). */
+  #messagesStaged = 0;
+  #messagesAccepted = 0;
+  /** `accepted()` promises, by the count of messages each waits for, in order. */
+  #waiters: Array<{ readonly count: number; resolve(): void; reject(error: Error): void }> = [];
   /** Small frames staged and not yet coalesced; their bytes and pong bytes. */
   #run: Uint8Array[] = [];
   #runBytes = 0;
@@ -90,6 +97,18 @@ export class Outbox {
     return this.#bufferedAmount;
   }
 
+  /**
+   * Resolves once the transport has accepted every message staged so far
+   * (the write carrying its last byte resolved); rejects if the transport
+   * closes first.
+   */
+  accepted(): Promise<void> {
+    const count = this.#messagesStaged;
+    if (count <= this.#messagesAccepted) return Promise.resolve();
+    if (this.#closed) return Promise.reject(new Error('the connection closed before the message was sent'));
+    return new Promise((resolve, reject) => this.#waiters.push({ count, resolve, reject }));
+  }
+
   /** The promise of `transport.end()`, once it was called. */
   get ended(): Promise<void> | null {
     return this.#endPromise;
@@ -106,16 +125,20 @@ export class Outbox {
 
   /**
    * Stage the protocol's output; `appBytes` of application data are in it
-   * (already counted), and automatic pongs at the indexes `pongs` (in
-   * increasing order). Written at once if a run filled up or a large frame
-   * came, else at the end of the turn.
+   * (already counted), `messages` application messages end in it, and
+   * automatic pongs are at the indexes `pongs` (in increasing order).
+   * Written at once if a run filled up or a large frame came, else at the
+   * end of the turn.
    */
   stage(
     output: ReadonlyArray<Uint8Array | typeof SEND_EOF>,
     appBytes: number,
     pongs: readonly number[],
+    messages = 0,
   ): void {
     this.#stagedAppBytes += appBytes;
+    this.#stagedMessages += messages;
+    this.#messagesStaged += messages;
     if (output.length === 0) return;
     let nextPong = 0;
     for (let i = 0; i < output.length; i++) {
@@ -139,19 +162,21 @@ export class Outbox {
     const staged = this.#staged;
     const pongs = this.#stagedPongs;
     let appBytes = this.#stagedAppBytes;
+    let messages = this.#stagedMessages;
     this.#staged = [];
     this.#stagedPongs = [];
     this.#stagedAppBytes = 0;
+    this.#stagedMessages = 0;
     if (this.#closed) return;
     let start = 0;
     for (let i = 0; i < staged.length; i++) {
       if (staged[i] !== SEND_EOF) continue;
-      this.#writeAll(staged, pongs, start, i, appBytes);
-      appBytes = 0;
+      this.#writeAll(staged, pongs, start, i, appBytes, messages);
+      appBytes = messages = 0;
       start = i + 1;
       if (!this.end()) return;
     }
-    this.#writeAll(staged, pongs, start, staged.length, appBytes);
+    this.#writeAll(staged, pongs, start, staged.length, appBytes, messages);
   }
 
   /**
@@ -171,9 +196,11 @@ export class Outbox {
     return true;
   }
 
-  /** The transport closed: nothing more is written. */
+  /** The transport closed: nothing more is written, and messages not accepted never will be. */
   close(): void {
     this.#closed = true;
+    const error = new Error('the connection closed before the message was sent');
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
   }
 
   #scheduleFlush(): void {
@@ -223,20 +250,23 @@ export class Outbox {
     this.#runPongBytes = 0;
   }
 
-  /** Write `staged[start..end)` (no `SEND_EOF` among them) in order; the last carries `appBytes`. */
+  /** Write `staged[start..end)` (no `SEND_EOF` among them) in order; the last carries `appBytes` and `messages`. */
   #writeAll(
     staged: ReadonlyArray<Uint8Array | typeof SEND_EOF>,
     pongs: readonly number[],
     start: number,
     end: number,
     appBytes: number,
+    messages: number,
   ): void {
-    for (let i = start; i < end; i++)
-      this.#write(staged[i] as Uint8Array, pongs[i]!, i === end - 1 ? appBytes : 0);
+    const last = end - 1;
+    for (let i = start; i < end; i++) {
+      this.#write(staged[i] as Uint8Array, pongs[i]!, i === last ? appBytes : 0, i === last ? messages : 0);
+    }
   }
 
-  /** One transport write; `appBytes` leave `bufferedAmount` once it is accepted. */
-  #write(chunk: Uint8Array, pongBytes: number, appBytes: number): void {
+  /** One transport write; `appBytes` leave `bufferedAmount`, and `messages` count as accepted, once it is accepted. */
+  #write(chunk: Uint8Array, pongBytes: number, appBytes: number, messages: number): void {
     let written: Promise<void>;
     try {
       written = this.#transport.write(chunk);
@@ -250,10 +280,19 @@ export class Outbox {
     written.then(
       () => {
         this.#bufferedAmount -= appBytes;
+        if (messages > 0) this.#messagesWereAccepted(messages);
         this.#pongsAccepted(pongBytes);
       },
       (error: unknown) => this.#owner.writeFailed(toError(error)),
     );
+  }
+
+  #messagesWereAccepted(messages: number): void {
+    const accepted = (this.#messagesAccepted += messages);
+    const waiters = this.#waiters;
+    let done = 0;
+    while (done < waiters.length && waiters[done]!.count <= accepted) waiters[done++]!.resolve();
+    if (done > 0) waiters.splice(0, done);
   }
 
   /** Pongs were accepted by the transport: write the one held back, if there is room now. */
