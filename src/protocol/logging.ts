@@ -80,14 +80,16 @@ export function describeFrame(f: Frame): string {
 /** websockets' `Frame.__str__`, under the name `polysocket/protocol` exported first. */
 export const frameToString: (f: Frame) => string = describeFrame;
 
-const OPCODE_NAMES: Readonly<Record<number, string>> = {
-  [Opcode.CONT]: 'CONT',
-  [Opcode.TEXT]: 'TEXT',
-  [Opcode.BINARY]: 'BINARY',
-  [Opcode.CLOSE]: 'CLOSE',
-  [Opcode.PING]: 'PING',
-  [Opcode.PONG]: 'PONG',
-};
+/** Indexed by opcode (RFC 6455, 5.2). */
+const OPCODE_NAMES: readonly (string | undefined)[] = [
+  'CONT',
+  'TEXT',
+  'BINARY',
+  ...Array<undefined>(5),
+  'CLOSE',
+  'PING',
+  'PONG',
+];
 
 function describePayload(f: Frame): string {
   const data = f.data;
@@ -246,18 +248,9 @@ export function redactHeader(name: string, value: string): string {
 
 /** A request target (path and query) with the values of secret query parameters redacted. */
 export function redactTarget(target: string): string {
-  const query = target.indexOf('?');
-  if (query === -1) return target;
-  const params = target
-    .slice(query + 1)
-    .split('&')
-    .map((param) => {
-      const equals = param.indexOf('=');
-      return equals !== -1 && SECRET_NAME.test(param.slice(0, equals))
-        ? `${param.slice(0, equals)}=***`
-        : param;
-    });
-  return `${target.slice(0, query)}?${params.join('&')}`;
+  return target.replace(/([?&])([^=&]*)=[^&]*/g, (param, separator: string, name: string) =>
+    SECRET_NAME.test(name) ? `${separator}${name}=***` : param,
+  );
 }
 
 /** A URL with its user info and secret query parameters redacted. */
