@@ -11,6 +11,7 @@ import type { CloseEvent } from './events.js';
 import { WebSocket as NodeWebSocket } from './node.js';
 import type { Logger } from './protocol/logging.js';
 import { memoryServer } from './testing/memory-server.js';
+import { memoryTransportPair } from './testing/memory-transport.js';
 import { WebSocket } from './websocket.js';
 
 /** A logger keeping every line, `warn` and `error` ones marked. */
@@ -124,6 +125,26 @@ describe('a WebSocket with a logger', () => {
       'x transport closed',
       '< EOF',
       '= connection is CLOSED',
+      '= closed 1006 (abnormal closure [internal]) [not clean]',
+    ]);
+  });
+
+  test('a transport that cannot connect', async () => {
+    const logger = recorder();
+    const [transport] = memoryTransportPair({ autoOpen: false });
+    const ws = new WebSocket('ws://127.0.0.1:9/', [], { transport, logger });
+    transport.destroy(new Error('connect ECONNREFUSED 127.0.0.1:9'));
+    await closed(ws);
+    expect(logger.lines).toEqual([
+      '= connection is CONNECTING',
+      'x opening transport to ws://127.0.0.1:9/',
+      'x transport closed: connect ECONNREFUSED 127.0.0.1:9',
+      // The core hears the end of the stream too (what it writes then is dropped).
+      '< EOF',
+      '! invalid handshake: connection closed while reading HTTP head',
+      '> EOF',
+      '= connection is CLOSED',
+      'WARN ! connection failed (transport): connect ECONNREFUSED 127.0.0.1:9',
       '= closed 1006 (abnormal closure [internal]) [not clean]',
     ]);
   });
