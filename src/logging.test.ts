@@ -203,6 +203,21 @@ describe('a WebSocket with a logger', () => {
     expect(logger.lines).toContain('> CLOSE 1011 (internal error) keepalive ping timeout [24 bytes]');
   });
 
+  test('a Blob that cannot be read', async () => {
+    const logger = recorder();
+    const server = memoryServer();
+    const ws = new WebSocket('ws://example.com/', [], { transport: server.factory, logger });
+    await opened(ws);
+    const blob = new Blob(['x']);
+    blob.arrayBuffer = () => Promise.reject(new Error('file gone'));
+    ws.send(blob);
+    await closed(ws);
+    expect(logger.lines).toContain(
+      'WARN ! connection failed (blob): a Blob passed to send() could not be read',
+    );
+    expect(logger.lines).toContain('> CLOSE 1011 (internal error) failed to read a Blob [22 bytes]');
+  });
+
   test('bindOptions: a bound logger, and null per call turns it off', async () => {
     const logger = recorder();
     const server = memoryServer();
