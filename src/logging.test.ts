@@ -215,7 +215,7 @@ describe('a WebSocket with a logger', () => {
     expect(logger.lines).toContain(
       'WARN ! connection failed (blob): a Blob passed to send() could not be read',
     );
-    expect(logger.lines).toContain('> CLOSE 1011 (internal error) failed to read a Blob [22 bytes]');
+    expect(logger.lines).toContain('> CLOSE 1011 (internal error) failed to read a Blob [23 bytes]');
   });
 
   test('bindOptions: a bound logger, and null per call turns it off', async () => {
