@@ -213,7 +213,7 @@ describe('a WebSocket with a logger', () => {
     ws.send(blob);
     await closed(ws);
     expect(logger.lines).toContain(
-      'WARN ! connection failed (blob): a Blob passed to send() could not be read',
+      'WARN ! connection failed (blob): a Blob passed to send() could not be read (file gone)',
     );
     expect(logger.lines).toContain('> CLOSE 1011 (internal error) failed to read a Blob [23 bytes]');
   });

@@ -36,7 +36,14 @@ import type { ClientExtensionFactory } from '../protocol/extensions/base.js';
 import type { ClientPerMessageDeflateOptions } from '../protocol/extensions/permessage-deflate.js';
 import { type Frame, Opcode } from '../protocol/frames.js';
 import type { Response } from '../protocol/http11.js';
-import { createLog, describeClose, type Log, type Logger, redactUrl } from '../protocol/logging.js';
+import {
+  createLog,
+  describeClose,
+  type Log,
+  type Logger,
+  redactUrl,
+  withCause,
+} from '../protocol/logging.js';
 import { State } from '../protocol/protocol.js';
 import { redactUserInfo, type WebSocketUri } from '../protocol/uri.js';
 import type { Transport, TransportFactory, TransportTarget } from '../transports/transport.js';
@@ -548,7 +555,7 @@ export class Connection {
   /** Record why the connection failed; the first reason wins. */
   #recordFailure(kind: WebSocketFailureKind, detail: string, cause: unknown, closeCode: number): void {
     if (this.#failure !== null) return;
-    this.#log?.(`! connection failed (${kind}): ${detail}`, 'warn');
+    this.#log?.(`! connection failed (${kind}): ${withCause(detail, cause)}`, 'warn');
     const url = redactUserInfo(this.#url.href);
     this.#failure = new WebSocketConnectionError(kind, `WebSocket connection to '${url}' failed: ${detail}`, {
       url,

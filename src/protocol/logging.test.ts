@@ -17,6 +17,7 @@ import {
   redactHeader,
   redactTarget,
   redactUrl,
+  withCause,
 } from './logging.js';
 import { type Protocol, SEND_EOF } from './protocol.js';
 import { ServerProtocol } from './server.js';
@@ -212,6 +213,11 @@ describe('createLog', () => {
       ),
     ).toBe('invalid opening handshake: line too long');
     expect(describeError('odd')).toBe('odd');
+    expect(withCause('connect ECONNREFUSED', new Error('connect ECONNREFUSED'))).toBe('connect ECONNREFUSED');
+    expect(withCause('a Blob could not be read', new Error('file gone'))).toBe(
+      'a Blob could not be read (file gone)',
+    );
+    expect(withCause('no pong', undefined)).toBe('no pong');
   });
 });
 

@@ -172,6 +172,13 @@ export function describeError(error: unknown): string {
   return error.cause === undefined ? error.message : `${error.message}: ${describeError(error.cause)}`;
 }
 
+/** `detail`, then the error that caused it unless `detail` says it already. */
+export function withCause(detail: string, cause: unknown): string {
+  if (cause === undefined) return detail;
+  const described = describeError(cause);
+  return detail.includes(described) ? detail : `${detail} (${described})`;
+}
+
 /** A close code and reason, e.g. `1000 (OK) bye` (websockets' `Close.__str__`). */
 export function describeClose(close: Close): string {
   const reason = close.reason === '' ? '' : ` ${escapeControls(close.reason)}`;
