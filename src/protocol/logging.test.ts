@@ -133,6 +133,12 @@ describe('redaction', () => {
     // Nonces and ordinary fields stay.
     ['Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ==', 'dGhlIHNhbXBsZSBub25jZQ=='],
     ['Sec-WebSocket-Accept', 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=', 's3pPLMBiTxaQ9kYGzzhZRbK+xOo='],
+    ['Sec-WebSocket-Protocol', 'chat, v2.chat', 'chat, v2.chat'],
+    [
+      'Sec-WebSocket-Protocol',
+      'base64url.bearer.authorization.k8s.io.ZXlKaGJHY2lPaUp, v4.channel.k8s.io',
+      '***, v4.channel.k8s.io',
+    ],
     ['Host', 'example.com', 'example.com'],
     ['User-Agent', 'polysocket', 'polysocket'],
     ['WWW-Authenticate', 'Basic realm="x"', 'Basic realm="x"'],

@@ -50,7 +50,7 @@ export type Log = (message: string, level?: 'warn' | 'error') => void;
  */
 export function createLog(logger: Logger | null | undefined): Log | undefined {
   if (logger === undefined || logger === null) return undefined;
-  if (typeof logger?.debug !== 'function') throw new TypeError('logger must have a debug(message) method');
+  if (typeof logger.debug !== 'function') throw new TypeError('logger must have a debug(message) method');
   return (message, level) => {
     try {
       const method = level === undefined ? undefined : logger[level];
@@ -231,11 +231,15 @@ function logHeaders(log: Log, prefix: string, headers: Headers): void {
 
 /**
  * Names of fields and query parameters whose values are secrets besides
- * the credential headers: API keys, tokens, passwords. (Browsers cannot
- * set headers on a WebSocket, so tokens often travel in the query.)
- * `Sec-WebSocket-Key` and `-Accept` are nonces, not secrets: they stay.
+ * the credential headers: API keys, tokens, passwords. Browsers cannot set
+ * headers on a WebSocket, so tokens often travel in the query, or as a
+ * subprotocol (Kubernetes offers `base64url.bearer.authorization.k8s.io.`
+ * followed by the token): offered subprotocols that look like one are
+ * redacted too. `Sec-WebSocket-Key` and `-Accept` are nonces, not secrets:
+ * they stay.
  */
 const SECRET_NAME = /token|secret|passw|api.?key|^auth|signature|session/i;
+const SECRET_SUBPROTOCOL = /bearer|token|secret|passw|auth/i;
 
 /**
  * The value of a header field as logged: credentials (RFC 9110's
@@ -245,6 +249,9 @@ const SECRET_NAME = /token|secret|passw|api.?key|^auth|signature|session/i;
  */
 export function redactHeader(name: string, value: string): string {
   const lower = name.toLowerCase();
+  if (lower === 'sec-websocket-protocol') {
+    return value.replace(/[^,\s]+/g, (item) => (SECRET_SUBPROTOCOL.test(item) ? '***' : item));
+  }
   if (lower.startsWith('sec-websocket-')) return value;
   if (lower === 'authorization' || lower === 'proxy-authorization') {
     const space = value.indexOf(' ');
