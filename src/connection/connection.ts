@@ -37,6 +37,14 @@ import type { ClientPerMessageDeflateOptions } from '../protocol/extensions/perm
 import { type Frame, Opcode } from '../protocol/frames.js';
 import { Headers } from '../protocol/headers.js';
 import type { Response } from '../protocol/http11.js';
+import {
+  createLog,
+  describeClose,
+  type Log,
+  type Logger,
+  redactUrl,
+  withCause,
+} from '../protocol/logging.js';
 import { State } from '../protocol/protocol.js';
 import { redactUserInfo, type WebSocketUri } from '../protocol/uri.js';
 import type { Transport, TransportFactory, TransportTarget } from '../transports/transport.js';
@@ -111,6 +119,15 @@ export interface ConnectionOptions {
    * @defaultValue 20000, as Python websockets' `ping_timeout`
    */
   readonly pongTimeoutMs?: number | null;
+  /**
+   * Where to write debug lines about the connection: state changes, the
+   * handshake heads (credentials redacted), frames in summary, keepalive,
+   * the transport's events, failures and why. `console` will do; any
+   * object with a `debug(message)` method, and optionally `warn` (failures)
+   * and `error`, works. `null` turns off a logger bound with `bindOptions`.
+   * @defaultValue `null`: no logging, at no cost
+   */
+  readonly logger?: Logger | null;
 }
 
 /** @defaultValue of {@link ConnectionOptions.maxMessageSize}: 128 MiB. */
@@ -168,6 +185,8 @@ export class Connection {
   readonly #outbox: Outbox;
   readonly #keepalive: Keepalive;
   readonly #closeTimeoutMs: number | null;
+  /** `undefined` unless logging: every use is `this.#log?.(...)`, which then builds nothing. */
+  readonly #log: Log | undefined;
   readonly #listeners: {
     readonly open: () => void;
     readonly data: (chunk: Uint8Array) => void;
@@ -247,7 +266,9 @@ export class Connection {
       // application sends in answer reaches the peer before the close frame.
       holdErrorsBehindMessages: true,
       ...(headers === undefined ? {} : { headers }),
+      logger: options.logger ?? null,
     });
+    this.#log = createLog(options.logger);
     const transport = options.transport;
     if (transport === undefined) {
       throw new TypeError('no transport: pass { transport } in the options, or use the Node.js entry point');
@@ -259,6 +280,7 @@ export class Connection {
       end: () => this.#inbox.end(),
       close: (error) => this.#onTransportClose(error),
     };
+    this.#log?.(`x opening transport to ${redactUrl(url.href)}`);
     if (isBadPort(uri.port)) {
       // Fetch blocks the request: the connection fails without connecting.
       this.#transport = idleTransport(target);
@@ -286,6 +308,7 @@ export class Connection {
     this.#keepalive = new Keepalive(pingIntervalMs, pongTimeoutMs, {
       ping: (payload) => {
         if (this.#state !== 'open') return false;
+        this.#log?.('% sending keepalive ping');
         this.#protocol.sendPing(payload);
         this.#takeOutput(0);
         return true;
@@ -451,6 +474,7 @@ export class Connection {
 
   #onTransportOpen(): void {
     if (this.#state === 'failed' || this.#destroyed) return;
+    this.#log?.('x transport opened');
     this.#protocol.sendRequest(this.#protocol.connect());
     this.#pump();
   }
@@ -578,7 +602,9 @@ export class Connection {
         return;
       }
       case Opcode.PONG:
-        this.#keepalive.pong(frame.data);
+        if (this.#keepalive.pong(frame.data)) {
+          this.#log?.(`% received keepalive pong (latency ${this.#keepalive.latencyMs?.toFixed(3)} ms)`);
+        }
         return;
       case Opcode.CLOSE:
         if (this.#state === 'open') this.#state = 'closing';
@@ -619,6 +645,7 @@ export class Connection {
   /** Record why the connection failed; the first reason wins. */
   #recordFailure(kind: WebSocketFailureKind, detail: string, cause: unknown, closeCode: number): void {
     if (this.#failure !== null) return;
+    this.#log?.(`! connection failed (${kind}): ${withCause(detail, cause)}`, 'warn');
     const url = redactUserInfo(this.#url.href);
     this.#failure = new WebSocketConnectionError(kind, `WebSocket connection to '${url}' failed: ${detail}`, {
       url,
@@ -647,18 +674,26 @@ export class Connection {
 
   #armCloseTimer(): void {
     if (this.#closeTimer !== undefined || this.#closeTimeoutMs === null || this.#destroyed) return;
-    this.#closeTimer = setTimeout(() => this.#destroyTransport(), this.#closeTimeoutMs);
+    const closeTimeoutMs = this.#closeTimeoutMs;
+    this.#closeTimer = setTimeout(() => {
+      this.#log?.(
+        `- timed out after ${closeTimeoutMs} ms waiting for the transport to close (closeTimeoutMs)`,
+      );
+      this.#destroyTransport();
+    }, closeTimeoutMs);
   }
 
   #destroyTransport(error?: Error): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    this.#log?.(`x closing transport${error === undefined ? '' : `: ${error.message}`}`);
     this.#transport.destroy(error);
   }
 
   /** The byte stream is gone: the outcome goes up, and nothing outlives the connection. */
   #onTransportClose(error?: Error): void {
     if (this.#state === 'closed') return;
+    this.#log?.(`x transport closed${error === undefined ? '' : `: ${error.message}`}`);
     // Nothing is written, destroyed or timed from here on.
     this.#destroyed = true;
     this.#releaseGate();
@@ -710,6 +745,7 @@ export class Connection {
         ABNORMAL_CLOSURE,
       );
     }
+    this.#log?.(`= closed ${describeClose({ code, reason })} [${wasClean ? 'clean' : 'not clean'}]`);
     this.#handler.closed({ wasClean, code, reason, failure: this.#failure });
   }
 }

@@ -49,15 +49,19 @@ export class Keepalive {
     this.#schedule();
   }
 
-  /** A pong arrived: if it answers the ping in flight, measure it and schedule the next. */
-  pong(data: Uint8Array): void {
+  /**
+   * A pong arrived: if it answers the ping in flight, measure it, schedule
+   * the next and return `true`; else (unsolicited) `false`.
+   */
+  pong(data: Uint8Array): boolean {
     const expected = this.#payload;
-    if (expected === null || !equalBytes(data, expected)) return;
+    if (expected === null || !equalBytes(data, expected)) return false;
     this.#payload = null;
     this.#latencyMs = now() - this.#sentAt;
     clearTimeout(this.#pongTimer);
     this.#pongTimer = undefined;
     this.#schedule();
+    return true;
   }
 
   /** The connection is closing or closed: no timer outlives it. */

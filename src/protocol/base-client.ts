@@ -35,6 +35,7 @@ import {
   request,
   serializeRequest,
 } from './http11.js';
+import { logRequest, logResponse } from './logging.js';
 import { defaultRandom, encodeUtf8 } from './platform.js';
 import { Protocol, type ProtocolOptions, State } from './protocol.js';
 import { buildHost, type WebSocketUri } from './uri.js';
@@ -164,12 +165,15 @@ export class BaseClientProtocol extends Protocol<Response> {
     if (this.#key !== null || this.state !== State.CONNECTING)
       throw new InvalidStateError('request already sent');
     this.#key = req.headers.getOne('Sec-WebSocket-Key');
-    this.pushWrite(serializeRequest(req));
+    const data = serializeRequest(req);
+    if (this.log !== undefined) logRequest(this.log, '>', req);
+    this.pushWrite(data);
   }
 
   protected override readHandshake(queue: ByteQueue, eof: boolean): boolean {
     const res = this.#reader.read(queue, eof);
     if (res === null) return false;
+    if (this.log !== undefined) logResponse(this.log, '<', res);
     let extensions: Extension[];
     try {
       extensions = this.#processResponse(res);

@@ -267,15 +267,3 @@ export function serializeFrameHeader(outgoing: Frame): Uint8Array<ArrayBuffer> {
   writeHeader(outgoing, null, out, 0);
   return out;
 }
-
-/** Human-readable summary of a frame for logs, eliding long payloads (websockets' `Frame.__str__`). */
-export function frameToString(f: Frame): string {
-  const length = f.data.byteLength;
-  let preview = '';
-  const shown = f.data.subarray(0, 24);
-  for (const byte of shown) preview += byte.toString(16).padStart(2, '0');
-  if (length > shown.byteLength) preview += '...';
-  const flags = `${f.fin ? '' : ' [continued]'}${f.rsv1 ? ' [rsv1]' : ''}`;
-  const name = Object.keys(Opcode).find((key) => Opcode[key as keyof typeof Opcode] === f.opcode);
-  return `${name} ${preview} [${length} byte${length === 1 ? '' : 's'}]${flags}`;
-}

@@ -56,8 +56,13 @@ function named(name: string): (entry: readonly [name: string, value: string]) =>
   return ([n]) => n.toLowerCase() === lower;
 }
 
-/** Headers whose values are credentials, never quoted in error messages. */
-const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
+/** Headers whose values are credentials, never quoted in error messages or logs. */
+export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+]);
 
 /**
  * A case-insensitive, order-keeping multimap of header fields.

@@ -52,7 +52,7 @@ export {
   ServerPerMessageDeflateFactory,
   type ServerPerMessageDeflateOptions,
 } from './extensions/permessage-deflate.js';
-export { type Frame, frame, frameToString, isControl, Opcode, parseFrame, serializeFrame } from './frames.js';
+export { type Frame, frame, isControl, Opcode, parseFrame, serializeFrame } from './frames.js';
 export { computeAccept, generateKey } from './handshake.js';
 export {
   buildExtensionList,
@@ -75,6 +75,7 @@ export {
   serializeRequest,
   serializeResponse,
 } from './http11.js';
+export { frameToString, type Logger } from './logging.js';
 export { applyMask } from './mask.js';
 export { decodeUtf8, encodeUtf8, type RandomSource } from './platform.js';
 export { type Output, Protocol, type ProtocolOptions, SEND_EOF, type Side, State } from './protocol.js';

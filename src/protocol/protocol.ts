@@ -53,6 +53,7 @@ import {
   serializeFrameHeader,
 } from './frames.js';
 import { checkLimit, DEFAULT_PROTOCOL_MAX_MESSAGE_SIZE, MAX_CONTROL_PAYLOAD } from './limits.js';
+import { createLog, describeError, describeFrame, type Log, type Logger } from './logging.js';
 import { applyMask } from './mask.js';
 import { defaultRandom, type RandomSource } from './platform.js';
 import { Utf8Validator } from './utf8.js';
@@ -108,6 +109,12 @@ export interface ProtocolOptions {
    * @defaultValue `false`
    */
   readonly holdErrorsBehindMessages?: boolean;
+  /**
+   * Where to write debug lines: state changes, the handshake heads, frames
+   * in summary, failures (see `logging.ts`). `console` will do.
+   * @defaultValue `null`: no logging, at no cost
+   */
+  readonly logger?: Logger | null;
 }
 
 type Reader = 'handshake' | 'frames' | 'discard' | 'done';
@@ -133,6 +140,8 @@ export class Protocol<HandshakeEvent = never> {
   readonly #maxFragmentSize: number | null;
   readonly #random: RandomSource;
   readonly #maskKey = new Uint8Array(4);
+  /** `undefined` unless logging: every use is `this.#log?.(...)`, which then builds nothing. */
+  readonly #log: Log | undefined;
 
   #state: State;
   #reader: Reader;
@@ -185,6 +194,8 @@ export class Protocol<HandshakeEvent = never> {
     this.#maxFragmentSize = options.maxFragmentSize ?? null;
     this.#random = options.random ?? defaultRandom;
     this.#holdErrors = options.holdErrorsBehindMessages ?? false;
+    this.#log = createLog(options.logger);
+    this.#log?.(`= connection is ${stateName(this.#state).toUpperCase()}`);
   }
 
   /** Connection state; the values equal `WebSocket.readyState`. */
@@ -273,6 +284,7 @@ export class Protocol<HandshakeEvent = never> {
    */
   receiveEof(): void {
     if (this.#eofReceived) return;
+    this.#log?.('< EOF');
     this.#eofReceived = true;
     this.#run();
   }
@@ -412,7 +424,7 @@ export class Protocol<HandshakeEvent = never> {
     }
     this.#sendFrame(frame(Opcode.CLOSE, data));
     this.#closeSent = close;
-    this.#state = State.CLOSING;
+    this.#setState(State.CLOSING);
   }
 
   /**
@@ -446,6 +458,7 @@ export class Protocol<HandshakeEvent = never> {
    * @param reason - Truncated to 123 bytes of UTF-8 on a code-point boundary.
    */
   fail(code: number, reason = ''): void {
+    this.#log?.(`! failing connection with code ${code}${reason === '' ? '' : `: ${reason}`}`);
     // 7.1.7: "If _The WebSocket Connection is Established_ prior to the point
     // where the endpoint is required to _Fail the WebSocket Connection_, the
     // endpoint SHOULD send a Close frame with an appropriate status code
@@ -456,7 +469,7 @@ export class Protocol<HandshakeEvent = never> {
         this.#sendFrame(frame(Opcode.CLOSE, serializeClose(close)));
         this.#closeSent = close;
       }
-      this.#state = State.CLOSING;
+      this.#setState(State.CLOSING);
     }
     // 7.1.1: "the server MUST close the underlying TCP connection" first; a
     // client waits for the server (it half-closes when it sees EOF).
@@ -494,7 +507,7 @@ export class Protocol<HandshakeEvent = never> {
   /** The handshake succeeded: the connection is OPEN with `extensions`. */
   protected openConnection(extensions: readonly Extension[]): void {
     this.#extensions = extensions;
-    this.#state = State.OPEN;
+    this.#setState(State.OPEN);
     this.#reader = 'frames';
   }
 
@@ -522,6 +535,7 @@ export class Protocol<HandshakeEvent = never> {
 
   /** The handshake failed: record why, half-close, and discard input until EOF. */
   protected failHandshake(error: InvalidHandshakeError): void {
+    this.#log?.(`! invalid handshake: ${describeError(error)}`);
     this.#handshakeError ??= error;
     if (!this.#eofSent) this.#sendEof();
     this.#startDiscarding();
@@ -530,6 +544,11 @@ export class Protocol<HandshakeEvent = never> {
   /** Record `error` as the handshake error without failing (the server's `accept()`). */
   protected setHandshakeError(error: InvalidHandshakeError | null): void {
     this.#handshakeError = error;
+  }
+
+  /** Where subclasses log the handshake; `undefined` unless logging. */
+  protected get log(): Log | undefined {
+    return this.#log;
   }
 
   // -------------------------------------------------------------------------
@@ -545,6 +564,11 @@ export class Protocol<HandshakeEvent = never> {
     if (this.#state !== State.OPEN && !closing) {
       throw new InvalidStateError(`connection is ${stateName(this.#state)}`);
     }
+  }
+
+  #setState(state: State): void {
+    this.#state = state;
+    this.#log?.(`= connection is ${stateName(state).toUpperCase()}`);
   }
 
   #startDiscarding(): void {
@@ -586,6 +610,7 @@ export class Protocol<HandshakeEvent = never> {
       this.fail(ABNORMAL_CLOSURE, error.message);
     } else {
       // Don't leak details of unexpected errors to the peer.
+      this.#log?.(`! unexpected error: ${describeError(error)}`, 'error');
       this.fail(INTERNAL_ERROR);
     }
   }
@@ -622,7 +647,7 @@ export class Protocol<HandshakeEvent = never> {
           if (!this.#eofReceived) return;
           // A client half-closes only once the server has closed its side.
           if (!this.#eofSent) this.#sendEof();
-          this.#state = State.CLOSED;
+          this.#setState(State.CLOSED);
           this.#reader = 'done';
           return;
         case 'done':
@@ -644,6 +669,7 @@ export class Protocol<HandshakeEvent = never> {
   }
 
   #recvFrame(received: Frame): void {
+    this.#log?.(`< ${describeFrame(received)}`);
     switch (received.opcode) {
       case Opcode.TEXT:
       case Opcode.BINARY:
@@ -696,7 +722,7 @@ export class Protocol<HandshakeEvent = never> {
       this.#sendFrame(frame(Opcode.CLOSE, received.data));
       this.#closeSent = this.#closeRcvd;
       this.#closeRcvdThenSent = true;
-      this.#state = State.CLOSING;
+      this.#setState(State.CLOSING);
     }
     // 7.1.1: "the server MUST close the underlying TCP connection first"
     if (this.side === 'server' && !this.#eofSent) this.#sendEof();
@@ -706,6 +732,7 @@ export class Protocol<HandshakeEvent = never> {
   }
 
   #sendFrame(outgoing: Frame): void {
+    this.#log?.(`> ${describeFrame(outgoing)}`);
     let encoded = outgoing;
     if (!isControl(outgoing.opcode)) {
       for (const extension of this.#extensions) encoded = extension.encode(encoded);
@@ -724,6 +751,7 @@ export class Protocol<HandshakeEvent = never> {
   }
 
   #sendEof(): void {
+    this.#log?.('> EOF');
     this.#eofSent = true;
     this.#writes.push(SEND_EOF);
   }

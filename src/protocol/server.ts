@@ -35,6 +35,7 @@ import {
   serializeResponse,
 } from './http11.js';
 import { checkLimit, MAX_EARLY_DATA } from './limits.js';
+import { logRequest, logResponse } from './logging.js';
 import { encodeUtf8 } from './platform.js';
 import { Protocol, type ProtocolOptions, State } from './protocol.js';
 
@@ -207,6 +208,7 @@ export class ServerProtocol extends Protocol<Request> {
       throw new InvalidStateError('response already sent');
     this.#responseSent = true;
     this.pushWrite(serializeResponse(res));
+    if (this.log !== undefined) logResponse(this.log, '>', res);
     if (res.status === 101 && this.handshakeError === null) {
       this.openConnection(this.#pendingExtensions);
       // Early data was dropped: what the client sent can't be parsed. RFC
@@ -240,10 +242,13 @@ export class ServerProtocol extends Protocol<Request> {
       if (!(error instanceof InvalidMessageError)) throw error;
       // No request to hand to the application: answer 400 (or 405) here.
       this.#responseSent = true;
-      this.pushWrite(serializeResponse(this.#errorResponse(error)));
+      const res = this.#errorResponse(error);
+      this.pushWrite(serializeResponse(res));
+      if (this.log !== undefined) logResponse(this.log, '>', res);
       throw error;
     }
     if (req === null) return false;
+    if (this.log !== undefined) logRequest(this.log, '<', req);
     this.pushEvent(req);
     this.startFrames();
     return true;
