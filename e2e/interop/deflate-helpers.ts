@@ -1,17 +1,41 @@
 /**
- * Helpers of the permessage-deflate interop tests: a deterministic message
- * mix, sending it through the core (whole and fragmented), reassembling what
- * came back, and Python peers.
+ * The permessage-deflate interop tests' common part, for both roles
+ * (deflate-client.test.ts, deflate-server.test.ts: a file a role, so that
+ * the two run in parallel): a case's shape, a deterministic message mix,
+ * sending it through the core (whole and fragmented) to a peer that echoes
+ * it (peers.ts, DeflateEcho), and checking what came back.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { type Frame, Opcode, type Protocol, type Request, type Response } from '../../src/protocol/index.js';
+import { expect } from 'vitest';
+import {
+  type ClientPerMessageDeflateOptions,
+  type Frame,
+  Opcode,
+  PerMessageDeflate,
+  type PerMessageDeflateParams,
+  type Protocol,
+  type Request,
+  type Response,
+  type ServerPerMessageDeflateOptions,
+  State,
+} from '../../src/protocol/index.js';
+import { PYTHON_START_MS, rawMessagesOf, TIME_SCALE, withTimeout } from './helpers.js';
+import type { Connection } from './net-driver.js';
+import type { DeflateEcho, DeflateSettings, Peer } from './peers.js';
 
-export const PYTHON = '/usr/bin/python3';
-const PEER = fileURLToPath(new URL('./peers/deflate_peer.py', import.meta.url));
+export const MAX_SIZE = 16 * 2 ** 20;
+/** Bound on the peer's start (a Python interpreter's, on a busy machine, the longest) and the handshake. */
+export const START_MS = PYTHON_START_MS;
+/**
+ * Bound on the echo of a mix (about 7 MiB, deflated and inflated on both
+ * sides, the core's side in JavaScript): about 5 s on an idle 2-core machine.
+ */
+const ECHO_MS = 15_000 * TIME_SCALE;
+/** Bound on the closing handshake and the peer's report of it. */
+const CLOSE_MS = 5_000 * TIME_SCALE;
+/** Each test: the bounds above in turn, plus making the mix; the bounds above fail first, saying which. */
+export const TEST_MS = START_MS + ECHO_MS + 2 * CLOSE_MS + 5_000 * TIME_SCALE;
 
-export interface Message {
+interface MixMessage {
   readonly type: 'text' | 'binary';
   readonly data: Uint8Array;
   /** Send in three frames. */
@@ -35,7 +59,7 @@ const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'status', 'ok', 'value', 'user
  * JSON-like text of `size` code points at most, about as many bytes
  * (compressible, with non-ASCII characters).
  */
-export function jsonText(random: () => number, size: number): Uint8Array {
+function jsonText(random: () => number, size: number): Uint8Array {
   const pieces: string[] = [];
   let length = 0;
   while (length < size) {
@@ -59,9 +83,9 @@ export function jsonText(random: () => number, size: number): Uint8Array {
 }
 
 /** From tiny to several MiB, text and binary, compressible and not, whole and fragmented. */
-export function messageMix(seed: number, options: { large?: boolean } = {}): Message[] {
+function messageMix(seed: number, options: { large?: boolean } = {}): MixMessage[] {
   const random = prng(seed);
-  const messages: Message[] = [];
+  const messages: MixMessage[] = [];
   const sizes = [0, 1, 5, 31, 32, 100, 200, 1000, 4000, 20_000, 70_000, 300_000];
   if (options.large ?? true) sizes.push(3 * 2 ** 20);
   for (const size of sizes) {
@@ -77,12 +101,12 @@ export function messageMix(seed: number, options: { large?: boolean } = {}): Mes
   return messages;
 }
 
-export function totalBytes(messages: readonly Message[]): number {
+function totalBytes(messages: readonly MixMessage[]): number {
   return messages.reduce((n, m) => n + m.data.byteLength, 0);
 }
 
 /** Send `message` through the core, in three frames if it is marked fragmented. */
-export function sendMessage(protocol: Protocol<Request> | Protocol<Response>, message: Message): void {
+function sendMessage(protocol: Protocol<Request> | Protocol<Response>, message: MixMessage): void {
   const send =
     message.type === 'text' ? protocol.sendText.bind(protocol) : protocol.sendBinary.bind(protocol);
   if (!message.fragmented) {
@@ -97,9 +121,9 @@ export function sendMessage(protocol: Protocol<Request> | Protocol<Response>, me
 
 /**
  * How many messages `events` hold complete: a cheap test to wait on, where
- * {@link messagesOf} copies every payload each time.
+ * rawMessagesOf (helpers.ts) copies every payload each time.
  */
-export function countMessages(events: ReadonlyArray<Request | Response | Frame>): number {
+function countMessages(events: ReadonlyArray<Request | Response | Frame>): number {
   let count = 0;
   for (const event of events) {
     if (event.kind === 'frame' && event.fin && event.opcode <= Opcode.BINARY) count++;
@@ -107,32 +131,10 @@ export function countMessages(events: ReadonlyArray<Request | Response | Frame>)
   return count;
 }
 
-/** Reassemble the messages in a list of events. */
-export function messagesOf(
-  events: ReadonlyArray<Request | Response | Frame>,
-): Array<{ type: string; data: Buffer }> {
-  const out: Array<{ type: string; data: Buffer }> = [];
-  let parts: Uint8Array[] = [];
-  let type = '';
-  for (const event of events) {
-    if (event.kind !== 'frame') continue;
-    if (event.opcode === Opcode.TEXT || event.opcode === Opcode.BINARY) {
-      type = event.opcode === Opcode.TEXT ? 'text' : 'binary';
-      parts = [event.data];
-    } else if (event.opcode === Opcode.CONT) {
-      parts.push(event.data);
-    } else {
-      continue;
-    }
-    if (event.fin) out.push({ type, data: Buffer.concat(parts) });
-  }
-  return out;
-}
-
 /** Whether the messages received equal the messages sent, in order (fast byte comparison). */
-export function sameMessages(
+function sameMessages(
   received: ReadonlyArray<{ type: string; data: Uint8Array }>,
-  sent: readonly Message[],
+  sent: readonly MixMessage[],
 ): string | null {
   if (received.length !== sent.length) return `received ${received.length} messages, sent ${sent.length}`;
   for (let i = 0; i < sent.length; i++) {
@@ -145,56 +147,69 @@ export function sameMessages(
   return null;
 }
 
-export type JsonLine = Record<string, unknown>;
+function paramsOf(extensions: readonly unknown[]): PerMessageDeflateParams {
+  expect(extensions).toHaveLength(1);
+  const pmd = extensions[0] as PerMessageDeflate;
+  expect(pmd).toBeInstanceOf(PerMessageDeflate);
+  return {
+    remoteNoContextTakeover: pmd.remoteNoContextTakeover,
+    localNoContextTakeover: pmd.localNoContextTakeover,
+    remoteMaxWindowBits: pmd.remoteMaxWindowBits,
+    localMaxWindowBits: pmd.localMaxWindowBits,
+  };
+}
 
-/** A Python deflate peer speaking JSON lines on stdout. */
-export class PythonDeflatePeer {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly lines: JsonLine[] = [];
-  stderr = '';
-  #wake: Array<() => void> = [];
+export const P = (r: boolean, l: boolean, rb: number, lb: number): PerMessageDeflateParams => ({
+  remoteNoContextTakeover: r,
+  localNoContextTakeover: l,
+  remoteMaxWindowBits: rb,
+  localMaxWindowBits: lb,
+});
 
-  constructor(args: readonly string[]) {
-    this.child = spawn(PYTHON, [PEER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stderr.setEncoding('utf8');
-    this.child.stderr.on('data', (chunk: string) => {
-      this.stderr += chunk;
-    });
-    createInterface({ input: this.child.stdout }).on('line', (line) => {
-      // A stray non-JSON line (a warning) must not throw in this handler.
-      try {
-        this.lines.push(JSON.parse(line) as JsonLine);
-      } catch {
-        this.lines.push({ event: 'unparsed', line });
-      }
-      for (const wake of this.#wake.splice(0)) wake();
-    });
-    this.child.once('exit', () => {
-      for (const wake of this.#wake.splice(0)) wake();
-    });
-  }
+export interface Case {
+  readonly name: string;
+  readonly ours: ClientPerMessageDeflateOptions & ServerPerMessageDeflateOptions;
+  readonly theirs: DeflateSettings;
+  /** Expected parameters on our side. */
+  readonly params: PerMessageDeflateParams;
+  /**
+   * The peer compresses with an 8-bit window here: only peers that can
+   * (DeflatePeer.compressesWith8BitWindow) run the case.
+   */
+  readonly peerCompressesWith8Bits?: true;
+}
 
-  /** The first line matching `predicate`, waiting for it up to `timeoutMs`. */
-  async line(predicate: (line: JsonLine) => boolean, timeoutMs: number): Promise<JsonLine> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.lines.find(predicate);
-      if (found !== undefined) return found;
-      if (this.child.exitCode !== null || this.child.signalCode !== null)
-        throw new Error(`python peer exited; stderr:\n${this.stderr}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for the python peer; stderr:\n${this.stderr}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
+export function casesFor(peer: Peer, cases: readonly Case[]): Case[] {
+  return cases.filter((c) => !c.peerCompressesWith8Bits || peer.deflate.compressesWith8BitWindow);
+}
 
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-  }
+/**
+ * Send the mix through `connection`, wait for the peer's echo, check it and
+ * what went over the wire, then close and check the peer's report.
+ */
+export async function echoMix<Proto extends Protocol<Request> | Protocol<Response>>(
+  connection: Connection<Proto>,
+  echo: DeflateEcho,
+  c: Case,
+  seed: number,
+): Promise<void> {
+  expect(connection.protocol.state).toBe(State.OPEN);
+  expect(paramsOf(connection.protocol.extensions)).toEqual(c.params);
+  const messages = messageMix(seed);
+  for (const message of messages) sendMessage(connection.protocol, message);
+  connection.flush();
+  await connection.waitFor((events) => countMessages(events) >= messages.length, ECHO_MS);
+  expect(sameMessages(rawMessagesOf(connection.events), messages)).toBeNull();
+  // Large messages came back in three frames.
+  const continuations = connection.events.filter((e) => e.kind === 'frame' && e.opcode === Opcode.CONT);
+  expect(continuations.length).toBeGreaterThan(0);
+  // Both directions were compressed: far fewer bytes than payload.
+  expect(connection.socket.bytesRead).toBeLessThan(totalBytes(messages) * 0.6);
+  expect(connection.socket.bytesWritten).toBeLessThan(totalBytes(messages) * 0.6);
+
+  connection.protocol.sendClose(1000);
+  connection.flush();
+  expect(await echo.closed(CLOSE_MS)).toEqual({ received: messages.length, code: 1000, deflate: true });
+  await withTimeout(connection.closed, CLOSE_MS, 'the connection to close');
+  expect(connection.protocol.closeCode).toBe(1000);
 }

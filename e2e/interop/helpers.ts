@@ -1,13 +1,12 @@
 /**
- * Shared helpers for the interop tests: spawning the Python peers, running
- * in-process `ws` servers, and reading what the core received.
+ * Shared helpers for the interop tests: time bounds, Python peer processes,
+ * reading what the core received, and raw frames for misbehaving peers.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import type net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { WebSocketServer, type ServerOptions as WsServerOptions } from 'ws';
+import { expect, inject } from 'vitest';
 import {
   type Frame,
   Opcode,
@@ -16,10 +15,18 @@ import {
   type Response,
   State,
 } from '../../src/protocol/index.js';
+import { concat, toHex } from '../../src/testing/chunking.js';
 import type { Connection } from './net-driver.js';
 
+/** The time scale of the run (vitest.config.ts): every bound below is what an idle machine needs, times it. */
+export const TIME_SCALE = inject('timeScale');
+/** Bound on one wait for a peer's event: a message, a close, a line from a Python process. */
+export const WAIT_MS = 10_000 * TIME_SCALE;
+/** Bound on a cold Python start (interpreter and websockets import), which a busy machine slows most. */
+export const PYTHON_START_MS = 15_000 * TIME_SCALE;
+
 /** Debian's interpreter: it has python3-websockets 10.4, whatever else is on PATH. */
-export const PYTHON = '/usr/bin/python3';
+const PYTHON = '/usr/bin/python3';
 
 const PEERS_DIR = fileURLToPath(new URL('./peers/', import.meta.url));
 
@@ -47,9 +54,7 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
   }
 }
 
-const livePeers = new Set<PythonPeer>();
-
-/** A Python peer process that speaks JSON lines on stdout. */
+/** A Python peer process (a script in peers/) that speaks JSON lines on stdout. */
 export class PythonPeer {
   readonly child: ChildProcessWithoutNullStreams;
   readonly lines: JsonLine[] = [];
@@ -60,10 +65,8 @@ export class PythonPeer {
 
   constructor(script: string, args: readonly string[]) {
     this.child = spawn(PYTHON, [PEERS_DIR + script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    livePeers.add(this);
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code) => {
-        livePeers.delete(this);
         resolve(code);
         this.#wake();
       });
@@ -90,7 +93,7 @@ export class PythonPeer {
   }
 
   /** The first line matching `predicate`, waiting for it up to `timeoutMs`. */
-  async waitForLine(predicate: (line: JsonLine) => boolean, timeoutMs = 10_000): Promise<JsonLine> {
+  async waitForLine(predicate: (line: JsonLine) => boolean, timeoutMs = WAIT_MS): Promise<JsonLine> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.lines.find(predicate);
@@ -111,128 +114,68 @@ export class PythonPeer {
     }
   }
 
+  /** Rejects, with the peer's stderr, once the process exits: to race against what it should do first. */
+  async failure(): Promise<never> {
+    const code = await this.exited;
+    throw new Error(`python peer exited with ${code}; stderr:\n${this.stderr}`);
+  }
+
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
 }
 
-/** Kill every Python peer still running (call from afterEach/afterAll). */
-export function killPythonPeers(): void {
-  for (const peer of livePeers) peer.kill();
-}
-
-export interface PythonServer {
-  readonly peer: PythonPeer;
-  readonly port: number;
-  /** `ws://127.0.0.1:port/path`, with `id` appended so the close line can be matched. */
-  url(path: string, id: string): string;
-  /** The line the server prints once connection `id` is closed. */
-  closedLine(id: string): Promise<JsonLine>;
-}
-
-export async function startPythonServer(args: readonly string[] = []): Promise<PythonServer> {
-  const peer = new PythonPeer('python-server.py', args);
-  // A cold Python start on a busy machine can take a few seconds.
-  const first = await peer.waitForLine((line) => typeof line['port'] === 'number', 15_000);
-  const port = first['port'] as number;
-  return {
-    peer,
-    port,
-    url(path, id) {
-      return `ws://127.0.0.1:${port}${path}${path.includes('?') ? '&' : '?'}id=${id}`;
-    },
-    closedLine(id) {
-      return peer.waitForLine((line) => line['event'] === 'closed' && line['id'] === id);
-    },
-  };
-}
-
-export type ClientStep =
-  | { op: 'send'; text: string }
-  | { op: 'send'; hex: string }
-  | { op: 'send_fragments'; text: string[] }
-  | { op: 'send_fragments'; hex: string[] }
-  | { op: 'recv' }
-  | { op: 'recv_until_closed' }
-  | { op: 'ping'; hex: string }
-  | { op: 'close'; code: number; reason: string }
-  | { op: 'write_frame'; fin: boolean; opcode: number; hex: string };
-
-export interface ClientScript {
-  url: string;
-  options?: { max_size?: number; subprotocols?: string[]; origin?: string };
-  steps: ClientStep[];
-}
-
-/** Run the scripted Python client to completion and return its JSON lines. */
-export async function runPythonClient(script: ClientScript, timeoutMs = 15_000): Promise<JsonLine[]> {
-  const peer = new PythonPeer('python-client.py', []);
-  peer.child.stdin.end(JSON.stringify(script));
-  let code: number | null;
-  try {
-    // The script gives up by itself after 12 s; this only catches a hung interpreter.
-    code = await withTimeout(peer.exited, timeoutMs, 'python client to exit');
-  } catch (error) {
-    peer.kill();
-    throw error;
-  }
-  if (code !== 0) throw new Error(`python client exited with ${code}; stderr:\n${peer.stderr}`);
-  return peer.lines;
-}
-
-export function hex(data: Uint8Array | string): string {
-  return Buffer.from(typeof data === 'string' ? encoder.encode(data) : data).toString('hex');
-}
-
-export function lineOf(lines: readonly JsonLine[], event: string): JsonLine {
-  const line = lines.find((l) => l['event'] === event);
-  if (line === undefined) throw new Error(`no ${event} line in ${JSON.stringify(lines).slice(0, 2000)}`);
-  return line;
-}
-
-export function messageLines(lines: readonly JsonLine[]): JsonLine[] {
-  return lines.filter((l) => l['event'] === 'message');
-}
-
 /** Binary payloads as hex: readable in failure diffs and compared by value. */
 export type Message = { type: 'text'; text: string } | { type: 'binary'; hex: string };
 
+/** A message as received: its type and all its bytes. */
+export interface RawMessage {
+  readonly type: 'text' | 'binary';
+  readonly data: Uint8Array;
+}
+
+/** `data` as a {@link Message}: text decoded (strictly), binary as hex. */
+export function messageOf(type: 'text' | 'binary', data: Uint8Array): Message {
+  return type === 'text' ? { type, text: decoder.decode(data) } : { type, hex: toHex(data) };
+}
+
+/** The size in bytes of a {@link Message}'s payload. */
+export function sizeOf(message: Message): number {
+  return message.type === 'text' ? encoder.encode(message.text).byteLength : message.hex.length / 2;
+}
+
 /** Reassemble the data frames among `events` into messages; a trailing partial message is left out. */
-export function messagesOf(events: ReadonlyArray<Request | Response | Frame>): Message[] {
-  const messages: Message[] = [];
-  let opcode: Opcode | null = null;
+export function rawMessagesOf(events: ReadonlyArray<Request | Response | Frame>): RawMessage[] {
+  const messages: RawMessage[] = [];
+  let type: RawMessage['type'] = 'text';
   let parts: Uint8Array[] = [];
   for (const event of events) {
     if (event.kind !== 'frame') continue;
     if (event.opcode === Opcode.TEXT || event.opcode === Opcode.BINARY) {
-      opcode = event.opcode;
+      type = event.opcode === Opcode.TEXT ? 'text' : 'binary';
       parts = [event.data];
     } else if (event.opcode === Opcode.CONT) {
       parts.push(event.data);
     } else {
       continue;
     }
-    if (!event.fin) continue;
-    const data = Buffer.concat(parts);
-    messages.push(
-      opcode === Opcode.TEXT
-        ? { type: 'text', text: decoder.decode(data) }
-        : { type: 'binary', hex: data.toString('hex') },
-    );
-    opcode = null;
-    parts = [];
+    if (event.fin) messages.push({ type, data: concat(parts) });
   }
   return messages;
 }
 
-/** The data frames among `events`, as [opcode, fin, payload hex], to check fragmentation exactly. */
-export function dataFramesOf(
-  events: ReadonlyArray<Request | Response | Frame>,
-): Array<[number, boolean, string]> {
-  return events.flatMap((e) =>
-    e.kind === 'frame' && e.opcode <= Opcode.BINARY
-      ? [[e.opcode, e.fin, hex(e.data)] as [number, boolean, string]]
-      : [],
+/** The messages among `events`, as {@link Message}s. */
+export function messagesOf(events: ReadonlyArray<Request | Response | Frame>): Message[] {
+  return rawMessagesOf(events).map((m) => messageOf(m.type, m.data));
+}
+
+/** A data frame as [opcode, fin, payload hex], to check fragmentation exactly. */
+export type DataFrame = [opcode: number, fin: boolean, hex: string];
+
+/** The data frames among `events`. */
+export function dataFramesOf(events: ReadonlyArray<Request | Response | Frame>): DataFrame[] {
+  return events.flatMap((e): DataFrame[] =>
+    e.kind === 'frame' && e.opcode <= Opcode.BINARY ? [[e.opcode, e.fin, toHex(e.data)]] : [],
   );
 }
 
@@ -252,7 +195,7 @@ export function act<P extends Protocol<Request> | Protocol<Response>>(
 /** Wait until the socket closed and check the protocol reached CLOSED. */
 export async function waitClosed<P extends Protocol<Request> | Protocol<Response>>(
   connection: Connection<P>,
-  timeoutMs = 10_000,
+  timeoutMs = WAIT_MS,
 ): Promise<void> {
   await withTimeout(connection.closed, timeoutMs, 'connection to close');
   if (connection.protocol.state !== State.CLOSED) {
@@ -260,35 +203,25 @@ export async function waitClosed<P extends Protocol<Request> | Protocol<Response
   }
 }
 
+/**
+ * Check that both close frames were exchanged, `code` and `reason` each way,
+ * after the peer initiated the close: the equivalent of wasClean.
+ */
+export function expectCleanCloseFromPeer(
+  protocol: Protocol<Request> | Protocol<Response>,
+  code: number,
+  reason: string,
+): void {
+  expect(protocol.closeCode).toBe(code);
+  expect(protocol.closeReason).toBe(reason);
+  expect(protocol.closeRcvd).toEqual({ code, reason });
+  expect(protocol.closeSent).toEqual({ code, reason });
+  expect(protocol.closeRcvdThenSent).toBe(true);
+  expect(protocol.parserError).toBeNull();
+}
+
 export function bytes(size: number, fill = 0x5a): Uint8Array {
   return new Uint8Array(size).fill(fill);
-}
-
-// -----------------------------------------------------------------------------
-// ws peers
-
-export interface WsServer {
-  readonly server: WebSocketServer;
-  readonly port: number;
-  close(): Promise<void>;
-}
-
-/** An in-process `ws` server on 127.0.0.1 port 0. */
-export async function startWsServer(options: Omit<WsServerOptions, 'host' | 'port'> = {}): Promise<WsServer> {
-  const server = new WebSocketServer({ ...options, host: '127.0.0.1', port: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    server,
-    port,
-    async close() {
-      for (const client of server.clients) client.terminate();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 // -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@
  * in a socket handler would surface as an unhandled error and fail the run.
  */
 import net from 'node:net';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import {
   type ClientProtocol,
   type ClientProtocolOptions,
@@ -28,22 +28,17 @@ import {
   closeCodeOf,
   decoder,
   encoder,
+  LIMIT,
   messagesOf,
   parseRawFrames,
   rawFrame,
+  WAIT_MS,
   waitClosed,
   withTimeout,
 } from './helpers.js';
 import { type Connection, connectClient, startServer } from './net-driver.js';
 
-const LIMIT = 64 * 1024;
 const HEAD_END = '\r\n\r\n';
-
-const cleanups: Array<() => Promise<void> | void> = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
 
 interface Violation {
   name: string;
@@ -204,7 +199,7 @@ async function rawServer(respond: (socket: net.Socket, key: string) => unknown):
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
+  onTestFinished(
     () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
@@ -213,7 +208,7 @@ async function rawServer(respond: (socket: net.Socket, key: string) => unknown):
   );
   return {
     port: (server.address() as net.AddressInfo).port,
-    received: () => withTimeout(received, 10_000, 'raw server connection to close'),
+    received: () => withTimeout(received, WAIT_MS, 'raw server connection to close'),
   };
 }
 
@@ -229,7 +224,7 @@ async function connect(
   options: ClientProtocolOptions = {},
 ): Promise<Connection<ClientProtocol>> {
   const conn = await connectClient(`ws://127.0.0.1:${port}/`, options);
-  cleanups.push(() => {
+  onTestFinished(() => {
     conn.socket.destroy();
   });
   return conn;
@@ -248,7 +243,7 @@ interface RawClient {
 
 function rawClient(port: number, request: string | Uint8Array): RawClient {
   const socket = net.connect({ host: '127.0.0.1', port });
-  cleanups.push(() => {
+  onTestFinished(() => {
     socket.destroy();
   });
   let buffer = Buffer.alloc(0);
@@ -274,9 +269,9 @@ function rawClient(port: number, request: string | Uint8Array): RawClient {
   socket.write(request);
   return {
     socket,
-    head: withTimeout(head, 10_000, 'response head'),
+    head: withTimeout(head, WAIT_MS, 'response head'),
     async rest() {
-      const all = await withTimeout(ended, 10_000, 'server to close the connection');
+      const all = await withTimeout(ended, WAIT_MS, 'server to close the connection');
       return all.subarray(all.indexOf(HEAD_END) + HEAD_END.length);
     },
   };
@@ -293,7 +288,7 @@ function upgradeRequest(port: number, extra = ''): string {
 
 async function serve(): Promise<Awaited<ReturnType<typeof startServer>>> {
   const server = await startServer({ maxMessageSize: LIMIT }, () => {});
-  cleanups.push(() => server.close());
+  onTestFinished(() => server.close());
   return server;
 }
 

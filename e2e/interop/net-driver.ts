@@ -1,10 +1,10 @@
 /**
  * A minimal, test-only integration of the Sans-I/O core with Node's `net`,
- * following the driver rules of `../shared/seed/sansio.rst`: after every
- * receiveData/receiveEof/send*, write dataToSend() first (SEND_EOF means
- * half-close), then arm the close timer if closeExpected(), then hand out
- * events. The real transport layer (src/node) replaces this later; interop
- * tests use it to put real peers on the other end of the core.
+ * following the driver rules of `Protocol` (src/protocol/protocol.ts): after
+ * every receiveData/receiveEof/send*, write dataToSend() first (SEND_EOF
+ * means half-close), then arm the close timer if closeExpected(), then hand
+ * out events. Interop tests use it to put real peers on the other end of the
+ * core, with nothing of polysocket's own connection driver in between.
  */
 import net from 'node:net';
 import {
@@ -19,6 +19,7 @@ import {
   type ServerProtocolOptions,
   State,
 } from '../../src/protocol/index.js';
+import { WAIT_MS } from './helpers.js';
 
 /** Close the socket if the peer doesn't within this time once a close is expected. */
 const CLOSE_TIMEOUT_MS = 2000;
@@ -31,6 +32,8 @@ export class Connection<P extends Protocol<Request> | Protocol<Response>> {
   /** Resolves when the socket is fully closed. */
   readonly closed: Promise<void>;
   #waiters: Array<() => void> = [];
+  /** Set once the socket's close handler ran: no event comes after it. */
+  #ended = false;
   #closeTimer: NodeJS.Timeout | null = null;
 
   constructor(protocol: P, socket: net.Socket, onEvent?: (event: Request | Response | Frame) => void) {
@@ -45,6 +48,7 @@ export class Connection<P extends Protocol<Request> | Protocol<Response>> {
           protocol.receiveEof();
           this.flush(onEvent);
         }
+        this.#ended = true;
         resolve();
       });
     });
@@ -94,20 +98,24 @@ export class Connection<P extends Protocol<Request> | Protocol<Response>> {
   /** Wait until `predicate` holds over the events received so far. */
   async waitFor(
     predicate: (events: ReadonlyArray<Request | Response | Frame>) => boolean,
-    timeoutMs = 10_000,
+    timeoutMs = WAIT_MS,
   ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    // Events only come with a flush, so each wake-up (a flush with events, the
+    // close, the deadline) is the only time the predicate can change.
     while (!predicate(this.events)) {
-      if (Date.now() > deadline) throw new Error('timed out waiting for events');
+      if (this.#ended) throw new Error('connection closed while waiting for events');
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for events`);
+      let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         new Promise<void>((resolve) => this.#waiters.push(resolve)),
         this.closed,
-        new Promise((resolve) => setTimeout(resolve, 50)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, left);
+        }),
       ]);
-      if (this.socket.destroyed && !predicate(this.events)) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        if (!predicate(this.events)) throw new Error('connection closed while waiting for events');
-      }
+      clearTimeout(timer);
     }
   }
 }

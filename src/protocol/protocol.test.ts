@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { assertConnectionClosing, assertConnectionFailing, framesSent } from '../testing/assertions.js';
-import { fixedRandom, hex, splits, utf8 } from '../testing/chunking.js';
+import { fixedRandom, hex, splits, toHex, utf8 } from '../testing/chunking.js';
 import { CloseCode } from './close-code.js';
 import { InvalidStateError, ProtocolError } from './errors.js';
 import type { Extension } from './extensions/base.js';
@@ -211,10 +211,7 @@ describe.each(['client', 'server'] as const)('%s receives', (side) => {
     const protocol = make(side);
     const text = 'héllo wörld ✓ 😀'.repeat(3);
     const payload = utf8(text);
-    const bytes = wire(
-      side,
-      `81 ${payload.byteLength.toString(16).padStart(2, '0')} ${[...payload].map((b) => b.toString(16).padStart(2, '0')).join('')}`,
-    );
+    const bytes = wire(side, `81 ${payload.byteLength.toString(16).padStart(2, '0')} ${toHex(payload)}`);
     const frames = receive(
       protocol,
       [...bytes].map((byte) => Uint8Array.of(byte)),

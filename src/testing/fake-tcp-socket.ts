@@ -19,6 +19,7 @@ import type {
   TCPSocketLike,
   TCPSocketOptionsLike,
 } from '../transports/direct-sockets.js';
+import { concat } from './chunking.js';
 
 /** The server end of one fake connection. */
 export class FakeTcpPeer {
@@ -50,13 +51,7 @@ export class FakeTcpPeer {
 
   /** All received bytes, concatenated. */
   receivedAll(): Uint8Array {
-    const all = new Uint8Array(this.receivedBytes);
-    let offset = 0;
-    for (const chunk of this.received) {
-      all.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
-    return all;
+    return concat(this.received);
   }
 
   /** Send bytes to the client. */

@@ -4,19 +4,23 @@ Run with /usr/bin/python3 (Debian's python3-websockets). Usage:
 
     python-client.py < script.json
 
-The script comes on stdin (a long payload would overflow argv) and is {"url": ..., "options": {...}, "steps": [...]}; options go to
-websockets.connect (max_size, subprotocols, origin). Steps run in order:
+The script comes on stdin (a long payload would overflow argv) and is
+{"url": ..., "options": {...}, "steps": [...], "timeout": S}; options go to
+websockets.connect (max_size, subprotocols, origin). Steps run in order (the
+ws peer runs the same scripts: ClientStep in ../peers.ts):
 
     {"op": "send", "text": S} | {"op": "send", "hex": H}
     {"op": "send_fragments", "text": [S, ...]} | {"op": "send_fragments", "hex": [H, ...]}
     {"op": "recv"}                 print the next message
     {"op": "recv_until_closed"}    print messages until the connection closes
-    {"op": "ping", "hex": H}       ping and print {"event": "pong"} once answered
+    {"op": "ping", "hex": H}       ping and print {"event": "pong", "hex": H} once answered
     {"op": "close", "code": C, "reason": R}
-    {"op": "write_frame", "fin": F, "opcode": O, "hex": H}   a raw (masked) frame
+    {"op": "write_frame", "fin": F, "opcode": O, "hex": H, "mask": M}
+                                   a raw frame, masked unless M is false
 
 Prints one JSON line per event and always ends with {"event": "closed", ...}
-(or {"event": "handshake_error", ...}); exits by itself within 12 s.
+(or {"event": "handshake_error", ...}); exits by itself within S seconds
+(default 12).
 """
 
 import asyncio
@@ -24,6 +28,7 @@ import json
 import sys
 
 import websockets
+from websockets.frames import Frame, Opcode
 
 
 def emit(**fields):
@@ -47,7 +52,8 @@ async def run(script):
         ws = await websockets.connect(
             script["url"],
             max_size=options.get("max_size", 2**20),
-            subprotocols=options.get("subprotocols"),
+            # An empty list would still send an (empty) Sec-WebSocket-Protocol header.
+            subprotocols=options.get("subprotocols") or None,
             origin=options.get("origin"),
             # Keepalive pings would interleave with the frames tests check.
             ping_interval=None,
@@ -82,12 +88,15 @@ async def run(script):
                     emit_message(message)
             elif op == "ping":
                 waiter = await ws.ping(bytes.fromhex(step.get("hex", "")))
-                await asyncio.wait_for(waiter, 5)
-                emit(event="pong")
+                await asyncio.wait_for(waiter, 30)
+                emit(event="pong", hex=step.get("hex", ""))
             elif op == "close":
                 await ws.close(step["code"], step.get("reason", ""))
             elif op == "write_frame":
-                await ws.write_frame(step["fin"], step["opcode"], bytes.fromhex(step["hex"]))
+                # Serialized here, not by ws.write_frame, which always masks
+                # a client's frames; written as is, without websockets' checks.
+                frame = Frame(Opcode(step["opcode"]), bytes.fromhex(step["hex"]), step["fin"])
+                ws.transport.write(frame.serialize(mask=step.get("mask", True)))
             else:
                 raise ValueError(f"unknown op {op}")
     except websockets.ConnectionClosed:
@@ -105,7 +114,7 @@ async def run(script):
 async def main():
     script = json.loads(sys.stdin.read())
     try:
-        await asyncio.wait_for(run(script), 12)
+        await asyncio.wait_for(run(script), script.get("timeout", 12))
     except asyncio.TimeoutError:
         emit(event="timeout")
         sys.exit(2)

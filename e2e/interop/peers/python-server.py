@@ -5,24 +5,17 @@ Run with /usr/bin/python3 (Debian's python3-websockets). Usage:
     python-server.py [--max-size N] [--subprotocol NAME ...]
 
 Listens on 127.0.0.1 port 0 and prints {"port": N} as its first stdout line.
-One process serves a whole test file: the request path selects what each
-connection does, so tests don't pay for a Python start-up each. Every
-connection carries ?id=... and, once closed, prints a JSON line with that id
-and the close frames seen, because after the close the test can't ask the
-peer anything over the WebSocket.
+One process serves a peer's whole suite: the request path selects what each
+connection does, in the same modes as the ws peer's server (the list, with
+what each mode does, is PeerServer's in ../peers.ts):
 
-Paths:
-    /echo                       echo every message (reassembled)
-    /send-size?n=N&type=T       send one message of N bytes (T: text|binary), then echo
-    /fragments                  send a fragmented text and binary message, then echo
-    /close?code=C&reason=R      close with code C and reason R
-    /ping                       ping, wait for the pong, send "got pong", then echo
-    /invalid-utf8               send a text frame that isn't UTF-8, then echo
-    /subprotocol                send the negotiated subprotocol (or "null"), then echo
-    /reject                     answer 403 with a body instead of 101
+    /echo  /send  /fragments  /close  /ping  /write-frame  /subprotocol  /reject
 
-Any path takes ?max_size=N to limit incoming messages on that connection.
-Exits when stdin closes (the test runner died) or after 5 minutes.
+Every connection carries ?id=... and, once closed, prints a JSON line with
+that id and the close frames seen, because after the close the test can't
+ask the peer anything over the WebSocket. Any path takes ?max_size=N to limit
+incoming messages on that connection. Exits when stdin closes (the test
+runner died) or after 5 minutes.
 """
 
 import asyncio
@@ -34,8 +27,7 @@ import threading
 from urllib.parse import parse_qs, urlsplit
 
 import websockets
-
-REJECT_BODY = b"forbidden by the interop test\n"
+from websockets.frames import Frame, Opcode
 
 
 def emit(**fields):
@@ -51,32 +43,41 @@ async def echo(ws):
         await ws.send(message)
 
 
+def parse(path):
+    url = urlsplit(path)
+    return url, {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+
+
 async def handler(ws):
-    url = urlsplit(ws.path)
-    query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+    url, query = parse(ws.path)
     if "max_size" in query:
         ws.max_size = int(query["max_size"])
     mode = url.path
     try:
         if mode == "/echo":
             await echo(ws)
-        elif mode == "/send-size":
-            n = int(query["n"])
-            await ws.send("x" * n if query.get("type") == "text" else b"\x5a" * n)
+        elif mode == "/send":
+            text = query["type"] == "text"
+            parts = ["x" * int(n) if text else b"\x5a" * int(n) for n in query["sizes"].split(",")]
+            await ws.send(parts[0] if len(parts) == 1 else parts)
             await echo(ws)
         elif mode == "/fragments":
-            await ws.send(["frag", "ment", "ed \u2603"])
-            await ws.send([b"\x00\x01", b"", b"\x02\xff"])
+            await ws.send(json.loads(query["text"]))
+            await ws.send([bytes.fromhex(h) for h in json.loads(query["hex"])])
             await echo(ws)
         elif mode == "/close":
             await ws.close(int(query["code"]), query.get("reason", ""))
         elif mode == "/ping":
-            waiter = await ws.ping(b"py-ping")
-            await asyncio.wait_for(waiter, 5)
-            await ws.send("got pong")
+            data = query["data"]
+            waiter = await ws.ping(data)
+            await asyncio.wait_for(waiter, 30)
+            await ws.send(f"got pong: {data}")
             await echo(ws)
-        elif mode == "/invalid-utf8":
-            await ws.write_frame(True, 0x1, b"\xce\xba\xff")
+        elif mode == "/write-frame":
+            # Serialized here, not by ws.write_frame, which masks as the
+            # role says; written as is, without websockets' checks.
+            frame = Frame(Opcode(int(query["opcode"])), bytes.fromhex(query["hex"]))
+            ws.transport.write(frame.serialize(mask=query.get("mask") == "1"))
             await echo(ws)
         elif mode == "/subprotocol":
             await ws.send(ws.subprotocol or "null")
@@ -97,11 +98,17 @@ async def handler(ws):
 
 
 async def process_request(path, headers):
-    if urlsplit(path).path == "/reject":
+    url, query = parse(path)
+    if url.path == "/reject":
+        body = query.get("body", "").encode()
         return (
             http.HTTPStatus.FORBIDDEN,
-            [("Content-Type", "text/plain"), ("Content-Length", str(len(REJECT_BODY)))],
-            REJECT_BODY,
+            [
+                ("Content-Type", "text/plain"),
+                ("Content-Length", str(len(body))),
+                ("X-Reason", query.get("reason", "")),
+            ],
+            body,
         )
     return None
 
