@@ -53,10 +53,16 @@ export interface WebSocketStreamOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * What the writable takes: text, or binary as WebIDL's `BufferSource`
+ * (spelled out: Node projects without the DOM lib have no `BufferSource`).
+ */
+export type WebSocketStreamChunk = string | ArrayBuffer | ArrayBufferView;
+
 /** `dictionary WebSocketOpenInfo`: what `opened` resolves with. */
 export interface WebSocketOpenInfo {
   readonly readable: ReadableStream<string | Uint8Array>;
-  readonly writable: WritableStream<string | BufferSource>;
+  readonly writable: WritableStream<WebSocketStreamChunk>;
   readonly extensions: string;
   readonly protocol: string;
 }
@@ -268,7 +274,7 @@ export class WebSocketStream {
       },
       { highWaterMark: 1 },
     );
-    const writable = new WritableStream<string | BufferSource>(
+    const writable = new WritableStream<WebSocketStreamChunk>(
       {
         start: (controller) => {
           this.#writable = controller;
@@ -461,9 +467,12 @@ interface InFlightWrite {
 }
 
 /** The writable's queue counts bytes: a string by its length, a buffer by its size. */
-function chunkSize(chunk: string | BufferSource): number {
+function chunkSize(chunk: WebSocketStreamChunk): number {
   if (typeof chunk === 'string') return chunk.length;
-  return (chunk as ArrayBufferLike | ArrayBufferView).byteLength ?? 1;
+  // Anything else is written as text (`String(chunk)`): count it as one byte.
+  return typeof (chunk as { byteLength?: unknown }).byteLength === 'number'
+    ? (chunk as ArrayBufferView).byteLength
+    : 1;
 }
 
 /**
