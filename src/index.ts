@@ -8,7 +8,8 @@
  */
 import { deriveWebSocket, deriveWebSocketStream } from './bind-options.js';
 import { applyCompression } from './compression.js';
-import { WebSocket as BaseWebSocket } from './websocket.js';
+import { applyLogging } from './connection/logging.js';
+import { WebSocket as BaseWebSocket, type WebSocketOptions } from './websocket.js';
 import { WebSocketStream as BaseWebSocketStream } from './websocket-stream.js';
 
 export * from './api.js';
@@ -28,8 +29,13 @@ export {
 
 // Pure: a bundle that imports only other exports of this entry drops the call.
 /** WHATWG `WebSocket`; the third argument takes a transport and other options. */
-export const WebSocket = /* @__PURE__ */ deriveWebSocket(BaseWebSocket, applyCompression);
+export const WebSocket = /* @__PURE__ */ deriveWebSocket(BaseWebSocket, withDefaults);
 export type WebSocket = BaseWebSocket;
 /** `WebSocketStream`; the third argument takes a transport and other options, as `WebSocket`'s. */
-export const WebSocketStream = /* @__PURE__ */ deriveWebSocketStream(BaseWebSocketStream, applyCompression);
+export const WebSocketStream = /* @__PURE__ */ deriveWebSocketStream(BaseWebSocketStream, withDefaults);
 export type WebSocketStream = BaseWebSocketStream;
+
+/** This entry's options: permessage-deflate offered, and the `logger` prepared (polysocket/lite has neither). */
+function withDefaults(options: WebSocketOptions): WebSocketOptions {
+  return applyLogging(applyCompression(options));
+}

@@ -6,13 +6,20 @@
 import type { AddressInfo } from 'node:net';
 import { describe, expect, test } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { bindOptions } from './bind-options.js';
+import { bindOptions, deriveWebSocket } from './bind-options.js';
+import { applyLogging } from './connection/logging.js';
 import type { CloseEvent } from './events.js';
+import { WebSocket as BrowserWebSocket, WebSocketStream as BrowserWebSocketStream } from './index.js';
+import { WebSocket as LiteWebSocket, WebSocketStream as LiteWebSocketStream } from './lite.js';
 import { WebSocket as NodeWebSocket } from './node.js';
 import type { Logger } from './protocol/logging.js';
 import { memoryServer } from './testing/memory-server.js';
 import { memoryTransportPair } from './testing/memory-transport.js';
-import { WebSocket } from './websocket.js';
+import { WebSocket as BaseWebSocket } from './websocket.js';
+
+/** The `WebSocket` of an entry that logs (as `polysocket`'s, without its default compression). */
+const WebSocket = deriveWebSocket(BaseWebSocket, applyLogging);
+type WebSocket = BaseWebSocket;
 
 /** A logger keeping every line, `warn` and `error` ones marked. */
 function recorder(): Logger & { readonly lines: string[] } {
@@ -306,5 +313,53 @@ describe('a WebSocket with a logger', () => {
     } finally {
       await new Promise((resolve) => wss.close(resolve));
     }
+  });
+
+  test('the polysocket entry logs, WebSocketStream too', async () => {
+    const server = memoryServer();
+    const logger = recorder();
+    const ws = new BrowserWebSocket('ws://example.com/', [], { transport: server.factory, logger });
+    await opened(ws);
+    ws.close();
+    await closed(ws);
+    expect(logger.lines).toContain('= connection is OPEN');
+    expect(logger.lines).toContain('> Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits');
+    const streamLogger = recorder();
+    const stream = new BrowserWebSocketStream(
+      'ws://example.com/',
+      {},
+      { transport: server.factory, logger: streamLogger },
+    );
+    await stream.opened;
+    stream.close();
+    await stream.closed;
+    expect(streamLogger.lines).toContain('= connection is OPEN');
+    expect(streamLogger.lines.at(-1)).toMatch(/^= closed 1005 /);
+  });
+});
+
+describe('polysocket/lite has no logging', () => {
+  test('its WebSocket and WebSocketStream refuse a logger, naming the entry points that log', () => {
+    const server = memoryServer();
+    const message = 'logger needs the polysocket or polysocket/node entry point; polysocket/lite has none';
+    expect(
+      () => new LiteWebSocket('ws://example.com/', [], { transport: server.factory, logger: console }),
+    ).toThrow(new TypeError(message));
+    expect(
+      () => new LiteWebSocketStream('ws://example.com/', {}, { transport: server.factory, logger: console }),
+    ).toThrow(new TypeError(message));
+    expect(
+      () =>
+        new (bindOptions(LiteWebSocket, { transport: server.factory, logger: console }))('ws://example.com/'),
+    ).toThrow(TypeError);
+    expect(server.connections).toHaveLength(0);
+  });
+
+  test('null and undefined are no logger', async () => {
+    const server = memoryServer();
+    const ws = new LiteWebSocket('ws://example.com/', [], { transport: server.factory, logger: null });
+    await opened(ws);
+    ws.close();
+    await closed(ws);
   });
 });

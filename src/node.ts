@@ -8,6 +8,7 @@
 
 import { deriveWebSocket, deriveWebSocketStream } from './bind-options.js';
 import { applyCompression } from './compression.js';
+import { applyLogging } from './connection/logging.js';
 import { NodeTransport, type NodeTransportOptions, nodeTransport } from './node/transport.js';
 import { WebSocket as BaseWebSocket, type WebSocketOptions } from './websocket.js';
 import { WebSocketStream as BaseWebSocketStream } from './websocket-stream.js';
@@ -29,7 +30,7 @@ const defaultTransport = /* @__PURE__ */ nodeTransport();
 /**
  * WHATWG `WebSocket` that connects with {@link NodeTransport} unless
  * `options.transport` names another transport, and offers permessage-deflate
- * unless `compression` is `false`. For `wss:` with a private CA:
+ * unless `compression` is `false`, and logs to `logger` if given. For `wss:` with a private CA:
  * `{ transport: nodeTransport({ tls: { ca } }) }`.
  */
 export const WebSocket = /* @__PURE__ */ deriveWebSocket(BaseWebSocket, withDefaults);
@@ -39,7 +40,7 @@ export const WebSocketStream = /* @__PURE__ */ deriveWebSocketStream(BaseWebSock
 export type WebSocketStream = BaseWebSocketStream;
 
 function withDefaults(options: WebSocketOptions): WebSocketOptions {
-  return applyCompression(
-    options.transport === undefined ? { ...options, transport: defaultTransport } : options,
+  return applyLogging(
+    applyCompression(options.transport === undefined ? { ...options, transport: defaultTransport } : options),
   );
 }

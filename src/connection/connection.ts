@@ -37,14 +37,7 @@ import type { ClientPerMessageDeflateOptions } from '../protocol/extensions/perm
 import { type Frame, Opcode } from '../protocol/frames.js';
 import { Headers } from '../protocol/headers.js';
 import type { Response } from '../protocol/http11.js';
-import {
-  createLog,
-  describeClose,
-  type Log,
-  type Logger,
-  redactUrl,
-  withCause,
-} from '../protocol/logging.js';
+import { LOG, type Logger, type ProtocolLog, preparedLog } from '../protocol/log-hooks.js';
 import { State } from '../protocol/protocol.js';
 import { redactUserInfo, type WebSocketUri } from '../protocol/uri.js';
 import type { Transport, TransportFactory, TransportTarget } from '../transports/transport.js';
@@ -125,9 +118,32 @@ export interface ConnectionOptions {
    * the transport's events, failures and why. `console` will do; any
    * object with a `debug(message)` method, and optionally `warn` (failures)
    * and `error`, works. `null` turns off a logger bound with `bindOptions`.
+   *
+   * The entry points `polysocket` and `polysocket/node` prepare it (a
+   * `ConnectionLog`, see connection/logging.ts); the driver takes only a
+   * prepared one, so that `polysocket/lite`, which has no such step, leaves
+   * the formatting out of its bundles, and refuses any other logger.
    * @defaultValue `null`: no logging, at no cost
    */
   readonly logger?: Logger | null;
+}
+
+/**
+ * The driver's events besides the core's, formatted and written by the
+ * implementation (connection/logging.ts), which the driver never
+ * references (see {@link ConnectionOptions.logger}).
+ */
+export interface ConnectionLog extends ProtocolLog {
+  /** `opening` the transport to `detail` (a URL), or it `opened`, is `closing` or `closed` (`detail`: the error's message). */
+  transport(event: 'opening' | 'opened' | 'closing' | 'closed', detail?: string): void;
+  /** A keepalive ping was sent, or its pong arrived after `latencyMs`. */
+  keepalive(event: 'ping' | 'pong', latencyMs?: number | null): void;
+  /** The transport did not close within `closeTimeoutMs`. */
+  closeTimeout(timeoutMs: number): void;
+  /** The connection failed: why, and the error that caused it. */
+  failure(kind: WebSocketFailureKind, detail: string, cause: unknown): void;
+  /** How it ended. */
+  outcome(code: number, reason: string, wasClean: boolean): void;
 }
 
 /** @defaultValue of {@link ConnectionOptions.maxMessageSize}: 128 MiB. */
@@ -185,8 +201,8 @@ export class Connection {
   readonly #outbox: Outbox;
   readonly #keepalive: Keepalive;
   readonly #closeTimeoutMs: number | null;
-  /** `undefined` unless logging: every use is `this.#log?.(...)`, which then builds nothing. */
-  readonly #log: Log | undefined;
+  /** `undefined` unless logging: every use is `this.#log?.method(...)`, which then evaluates nothing. */
+  readonly #log: ConnectionLog | undefined;
   readonly #listeners: {
     readonly open: () => void;
     readonly data: (chunk: Uint8Array) => void;
@@ -245,6 +261,15 @@ export class Connection {
         'compression needs the polysocket or polysocket/node entry point; polysocket/lite has none',
       );
     }
+    const log = preparedLog(options.logger);
+    if (options.logger != null && log?.[LOG] !== 'connection') {
+      // Only entry points that bundle the formatting prepare a logger (see
+      // connection/logging.ts).
+      throw new TypeError(
+        'logger needs the polysocket or polysocket/node entry point; polysocket/lite has none',
+      );
+    }
+    this.#log = log as ConnectionLog | undefined;
     const uri = toWebSocketUri(url);
     this.#cookies = options.cookies ?? null;
     let headers = options.headers;
@@ -266,9 +291,8 @@ export class Connection {
       // application sends in answer reaches the peer before the close frame.
       holdErrorsBehindMessages: true,
       ...(headers === undefined ? {} : { headers }),
-      logger: options.logger ?? null,
+      logger: this.#log ?? null,
     });
-    this.#log = createLog(options.logger);
     const transport = options.transport;
     if (transport === undefined) {
       throw new TypeError('no transport: pass { transport } in the options, or use the Node.js entry point');
@@ -280,7 +304,7 @@ export class Connection {
       end: () => this.#inbox.end(),
       close: (error) => this.#onTransportClose(error),
     };
-    this.#log?.(`x opening transport to ${redactUrl(url.href)}`);
+    this.#log?.transport('opening', url.href);
     if (isBadPort(uri.port)) {
       // Fetch blocks the request: the connection fails without connecting.
       this.#transport = idleTransport(target);
@@ -308,7 +332,7 @@ export class Connection {
     this.#keepalive = new Keepalive(pingIntervalMs, pongTimeoutMs, {
       ping: (payload) => {
         if (this.#state !== 'open') return false;
-        this.#log?.('% sending keepalive ping');
+        this.#log?.keepalive('ping');
         this.#protocol.sendPing(payload);
         this.#takeOutput(0);
         return true;
@@ -474,7 +498,7 @@ export class Connection {
 
   #onTransportOpen(): void {
     if (this.#state === 'failed' || this.#destroyed) return;
-    this.#log?.('x transport opened');
+    this.#log?.transport('opened');
     this.#protocol.sendRequest(this.#protocol.connect());
     this.#pump();
   }
@@ -603,7 +627,7 @@ export class Connection {
       }
       case Opcode.PONG:
         if (this.#keepalive.pong(frame.data)) {
-          this.#log?.(`% received keepalive pong (latency ${this.#keepalive.latencyMs?.toFixed(3)} ms)`);
+          this.#log?.keepalive('pong', this.#keepalive.latencyMs);
         }
         return;
       case Opcode.CLOSE:
@@ -645,7 +669,7 @@ export class Connection {
   /** Record why the connection failed; the first reason wins. */
   #recordFailure(kind: WebSocketFailureKind, detail: string, cause: unknown, closeCode: number): void {
     if (this.#failure !== null) return;
-    this.#log?.(`! connection failed (${kind}): ${withCause(detail, cause)}`, 'warn');
+    this.#log?.failure(kind, detail, cause);
     const url = redactUserInfo(this.#url.href);
     this.#failure = new WebSocketConnectionError(kind, `WebSocket connection to '${url}' failed: ${detail}`, {
       url,
@@ -676,9 +700,7 @@ export class Connection {
     if (this.#closeTimer !== undefined || this.#closeTimeoutMs === null || this.#destroyed) return;
     const closeTimeoutMs = this.#closeTimeoutMs;
     this.#closeTimer = setTimeout(() => {
-      this.#log?.(
-        `- timed out after ${closeTimeoutMs} ms waiting for the transport to close (closeTimeoutMs)`,
-      );
+      this.#log?.closeTimeout(closeTimeoutMs);
       this.#destroyTransport();
     }, closeTimeoutMs);
   }
@@ -686,14 +708,14 @@ export class Connection {
   #destroyTransport(error?: Error): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    this.#log?.(`x closing transport${error === undefined ? '' : `: ${error.message}`}`);
+    this.#log?.transport('closing', error?.message);
     this.#transport.destroy(error);
   }
 
   /** The byte stream is gone: the outcome goes up, and nothing outlives the connection. */
   #onTransportClose(error?: Error): void {
     if (this.#state === 'closed') return;
-    this.#log?.(`x transport closed${error === undefined ? '' : `: ${error.message}`}`);
+    this.#log?.transport('closed', error?.message);
     // Nothing is written, destroyed or timed from here on.
     this.#destroyed = true;
     this.#releaseGate();
@@ -745,7 +767,7 @@ export class Connection {
         ABNORMAL_CLOSURE,
       );
     }
-    this.#log?.(`= closed ${describeClose({ code, reason })} [${wasClean ? 'clean' : 'not clean'}]`);
+    this.#log?.outcome(code, reason, wasClean);
     this.#handler.closed({ wasClean, code, reason, failure: this.#failure });
   }
 }

@@ -35,7 +35,6 @@ import {
   request,
   serializeRequest,
 } from './http11.js';
-import { logRequest, logResponse } from './logging.js';
 import { defaultRandom, encodeUtf8 } from './platform.js';
 import { Protocol, type ProtocolOptions, State } from './protocol.js';
 import { buildHost, type WebSocketUri } from './uri.js';
@@ -166,14 +165,14 @@ export class BaseClientProtocol extends Protocol<Response> {
       throw new InvalidStateError('request already sent');
     this.#key = req.headers.getOne('Sec-WebSocket-Key');
     const data = serializeRequest(req);
-    if (this.log !== undefined) logRequest(this.log, '>', req);
+    this.log?.head('>', req);
     this.pushWrite(data);
   }
 
   protected override readHandshake(queue: ByteQueue, eof: boolean): boolean {
     const res = this.#reader.read(queue, eof);
     if (res === null) return false;
-    if (this.log !== undefined) logResponse(this.log, '<', res);
+    this.log?.head('<', res);
     let extensions: Extension[];
     try {
       extensions = this.#processResponse(res);

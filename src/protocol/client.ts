@@ -3,12 +3,13 @@
  * public `ClientProtocol`. The handshake and the connection are
  * `BaseClientProtocol`'s (`base-client.ts`); this subclass adds what the
  * WHATWG `WebSocket` never uses, so that its bundles leave it out: parsing
- * string URIs, and reading the body of a non-101 response into
- * `InvalidStatusError`.
+ * string URIs, reading the body of a non-101 response into
+ * `InvalidStatusError`, and turning a `logger` into the core's log.
  */
 import { BaseClientProtocol, type ClientProtocolOptions } from './base-client.js';
 import { ResponseReader } from './http11.js';
 import { checkLimit } from './limits.js';
+import { withProtocolLog } from './logging.js';
 import { parseUri, type WebSocketUri } from './uri.js';
 
 export type { ClientProtocolOptions } from './base-client.js';
@@ -26,7 +27,7 @@ export class ClientProtocol extends BaseClientProtocol {
   constructor(uri: WebSocketUri | string, options: ClientProtocolOptions = {}) {
     super(
       typeof uri === 'string' ? parseUriAfterLimits(uri, options) : uri,
-      options,
+      withProtocolLog(options),
       new ResponseReader(options.httpLimits),
     );
   }

@@ -78,7 +78,8 @@ export {
 export { frameToString, type Logger } from './logging.js';
 export { applyMask } from './mask.js';
 export { decodeUtf8, encodeUtf8, type RandomSource } from './platform.js';
-export { type Output, Protocol, type ProtocolOptions, SEND_EOF, type Side, State } from './protocol.js';
+export { type Output, type ProtocolOptions, SEND_EOF, type Side, State } from './protocol.js';
+export { Protocol } from './public-protocol.js';
 export { type SelectSubprotocol, ServerProtocol, type ServerProtocolOptions } from './server.js';
 export { buildHost, parseUri, type WebSocketUri } from './uri.js';
 export { Utf8Validator } from './utf8.js';

@@ -1,31 +1,54 @@
 /**
- * Logging costs nothing when it is off: without a logger, no formatting
- * function runs, neither in the core nor in the driver. (Every export of
- * logging.ts is wrapped in a spy for this file.)
+ * Logging costs nothing when it is off: without a logger, no log object is
+ * made and no formatting function runs, neither in the core nor in the
+ * driver. (Every function that logging.ts and connection/logging.ts export,
+ * and every method of the classes they export, is spied on in this file.)
  */
 import { afterEach, describe, expect, test, vi } from 'vitest';
+import * as connectionLogging from '../connection/logging.js';
+import { WebSocket as BrowserWebSocket } from '../index.js';
 import { utf8 } from '../testing/chunking.js';
 import { memoryServer } from '../testing/memory-server.js';
-import { WebSocket } from '../websocket.js';
 import { ClientProtocol } from './client.js';
 import * as logging from './logging.js';
 import { SEND_EOF } from './protocol.js';
 import { ServerProtocol } from './server.js';
 
-vi.mock('./logging.js', async (importOriginal) => {
-  const original = await importOriginal<typeof import('./logging.js')>();
-  const spied: Record<string, unknown> = {};
+/** The module with its functions wrapped in spies, and its classes' methods spied on. */
+async function spied<M extends object>(importOriginal: () => Promise<M>): Promise<M> {
+  const original = await importOriginal();
+  const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(original)) {
-    spied[name] = typeof value === 'function' ? vi.fn(value as (...args: unknown[]) => unknown) : value;
+    if (typeof value !== 'function') out[name] = value;
+    else if (/^class\b/.test(Function.prototype.toString.call(value))) {
+      for (const method of Object.getOwnPropertyNames(value.prototype)) {
+        if (method !== 'constructor') vi.spyOn(value.prototype, method);
+      }
+      out[name] = value;
+    } else out[name] = vi.fn(value as (...args: unknown[]) => unknown);
   }
-  return spied;
-});
+  return out as M;
+}
 
-/** Calls of every function logging.ts exports, but `createLog` (which says "no logger"). */
+vi.mock('./logging.js', (importOriginal) => spied(importOriginal));
+vi.mock('../connection/logging.js', (importOriginal) => spied(importOriginal));
+
+/**
+ * Calls of every spied function and method but the option transforms, which
+ * run whatever the options are (they find no logger and return them as they are).
+ */
 function formattingCalls(): number {
   let calls = 0;
-  for (const [name, value] of Object.entries(logging)) {
-    if (name !== 'createLog' && vi.isMockFunction(value)) calls += value.mock.calls.length;
+  for (const module of [logging, connectionLogging]) {
+    for (const [name, value] of Object.entries(module)) {
+      if (name === 'withProtocolLog' || name === 'applyLogging') continue;
+      if (vi.isMockFunction(value)) calls += value.mock.calls.length;
+      else if (typeof value === 'function') {
+        for (const method of Object.values(Object.getOwnPropertyDescriptors(value.prototype))) {
+          if (vi.isMockFunction(method.value)) calls += method.value.mock.calls.length;
+        }
+      }
+    }
   }
   return calls;
 }
@@ -66,15 +89,15 @@ function session(logger?: logging.Logger): void {
 }
 
 describe('without a logger', () => {
-  test('the core calls no formatting function', () => {
+  test('the core makes no log and calls no formatting function', () => {
     session();
-    expect(vi.mocked(logging.createLog)).toHaveBeenCalled();
+    expect(vi.mocked(logging.withProtocolLog)).toHaveBeenCalled();
     expect(formattingCalls()).toBe(0);
   });
 
-  test('the WebSocket and its driver call none either', async () => {
+  test('the WebSocket of an entry that logs, and its driver, call none either', async () => {
     const server = memoryServer();
-    const ws = new WebSocket('ws://example.com/chat?token=x', [], {
+    const ws = new BrowserWebSocket('ws://example.com/chat?token=x', [], {
       transport: server.factory,
       pingIntervalMs: 1,
     });
@@ -84,15 +107,25 @@ describe('without a logger', () => {
     await new Promise((resolve) => setTimeout(resolve, 10));
     ws.close(1000);
     await new Promise((resolve) => ws.addEventListener('close', resolve));
+    expect(vi.mocked(connectionLogging.applyLogging)).toHaveBeenCalled();
     expect(formattingCalls()).toBe(0);
   });
 
-  test('(the spies work: with a logger, they are called)', () => {
+  test('(the spies work: with a logger, they are called)', async () => {
     const lines: string[] = [];
     session({ debug: (line) => lines.push(line) });
-    expect(vi.mocked(logging.describeFrame)).toHaveBeenCalled();
-    expect(vi.mocked(logging.logRequest)).toHaveBeenCalled();
+    expect(vi.mocked(logging.ProtocolLogger.prototype.frame)).toHaveBeenCalled();
     expect(formattingCalls()).toBeGreaterThan(0);
     expect(lines.length).toBeGreaterThan(0);
+    const server = memoryServer();
+    const ws = new BrowserWebSocket('ws://example.com/', [], {
+      transport: server.factory,
+      logger: { debug: (line) => lines.push(line) },
+    });
+    await new Promise((resolve) => ws.addEventListener('open', resolve));
+    ws.close();
+    await new Promise((resolve) => ws.addEventListener('close', resolve));
+    expect(vi.mocked(connectionLogging.ConnectionLogger.prototype.transport)).toHaveBeenCalled();
+    expect(vi.mocked(connectionLogging.ConnectionLogger.prototype.outcome)).toHaveBeenCalled();
   });
 });

@@ -413,3 +413,27 @@ describe('a client and a server log what they do, in order', () => {
     ]);
   });
 });
+
+describe('the public Protocol', () => {
+  test('takes a logger, and instanceof holds for every protocol', async () => {
+    const { Protocol } = await import('./index.js');
+    const lines: string[] = [];
+    const protocol = new Protocol('server', { logger: { debug: (m) => lines.push(m) } });
+    protocol.receiveEof();
+    expect(lines).toEqual([
+      '= connection is OPEN',
+      '< EOF',
+      '! failing connection with code 1006: unexpected end of stream',
+      '= connection is CLOSING',
+      '> EOF',
+      '= connection is CLOSED',
+    ]);
+    expect(protocol).toBeInstanceOf(Protocol);
+    expect(new ServerProtocol()).toBeInstanceOf(Protocol);
+    expect(new ClientProtocol('ws://example.com/')).toBeInstanceOf(Protocol);
+    class Mine extends Protocol {}
+    expect(new Mine('client')).toBeInstanceOf(Mine);
+    expect(protocol).not.toBeInstanceOf(Mine);
+    expect(() => new Protocol('client', { logger: {} as Logger })).toThrow(TypeError);
+  });
+});

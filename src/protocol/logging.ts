@@ -9,9 +9,13 @@
  * - `!` a failure and why (`! failing connection with code 1002: ...`);
  * - `%` keepalive, `-` a timeout, `x` the transport (connection driver).
  *
- * Nothing here runs unless a logger was given: callers hold a `Log` or
- * `undefined` and call it as `log?.(...)`, which evaluates no argument (so
- * builds no string) when there is none.
+ * Nothing here runs unless a logger was given: the core and the driver hold
+ * a `ProtocolLog` (log-hooks.ts) or `undefined` and call it as
+ * `log?.frame('>', frame)`, which evaluates no argument when there is none.
+ * They never reference this module: only the public classes
+ * (`ClientProtocol`, `ServerProtocol`, `Protocol`) and the entry points'
+ * option transforms create a log, so bundles without them (`polysocket/lite`)
+ * leave the formatting and its strings out.
  *
  * What the peer controls (payloads, close reasons) is quoted with control
  * characters escaped, so that it cannot forge log lines; credentials in
@@ -22,22 +26,13 @@ import { parseClose } from './close.js';
 import { type Frame, Opcode } from './frames.js';
 import { CREDENTIAL_HEADERS, type Headers } from './headers.js';
 import type { Request, Response } from './http11.js';
+import { type Direction, LOG, type Logger, type ProtocolLog, preparedLog } from './log-hooks.js';
 import { decodeUtf8 } from './platform.js';
+import type { ProtocolOptions, State } from './protocol.js';
 import { redactUserInfo } from './uri.js';
 import { isValidUtf8 } from './utf8.js';
 
-/**
- * Where debug lines go. Structural, and a subset of `console`, so
- * `logger: console` works; so does a `pino` or `winston` logger, or
- * `{ debug: (line) => lines.push(line) }`. Failures go to `warn` and
- * internal errors to `error` when the logger has them, else to `debug`.
- * A logger that throws is ignored: logging never breaks a connection.
- */
-export interface Logger {
-  debug(message: string): void;
-  warn?(message: string): void;
-  error?(message: string): void;
-}
+export type { Logger, ProtocolLog } from './log-hooks.js';
 
 /** A logger bound for use: call it with a line, and the level if not debug. */
 export type Log = (message: string, level?: 'warn' | 'error') => void;
@@ -60,6 +55,88 @@ export function createLog(logger: Logger | null | undefined): Log | undefined {
       // A logger's failure must not become the connection's.
     }
   };
+}
+
+/**
+ * The core's log: formats its events (see log-hooks.ts) into lines for
+ * `logger`. The connection driver's log extends it (connection/logging.ts).
+ */
+export class ProtocolLogger implements ProtocolLog {
+  readonly [LOG]: 'protocol' | 'connection' = 'protocol';
+  /** Writes a line; never throws. */
+  protected readonly write: Log;
+
+  /** @throws TypeError if `logger` has no `debug` method. */
+  constructor(logger: Logger) {
+    this.write = createLog(logger) as Log;
+  }
+
+  debug(message: string): void {
+    this.write(message);
+  }
+
+  warn(message: string): void {
+    this.write(message, 'warn');
+  }
+
+  error(message: string): void {
+    this.write(message, 'error');
+  }
+
+  state(state: State): void {
+    this.write(`= connection is ${STATE_NAMES[state]}`);
+  }
+
+  frame(direction: Direction, f: Frame): void {
+    this.write(`${direction} ${describeFrame(f)}`);
+  }
+
+  head(direction: Direction, head: Request | Response): void {
+    if (head.kind === 'request') logRequest(this.write, direction, head);
+    else logResponse(this.write, direction, head);
+  }
+
+  eof(direction: Direction): void {
+    this.write(`${direction} EOF`);
+  }
+
+  failing(code: number, reason: string): void {
+    this.write(`! failing connection with code ${code}${reason === '' ? '' : `: ${reason}`}`);
+  }
+
+  handshakeError(error: unknown): void {
+    this.write(`! invalid handshake: ${describeError(error)}`);
+  }
+
+  internalError(error: unknown): void {
+    this.write(`! unexpected error: ${describeError(error)}`, 'error');
+  }
+}
+
+/** Indexed by `State`. */
+const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
+
+/**
+ * The core's log for `logger`: `undefined` when there is none, and
+ * `logger` itself when it is prepared already.
+ *
+ * @throws TypeError if `logger` has no `debug` method.
+ */
+export function createProtocolLog(logger: Logger | null | undefined): ProtocolLog | undefined {
+  if (logger === undefined || logger === null) return undefined;
+  return preparedLog(logger) ?? new ProtocolLogger(logger);
+}
+
+/**
+ * `options` with its `logger` prepared for the core, which takes only a
+ * prepared log (see log-hooks.ts): what the public classes pass it.
+ *
+ * @throws TypeError if `logger` has no `debug` method.
+ */
+export function withProtocolLog<O extends ProtocolOptions>(options: O): O {
+  const logger = options.logger;
+  if (logger === undefined || logger === null || preparedLog(logger) !== undefined) return options;
+  return { ...options, logger: new ProtocolLogger(logger) };
 }
 
 /** Longest payload preview, in characters (websockets' `MAX_LOG_SIZE`). */

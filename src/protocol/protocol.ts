@@ -53,7 +53,7 @@ import {
   serializeFrameHeader,
 } from './frames.js';
 import { checkLimit, DEFAULT_PROTOCOL_MAX_MESSAGE_SIZE, MAX_CONTROL_PAYLOAD } from './limits.js';
-import { createLog, describeError, describeFrame, type Log, type Logger } from './logging.js';
+import { type Logger, type ProtocolLog, preparedLog } from './log-hooks.js';
 import { applyMask } from './mask.js';
 import { defaultRandom, type RandomSource } from './platform.js';
 import { Utf8Validator } from './utf8.js';
@@ -112,6 +112,11 @@ export interface ProtocolOptions {
   /**
    * Where to write debug lines: state changes, the handshake heads, frames
    * in summary, failures (see `logging.ts`). `console` will do.
+   *
+   * Only the public classes (`polysocket/protocol`'s `ClientProtocol`,
+   * `ServerProtocol` and `Protocol`) take any `Logger`: they prepare it (a
+   * `ProtocolLog`), and this class logs only to a prepared one, so that the
+   * WHATWG bundles, built on it, leave the formatting out.
    * @defaultValue `null`: no logging, at no cost
    */
   readonly logger?: Logger | null;
@@ -140,8 +145,8 @@ export class Protocol<HandshakeEvent = never> {
   readonly #maxFragmentSize: number | null;
   readonly #random: RandomSource;
   readonly #maskKey = new Uint8Array(4);
-  /** `undefined` unless logging: every use is `this.#log?.(...)`, which then builds nothing. */
-  readonly #log: Log | undefined;
+  /** `undefined` unless logging: every use is `this.#log?.method(...)`, which then evaluates nothing. */
+  readonly #log: ProtocolLog | undefined;
 
   #state: State;
   #reader: Reader;
@@ -194,8 +199,8 @@ export class Protocol<HandshakeEvent = never> {
     this.#maxFragmentSize = options.maxFragmentSize ?? null;
     this.#random = options.random ?? defaultRandom;
     this.#holdErrors = options.holdErrorsBehindMessages ?? false;
-    this.#log = createLog(options.logger);
-    this.#log?.(`= connection is ${stateName(this.#state).toUpperCase()}`);
+    this.#log = preparedLog(options.logger);
+    this.#log?.state(this.#state);
   }
 
   /** Connection state; the values equal `WebSocket.readyState`. */
@@ -284,7 +289,7 @@ export class Protocol<HandshakeEvent = never> {
    */
   receiveEof(): void {
     if (this.#eofReceived) return;
-    this.#log?.('< EOF');
+    this.#log?.eof('<');
     this.#eofReceived = true;
     this.#run();
   }
@@ -458,7 +463,7 @@ export class Protocol<HandshakeEvent = never> {
    * @param reason - Truncated to 123 bytes of UTF-8 on a code-point boundary.
    */
   fail(code: number, reason = ''): void {
-    this.#log?.(`! failing connection with code ${code}${reason === '' ? '' : `: ${reason}`}`);
+    this.#log?.failing(code, reason);
     // 7.1.7: "If _The WebSocket Connection is Established_ prior to the point
     // where the endpoint is required to _Fail the WebSocket Connection_, the
     // endpoint SHOULD send a Close frame with an appropriate status code
@@ -535,7 +540,7 @@ export class Protocol<HandshakeEvent = never> {
 
   /** The handshake failed: record why, half-close, and discard input until EOF. */
   protected failHandshake(error: InvalidHandshakeError): void {
-    this.#log?.(`! invalid handshake: ${describeError(error)}`);
+    this.#log?.handshakeError(error);
     this.#handshakeError ??= error;
     if (!this.#eofSent) this.#sendEof();
     this.#startDiscarding();
@@ -547,7 +552,7 @@ export class Protocol<HandshakeEvent = never> {
   }
 
   /** Where subclasses log the handshake; `undefined` unless logging. */
-  protected get log(): Log | undefined {
+  protected get log(): ProtocolLog | undefined {
     return this.#log;
   }
 
@@ -568,7 +573,7 @@ export class Protocol<HandshakeEvent = never> {
 
   #setState(state: State): void {
     this.#state = state;
-    this.#log?.(`= connection is ${stateName(state).toUpperCase()}`);
+    this.#log?.state(state);
   }
 
   #startDiscarding(): void {
@@ -610,7 +615,7 @@ export class Protocol<HandshakeEvent = never> {
       this.fail(ABNORMAL_CLOSURE, error.message);
     } else {
       // Don't leak details of unexpected errors to the peer.
-      this.#log?.(`! unexpected error: ${describeError(error)}`, 'error');
+      this.#log?.internalError(error);
       this.fail(INTERNAL_ERROR);
     }
   }
@@ -669,7 +674,7 @@ export class Protocol<HandshakeEvent = never> {
   }
 
   #recvFrame(received: Frame): void {
-    this.#log?.(`< ${describeFrame(received)}`);
+    this.#log?.frame('<', received);
     switch (received.opcode) {
       case Opcode.TEXT:
       case Opcode.BINARY:
@@ -732,7 +737,7 @@ export class Protocol<HandshakeEvent = never> {
   }
 
   #sendFrame(outgoing: Frame): void {
-    this.#log?.(`> ${describeFrame(outgoing)}`);
+    this.#log?.frame('>', outgoing);
     let encoded = outgoing;
     if (!isControl(outgoing.opcode)) {
       for (const extension of this.#extensions) encoded = extension.encode(encoded);
@@ -751,7 +756,7 @@ export class Protocol<HandshakeEvent = never> {
   }
 
   #sendEof(): void {
-    this.#log?.('> EOF');
+    this.#log?.eof('>');
     this.#eofSent = true;
     this.#writes.push(SEND_EOF);
   }

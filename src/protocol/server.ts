@@ -35,7 +35,7 @@ import {
   serializeResponse,
 } from './http11.js';
 import { checkLimit, MAX_EARLY_DATA } from './limits.js';
-import { logRequest, logResponse } from './logging.js';
+import { withProtocolLog } from './logging.js';
 import { encodeUtf8 } from './platform.js';
 import { Protocol, type ProtocolOptions, State } from './protocol.js';
 
@@ -122,7 +122,7 @@ export class ServerProtocol extends Protocol<Request> {
    * @throws RangeError if a limit is not a non-negative integer or `null`.
    */
   constructor(options: ServerProtocolOptions = {}) {
-    super('server', { ...options, state: options.state ?? State.CONNECTING });
+    super('server', withProtocolLog({ ...options, state: options.state ?? State.CONNECTING }));
     checkLimit('maxEarlyData', options.maxEarlyData);
     this.#earlyDataLimit = options.maxEarlyData === undefined ? MAX_EARLY_DATA : options.maxEarlyData;
     this.#origins = options.origins ?? null;
@@ -208,7 +208,7 @@ export class ServerProtocol extends Protocol<Request> {
       throw new InvalidStateError('response already sent');
     this.#responseSent = true;
     this.pushWrite(serializeResponse(res));
-    if (this.log !== undefined) logResponse(this.log, '>', res);
+    this.log?.head('>', res);
     if (res.status === 101 && this.handshakeError === null) {
       this.openConnection(this.#pendingExtensions);
       // Early data was dropped: what the client sent can't be parsed. RFC
@@ -244,11 +244,11 @@ export class ServerProtocol extends Protocol<Request> {
       this.#responseSent = true;
       const res = this.#errorResponse(error);
       this.pushWrite(serializeResponse(res));
-      if (this.log !== undefined) logResponse(this.log, '>', res);
+      this.log?.head('>', res);
       throw error;
     }
     if (req === null) return false;
-    if (this.log !== undefined) logRequest(this.log, '<', req);
+    this.log?.head('<', req);
     this.pushEvent(req);
     this.startFrames();
     return true;
