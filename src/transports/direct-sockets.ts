@@ -34,12 +34,22 @@
  *   not fit waits for the network service, which Chromium reports in a
  *   later task), so such a write that resolves within its own task is
  *   written again, after a pause, until it is taken: no byte of a write
- *   larger than 64 KiB is ever lost, and bulk sending (a backlog of 64 KiB
- *   or more, which is when the pipe fills) only makes such writes. Their
- *   ends are kept off multiples of 64 KiB. A write of at most 64 KiB gives
- *   no such sign; it is lost only if the pipe was exactly full when it
- *   started, which takes a peer that stopped reading while the page sends
- *   small messages one at a time: that case is not covered.
+ *   larger than 64 KiB is lost, and bulk sending (a backlog of more than
+ *   64 KiB, which is when the pipe fills) only makes such writes. Their ends
+ *   are kept off multiples of 64 KiB. A write of at most 64 KiB gives no
+ *   such sign, so it never starts while the pipe may be full: the transport
+ *   counts what it wrote since it last took the pipe to be empty (nothing
+ *   written for {@link DIRECT_SOCKETS_DRAIN_MS}), and holds the write back
+ *   until then once that reaches 64 KiB, unless the backlog grows into a
+ *   larger write first. Not covered: a peer that keeps the network service
+ *   from reading for longer than that (it stopped reading and TCP pushes
+ *   back) while the page sends small messages one at a time.
+ *
+ *   The detection takes the pipe to hold 64 KiB
+ *   ({@link DIRECT_SOCKETS_PIPE_SIZE}), as in Chromium 150: with a larger
+ *   pipe, a write that fits would be written twice. The e2e tests keep a
+ *   control that shows the bug with a raw `TCPSocket`, and
+ *   `e2e/browser/probes/direct-sockets-stall.ts` re-measures it.
  *
  * The streams themselves are driven by {@link StreamsTransport}.
  */
