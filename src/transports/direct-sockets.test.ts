@@ -4,6 +4,7 @@ import { recordEvents } from '../testing/memory-transport.js';
 import { WebSocket } from '../websocket.js';
 import {
   DIRECT_SOCKETS_DRAIN_MS,
+  DIRECT_SOCKETS_MAX_DRAIN_MS,
   DIRECT_SOCKETS_MAX_WRITE_SIZE,
   DIRECT_SOCKETS_PIPE_SIZE,
   DirectSocketsTransport,
@@ -242,6 +243,31 @@ describe('DirectSocketsTransport over a fake TCPSocket', () => {
     await peers[0]!.waitEof();
     expect(peers[0]!.droppedBytes).toBe(0);
     expect(sameBytes(peers[0]!.receivedAll(), pattern(4 * 65_536 + 64_000))).toBe(true);
+  });
+
+  test('a pipe that drains slowly gives held-back writes more time, within bounds', async () => {
+    const { TCPSocket, peers } = fakeDirectSockets({ dropWhenFull: true });
+    const transport = new DirectSocketsTransport(target(), { TCPSocket });
+    await once(transport, 'open');
+    expect(transport.drainMs).toBe(DIRECT_SOCKETS_DRAIN_MS);
+    // 196608 bytes through a pipe the peer stops draining for 300 ms: at
+    // least 131072 went through in that time, 150 ms or more per 64 KiB.
+    peers[0]!.pause();
+    const written = transport.write(pattern(196_608 + 1));
+    setTimeout(() => peers[0]!.resume(), 300);
+    await written;
+    expect(transport.drainMs).toBeGreaterThanOrEqual(2 * 150 - 10);
+    expect(transport.drainMs).toBeLessThanOrEqual(DIRECT_SOCKETS_MAX_DRAIN_MS);
+    const started = Date.now();
+    await transport.write(pattern(65_536, 196_609)); // may fill the pipe: the next one waits
+    await transport.write(pattern(10, 262_145));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(DIRECT_SOCKETS_DRAIN_MS);
+    const closed = once(transport, 'close');
+    await transport.end();
+    await closed;
+    await peers[0]!.waitEof();
+    expect(peers[0]!.droppedBytes).toBe(0);
+    expect(sameBytes(peers[0]!.receivedAll(), pattern(262_155))).toBe(true);
   });
 
   test('a peer that stops reading: writes wait, nothing is lost, the retries are bounded by the pause', async () => {

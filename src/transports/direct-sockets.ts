@@ -39,11 +39,14 @@
  *   are kept off multiples of 64 KiB. A write of at most 64 KiB gives no
  *   such sign, so it never starts while the pipe may be full: the transport
  *   counts what it wrote since it last took the pipe to be empty (nothing
- *   written for {@link DIRECT_SOCKETS_DRAIN_MS}), and holds the write back
- *   until then once that reaches 64 KiB, unless the backlog grows into a
- *   larger write first. Not covered: a peer that keeps the network service
- *   from reading for longer than that (it stopped reading and TCP pushes
- *   back) while the page sends small messages one at a time.
+ *   written for {@link DIRECT_SOCKETS_DRAIN_MS}, 100 ms, or longer where
+ *   larger writes showed a slow drain), and holds the write back until
+ *   then once that reaches 64 KiB, unless the backlog grows into a larger
+ *   write first. Not covered: a network service kept from reading for
+ *   longer than that (a peer that stopped reading, so that TCP pushes back,
+ *   or a starved machine) while the page sends small messages one at a
+ *   time (with 50 ms instead of 100, the e2e test once lost such a write on
+ *   2 cores under a load average near 18).
  *
  *   The detection takes the pipe to hold 64 KiB
  *   ({@link DIRECT_SOCKETS_PIPE_SIZE}), as in Chromium 150: with a larger
@@ -163,11 +166,17 @@ interface QueuedChunk {
 }
 
 /**
- * How long the network service is given to drain the pipe: after this long
- * without a write, the pipe is taken to be empty. Under TCP backpressure it
- * may not be; see the module documentation. @internal
+ * How long the network service is given at least to drain the pipe: after
+ * this long without a write, the pipe is taken to be empty. A connection
+ * whose writes larger than the pipe show a slower drain gives it twice the
+ * time they took per 64 KiB, up to {@link DIRECT_SOCKETS_MAX_DRAIN_MS}.
+ * Under TCP backpressure even that may be short; see the module
+ * documentation. @internal
  */
-export const DIRECT_SOCKETS_DRAIN_MS = 50;
+export const DIRECT_SOCKETS_DRAIN_MS = 100;
+
+/** The most time the pipe is given to drain. @internal */
+export const DIRECT_SOCKETS_MAX_DRAIN_MS = 1000;
 
 const now: () => number =
   typeof performance !== 'undefined' && typeof performance.now === 'function'
@@ -276,10 +285,17 @@ export class DirectSocketsTransport extends StreamsTransport {
   #mayHold = 0;
   /** When the last write to the socket settled (`performance.now()` or `Date.now()` time). */
   #lastWriteAt = Number.NEGATIVE_INFINITY;
+  /** How long the pipe is given to drain on this connection (see DIRECT_SOCKETS_DRAIN_MS). */
+  #drainMs = DIRECT_SOCKETS_DRAIN_MS;
   /** Wakes a pump that holds back a small write, once the backlog allows a large one (or on close). */
   #wake: (() => void) | null = null;
   /** Writes that were lost in the pipe and written again (for tests and diagnostics). @internal */
   rewrites = 0;
+
+  /** How long the pipe is given to drain on this connection, in ms (for tests and diagnostics). @internal */
+  get drainMs(): number {
+    return this.#drainMs;
+  }
 
   /**
    * Start connecting to `target`.
@@ -345,15 +361,16 @@ export class DirectSocketsTransport extends StreamsTransport {
           // A write the pipe can hold gives no sign when it is lost, so it
           // must not start while the pipe may be full.
           const idle = now() - this.#lastWriteAt;
-          if (idle >= DIRECT_SOCKETS_DRAIN_MS) this.#mayHold = 0;
+          if (idle >= this.#drainMs) this.#mayHold = 0;
           if (this.#mayHold >= DIRECT_SOCKETS_PIPE_SIZE) {
             // Hold it until the pipe has had time to drain, or until the
             // backlog makes a write larger than the pipe.
-            await this.#hold(DIRECT_SOCKETS_DRAIN_MS - idle);
+            await this.#hold(this.#drainMs - idle);
             continue;
           }
         }
         const { bytes, completed } = this.#take(size);
+        const startedAt = now();
         let took: 'within-task' | 'waited' = 'within-task';
         try {
           if (size > 0) took = await this.#writeWhole(bytes);
@@ -363,6 +380,16 @@ export class DirectSocketsTransport extends StreamsTransport {
         }
         this.#offset += size;
         this.#lastWriteAt = now();
+        if (took === 'waited' && size > DIRECT_SOCKETS_PIPE_SIZE) {
+          // At least size - 64 KiB went through the pipe meanwhile: how
+          // fast this connection drains it, pauses included.
+          const msPerPipe =
+            ((this.#lastWriteAt - startedAt) * DIRECT_SOCKETS_PIPE_SIZE) / (size - DIRECT_SOCKETS_PIPE_SIZE);
+          this.#drainMs = Math.min(
+            Math.max(2 * msPerPipe, DIRECT_SOCKETS_DRAIN_MS),
+            DIRECT_SOCKETS_MAX_DRAIN_MS,
+          );
+        }
         // A write that had to wait, or one larger than the pipe, may have
         // left the pipe full: unknown.
         this.#mayHold =
