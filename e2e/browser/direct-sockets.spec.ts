@@ -336,6 +336,9 @@ test.describe('WebSocket over Direct Sockets in an Isolated Web App', () => {
     for (let k = 0; k < 64; k++) plan.push(2 ** (6 + (k % 11)));
     for (let k = 0; k < 16; k++) plan.push(60_000, 5536, 'tick', 32_769, 32_767);
     for (let k = 0; k < 8; k++) plan.push(131_072, 'tick', 65_536, 'tick');
+    // 65536 bytes fill the pipe to the byte; a larger write right after
+    // often finds it full: Chromium drops it and the transport writes it again.
+    for (let k = 0; k < 8; k++) plan.push(65_536, 'tick', 100_000, 'tick');
     const total = plan.reduce<number>((sum, step) => sum + (step === 'tick' ? 0 : step), 0);
     for (const pauseMs of [0, 1500]) {
       const delivered = sink!.next(total, pauseMs);
@@ -371,7 +374,10 @@ test.describe('WebSocket over Direct Sockets in an Isolated Web App', () => {
       );
       const result = await delivered;
       expect({ pauseMs, ...result }).toEqual({ pauseMs, received: total, badAt: -1 });
-      expect(written.rewrites).toBeGreaterThanOrEqual(0);
+      // How often Chromium dropped a write depends on timing: reported, not asserted.
+      test
+        .info()
+        .annotations.push({ type: 'rewrites', description: `pause ${pauseMs} ms: ${written.rewrites}` });
     }
   });
 });

@@ -131,10 +131,11 @@ export const DIRECT_SOCKETS_PIPE_SIZE = 65_536;
 /**
  * The size of the next write to the socket, given the stream offset of its
  * first byte and the bytes queued: everything queued up to `max`, except
- * that a write larger than the pipe never ends on a multiple of the pipe's
- * size (where the network service's read stops, leaving the pipe full most
- * often). Writes of at most the pipe's size are left alone: they could only
- * be shifted, not made safe.
+ * that a write larger than the pipe does not end on a multiple of the
+ * pipe's size (where the network service's read stops, leaving the pipe
+ * full most often) unless all that is queued is 65537 bytes ending there.
+ * Writes of at most the pipe's size are left alone: they could only be
+ * shifted, not made safe.
  * @internal
  */
 export function directSocketsWriteSize(
@@ -145,7 +146,7 @@ export function directSocketsWriteSize(
   const size = Math.min(queued, max);
   if (size <= DIRECT_SOCKETS_PIPE_SIZE || (offset + size) % DIRECT_SOCKETS_PIPE_SIZE !== 0) return size;
   // One byte less stays above the pipe's size unless size is 65537; then
-  // take a byte more if there is one (max >= 65537 + 1 is not guaranteed).
+  // one byte more, if there is one.
   if (size - 1 > DIRECT_SOCKETS_PIPE_SIZE) return size - 1;
   return queued > size ? size + 1 : size;
 }
