@@ -1,6 +1,6 @@
 /**
  * A fake Direct Sockets `TCPSocket` for tests, built from web streams, with
- * the behaviour recorded in a real Chromium 156 Isolated Web App:
+ * the behaviour recorded in a real Chromium 150 Isolated Web App:
  *
  * - `opened` resolves with `{readable, writable, ...}` a task later, or
  *   rejects with a `NetworkError` DOMException when the target refuses
@@ -8,9 +8,13 @@
  * - `writable.close()` sends no FIN while the readable is open: the peer
  *   sees end-of-stream only once both streams are closed;
  * - `close()` rejects while either stream is locked;
- * - optionally, the write-size stall: once writes whose sizes divide 64 KiB
- *   carry the stream past its first 64 KiB, they still resolve but their
- *   bytes are dropped (what Chromium 156 was seen to do; not a model of the cause).
+ * - the data pipe behind the writable: 64 KiB that a "network service"
+ *   drains a task later, one read up to the ring's end at a time, and not
+ *   at all while the peer is paused. A write that fits resolves within its
+ *   task; one that doesn't waits for room and resolves in a later task;
+ *   optionally ({@link FakeDirectSocketsOptions.dropWhenFull}), one that
+ *   starts while the pipe is full resolves at once and its bytes are
+ *   dropped, as in Chromium 150.
  *
  * The test drives the other end through {@link FakeTcpPeer}.
  */
@@ -32,6 +36,12 @@ export class FakeTcpPeer {
   readonly received: Uint8Array[] = [];
   /** Whether the client's stream ended (the socket closed). */
   eof = false;
+  /** Bytes of writes that started while the pipe was full, dropped (with `dropWhenFull`). */
+  droppedBytes = 0;
+  /** Whether the peer stopped reading: the pipe is not drained. */
+  paused = false;
+  /** @internal Called on resume(). */
+  onResume: (() => void) | null = null;
   /** Called with each chunk the client wrote (after `received` got it). */
   onData: ((chunk: Uint8Array) => void) | null = null;
   /** @internal */
@@ -62,6 +72,17 @@ export class FakeTcpPeer {
   /** Close the server's side (a FIN): the client's readable ends. */
   end(): Promise<void> {
     return this.toClient.close().catch(() => {});
+  }
+
+  /** Stop reading: the client's data stays in the pipe (TCP backpressure). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Read again. */
+  resume(): void {
+    this.paused = false;
+    this.onResume?.();
   }
 
   /** Reset the connection: the client's readable errors. */
@@ -95,8 +116,10 @@ export interface FakeDirectSocketsOptions {
   readonly refuse?: (host: string, port: number) => boolean;
   /** Throw this from the constructor (e.g. a NotAllowedError). */
   readonly throwOnConstruct?: Error;
-  /** Reproduce Chromium 156's write-size stall. @defaultValue `false` */
-  readonly stallBug?: boolean;
+  /** Bytes the data pipe behind the writable holds. @defaultValue `65536` */
+  readonly pipeCapacity?: number;
+  /** A write that starts while the pipe is full resolves at once and is dropped (Chromium 150). @defaultValue `false` */
+  readonly dropWhenFull?: boolean;
   /** Called with each accepted connection (before `opened` resolves). */
   readonly accept?: (peer: FakeTcpPeer) => void;
 }
@@ -170,24 +193,12 @@ export function fakeDirectSockets(options: FakeDirectSocketsOptions = {}): {
         },
       });
 
-      let total = 0;
-      let stalled = false;
+      const pipe = this.#makePipe(peer, options.pipeCapacity ?? 65_536, options.dropWhenFull === true);
       this.#writable = new WritableStream<Uint8Array>({
-        write: async (chunk) => {
+        write: (chunk) => {
           if (!(chunk instanceof Uint8Array)) throw new TypeError('not a BufferSource');
           peer.writeSizes.push(chunk.byteLength);
-          // The copy Chromium makes into its data pipe.
-          const copy = new Uint8Array(chunk);
-          if (
-            options.stallBug === true &&
-            65_536 % copy.byteLength === 0 &&
-            total + copy.byteLength > 65_536
-          ) {
-            stalled = true;
-          }
-          if (stalled) return; // resolves, never delivered
-          total += copy.byteLength;
-          await this.#toPeer?.write(copy);
+          return pipe.write(chunk);
         },
         // No FIN while the readable is open (Chromium, and the spec).
         close: () => this.#writableClosed(),
@@ -218,6 +229,78 @@ export function fakeDirectSockets(options: FakeDirectSocketsOptions = {}): {
       this.#writableClosed();
     }
 
+    /** The pipe model: a ring of `capacity` bytes drained into the peer a task after data arrives. */
+    #makePipe(
+      peer: FakeTcpPeer,
+      capacity: number,
+      dropWhenFull: boolean,
+    ): { write(chunk: Uint8Array): Promise<void> | undefined } {
+      const ring = new Uint8Array(capacity);
+      let used = 0;
+      let readAt = 0;
+      let drainScheduled = false;
+      /** The write waiting for room, if any. */
+      let waiting: (() => void) | null = null;
+      const put = (bytes: Uint8Array): number => {
+        const n = Math.min(bytes.byteLength, capacity - used);
+        const at = (readAt + used) % capacity;
+        const first = Math.min(n, capacity - at);
+        ring.set(bytes.subarray(0, first), at);
+        ring.set(bytes.subarray(first, n), 0);
+        used += n;
+        scheduleDrain();
+        return n;
+      };
+      const scheduleDrain = (): void => {
+        if (drainScheduled || used === 0 || peer.paused) return;
+        drainScheduled = true;
+        setTimeout(drain, 0);
+      };
+      const take = (): Uint8Array => {
+        // One read of the bytes up to the ring's end, as the network service does.
+        const n = Math.min(used, capacity - readAt);
+        const out = ring.slice(readAt, readAt + n);
+        readAt = (readAt + n) % capacity;
+        used -= n;
+        return out;
+      };
+      const drain = (): void => {
+        drainScheduled = false;
+        if (peer.paused || used === 0) return;
+        void this.#toPeer?.write(take());
+        // Room again: the waiting write goes on in a later task.
+        const resume = waiting;
+        waiting = null;
+        if (resume !== null) setTimeout(resume, 0);
+        scheduleDrain();
+      };
+      peer.onResume = scheduleDrain;
+      this.#flushPipe = () => {
+        while (used > 0) void this.#toPeer?.write(take());
+      };
+      return {
+        write: (chunk) => {
+          if (used === capacity && dropWhenFull) {
+            peer.droppedBytes += chunk.byteLength;
+            return undefined; // resolves at once; the bytes are gone
+          }
+          let written = put(chunk);
+          if (written === chunk.byteLength) return undefined;
+          return new Promise<void>((resolve) => {
+            const more = (): void => {
+              written += put(chunk.subarray(written));
+              if (written === chunk.byteLength) resolve();
+              else waiting = more;
+            };
+            waiting = more;
+          });
+        },
+      };
+    }
+
+    /** Delivers what is left in the pipe model (on close). */
+    #flushPipe: (() => void) | null = null;
+
     async #pumpToPeer(reader: ReadableStreamDefaultReader<Uint8Array>, peer: FakeTcpPeer): Promise<void> {
       for (;;) {
         const { done, value } = await reader.read().catch(() => ({ done: true as const, value: undefined }));
@@ -240,6 +323,7 @@ export function fakeDirectSockets(options: FakeDirectSocketsOptions = {}): {
     /** Both streams closed: only now does the peer see the FIN. */
     #maybeClosed(): void {
       if (!this.#readableDone || !this.#writableDone) return;
+      this.#flushPipe?.();
       const toPeer = this.#toPeer;
       this.#toPeer = null;
       if (toPeer !== null) void toPeer.close().catch(() => {});

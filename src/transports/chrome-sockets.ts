@@ -1,7 +1,8 @@
 /**
  * A transport over `chrome.sockets.tcp`, the raw TCP API of Chrome Apps
- * (deprecated by Google, still in Chromium 156 for apps loaded with
- * `--load-extension`; also in ChromeOS kiosk apps and NW.js).
+ * (deprecated by Google; Chromium 150 on Linux still runs an MV2 app loaded
+ * with `--load-extension`, and the e2e tests use one; also in ChromeOS
+ * kiosk apps and NW.js).
  *
  * How the API is mapped to the transport contract:
  *

@@ -3,10 +3,13 @@ import { fakeDirectSockets } from '../testing/fake-tcp-socket.js';
 import { recordEvents } from '../testing/memory-transport.js';
 import { WebSocket } from '../websocket.js';
 import {
+  DIRECT_SOCKETS_DRAIN_MS,
+  DIRECT_SOCKETS_MAX_DRAIN_MS,
   DIRECT_SOCKETS_MAX_WRITE_SIZE,
+  DIRECT_SOCKETS_PIPE_SIZE,
   DirectSocketsTransport,
   directSocketsTransport,
-  directSocketsWriteSizes,
+  directSocketsWriteSize,
 } from './direct-sockets.js';
 import type { Transport, TransportTarget } from './transport.js';
 
@@ -26,37 +29,97 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
 }
 
-function divides64KiB(size: number): boolean {
-  return 65_536 % size === 0;
+/** A task later: the fake pipe's network service drains in tasks. */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
-describe('directSocketsWriteSizes', () => {
-  test('sums to the size, never above the cap, never a divisor of 64 KiB (from 8 bytes)', () => {
-    const sizes = [0, 1, 6, 7, 8, 16, 1018, 1024, 4096, 32_768, 59_999, 60_000, 60_001, 61_024, 65_536];
-    for (let i = 0; i < 200; i++) sizes.push(Math.floor(Math.random() * 300_000));
-    for (let k = 3; k <= 22; k++) sizes.push(2 ** k, 2 ** k + 60_000, 60_000 * k + 1024);
-    for (const size of sizes) {
-      const pieces = directSocketsWriteSizes(size);
-      expect(pieces.reduce((a, b) => a + b, 0)).toBe(size);
-      for (const piece of pieces) {
-        expect(piece).toBeGreaterThan(0);
-        expect(piece).toBeLessThanOrEqual(DIRECT_SOCKETS_MAX_WRITE_SIZE);
-        if (size >= 8) expect(divides64KiB(piece), `${size} -> ${pieces}`).toBe(false);
+/** Bytes `start .. start + size` of a pattern that shows any gap or reordering. */
+function pattern(size: number, start = 0): Uint8Array {
+  return Uint8Array.from({ length: size }, (_, i) => (start + i) % 251);
+}
+
+describe('directSocketsWriteSize', () => {
+  test('everything queued, up to the cap', () => {
+    expect(directSocketsWriteSize(0, 6)).toBe(6);
+    expect(directSocketsWriteSize(0, 1000)).toBe(1000);
+    expect(directSocketsWriteSize(0, 65_536)).toBe(65_536); // not above the pipe: left alone
+    expect(directSocketsWriteSize(0, 100_000)).toBe(100_000);
+    expect(directSocketsWriteSize(0, 5_000_000)).toBe(DIRECT_SOCKETS_MAX_WRITE_SIZE);
+  });
+
+  test('a write larger than the pipe never ends on a multiple of 64 KiB', () => {
+    expect(directSocketsWriteSize(0, 131_072)).toBe(131_071);
+    expect(directSocketsWriteSize(60_000, 71_072)).toBe(71_071);
+    expect(directSocketsWriteSize(65_535, 65_537)).toBe(65_537); // 65536 would not be larger than the pipe
+    expect(directSocketsWriteSize(65_535, 65_538, 65_537)).toBe(65_538); // a byte more then
+    expect(directSocketsWriteSize(0, 2 ** 22, 2 ** 20)).toBe(2 ** 20 - 1);
+    for (let i = 0; i < 2000; i++) {
+      const offset = Math.floor(Math.random() * 2 ** 24);
+      const queued = 1 + Math.floor(Math.random() * 3 * 2 ** 20);
+      const max = 65_538 + Math.floor(Math.random() * 2 ** 20);
+      const size = directSocketsWriteSize(offset, queued, max);
+      expect(size).toBeGreaterThan(0);
+      expect(size).toBeLessThanOrEqual(Math.min(queued, max + 1));
+      if (size > DIRECT_SOCKETS_PIPE_SIZE && queued > size) {
+        expect((offset + size) % DIRECT_SOCKETS_PIPE_SIZE, `${offset} ${queued} ${max}`).not.toBe(0);
       }
     }
   });
 
-  test('small writes and ordinary sizes stay whole', () => {
-    expect(directSocketsWriteSizes(6)).toEqual([6]);
-    expect(directSocketsWriteSizes(1000)).toEqual([1000]);
-    expect(directSocketsWriteSizes(1024)).toEqual([513, 511]);
-    expect(directSocketsWriteSizes(120_000)).toEqual([60_000, 60_000]);
+  test('maxWriteSize must be larger than the pipe, so that a lost write shows', () => {
+    expect(() => new DirectSocketsTransport(target(), { maxWriteSize: 60_000 })).toThrow(RangeError);
+    expect(() => new DirectSocketsTransport(target(), { maxWriteSize: 65_537 })).toThrow(RangeError);
+    expect(() => new DirectSocketsTransport(target(), { maxWriteSize: 1.5e6 + 0.5 })).toThrow(RangeError);
+  });
+});
+
+describe('the fake pipe reproduces Chromium 150 (raw writer, no transport)', () => {
+  async function rawWriter(options: { pause?: boolean } = {}) {
+    const { TCPSocket, peers } = fakeDirectSockets({ dropWhenFull: true });
+    const socket = new TCPSocket('127.0.0.1', 1);
+    const { writable } = await socket.opened;
+    if (options.pause === true) peers[0]!.pause();
+    return { writer: writable.getWriter(), peer: peers[0]! };
+  }
+
+  test('a write that starts while the pipe is full resolves and is dropped', async () => {
+    const { writer, peer } = await rawWriter();
+    await writer.write(pattern(65_536)); // fills the pipe to the byte
+    await writer.write(pattern(1000, 65_536)); // the network service has not read yet
+    await nextTask();
+    await nextTask();
+    expect(peer.receivedBytes).toBe(65_536);
+    expect(peer.droppedBytes).toBe(1000);
   });
 
-  test('rejects a cap that would itself stall', () => {
-    expect(() => directSocketsWriteSizes(10, 65_536)).toThrow(RangeError);
-    expect(() => directSocketsWriteSizes(10, 4)).toThrow(RangeError);
-    expect(() => new DirectSocketsTransport(target(), { maxWriteSize: 32_768 })).toThrow(RangeError);
+  test('awaiting each write does not help: 60000 + 5536 pairs lose data', async () => {
+    const { writer, peer } = await rawWriter();
+    for (let i = 0; i < 8; i++) {
+      await writer.write(new Uint8Array(60_000));
+      await writer.write(new Uint8Array(5536));
+    }
+    await nextTask();
+    expect(peer.droppedBytes).toBeGreaterThan(0);
+    expect(peer.receivedBytes).toBeLessThan(8 * 65_536);
+  });
+
+  test('with room in the pipe, a larger write waits and resolves in a later task; once drained, writes go through', async () => {
+    const { writer, peer } = await rawWriter();
+    let settled = false;
+    const big = writer.write(pattern(100_000)).then(() => {
+      settled = true;
+    });
+    for (let i = 0; i < 50; i++) await undefined;
+    expect(settled).toBe(false);
+    await big;
+    await writer.write(pattern(31_072, 100_000)); // ends at 131072, a read boundary: full again
+    await nextTask();
+    await nextTask();
+    await writer.write(pattern(1000, 131_072)); // drained meanwhile: fine
+    for (let i = 0; i < 5; i++) await nextTask();
+    expect(peer.droppedBytes).toBe(0);
+    expect(sameBytes(peer.receivedAll(), pattern(132_072))).toBe(true);
   });
 });
 
@@ -116,41 +179,164 @@ describe('DirectSocketsTransport over a fake TCPSocket', () => {
     expect(td.decode(peers[0]!.receivedAll())).toBe('after FIN');
   });
 
-  test('large writes are cut into pieces that avoid the 64 KiB stall', async () => {
-    // The fake drops data the way Chromium 156 did: a direct 64 KiB writer stalls.
-    const control = fakeDirectSockets({ stallBug: true });
-    const socket = new control.TCPSocket('127.0.0.1', 1);
-    const { writable, readable } = await socket.opened;
-    const writer = writable.getWriter();
-    for (let i = 0; i < 16; i++) await writer.write(new Uint8Array(65_536));
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(control.peers[0]!.receivedBytes).toBe(65_536);
-    await writer.abort();
-    await readable.cancel();
-
-    const { TCPSocket, peers } = fakeDirectSockets({ stallBug: true });
+  test('bursts that fill the 64 KiB pipe exactly arrive whole and in order', async () => {
+    const { TCPSocket, peers } = fakeDirectSockets({ dropWhenFull: true });
     const transport = new DirectSocketsTransport(target(), { TCPSocket });
     await once(transport, 'open');
-    const size = 4 * 1024 * 1024;
-    const payload = new Uint8Array(size).map((_, i) => (i * 31) >> 3);
-    // Power-of-two-sized writes of every kind, as a WebSocket could make them.
+    // Sizes that filled the pipe to the byte when written straight to the
+    // socket: frames of 65536 bytes, 60000 + 5536, 32769 + 32767, powers of two.
+    const sizes: number[] = [];
+    for (let i = 0; i < 8; i++) sizes.push(65_536, 60_000, 5536, 32_769, 32_767, 1024, 4096, 16_384);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const payload = pattern(total);
     const writes: Promise<void>[] = [];
-    for (let offset = 0, k = 0; offset < size; k++) {
-      const length = Math.min(2 ** (10 + (k % 7)), size - offset);
-      writes.push(transport.write(payload.subarray(offset, offset + length)));
-      offset += length;
+    let offset = 0;
+    for (const [i, size] of sizes.entries()) {
+      writes.push(transport.write(payload.subarray(offset, offset + size)));
+      offset += size;
+      // Some in the same run of code, some a task apart.
+      if (i % 5 === 4) await nextTask();
     }
     await Promise.all(writes);
     const closed = once(transport, 'close');
     await transport.end();
     await closed;
     await peers[0]!.waitEof();
-    expect(peers[0]!.receivedBytes).toBe(size);
+    expect(peers[0]!.droppedBytes).toBe(0);
+    expect(peers[0]!.receivedBytes).toBe(total);
     expect(sameBytes(peers[0]!.receivedAll(), payload)).toBe(true);
-    for (const piece of peers[0]!.writeSizes) {
-      expect(piece).toBeLessThanOrEqual(60_000);
-      expect(divides64KiB(piece)).toBe(false);
+  });
+
+  test('a write larger than the pipe that starts while it is full is detected and written again', async () => {
+    const { TCPSocket, peers } = fakeDirectSockets({ dropWhenFull: true });
+    const transport = new DirectSocketsTransport(target(), { TCPSocket });
+    await once(transport, 'open');
+    // 65536 bytes fill the empty pipe to the byte and resolve within the
+    // task; the next write starts before the network service read anything.
+    await transport.write(pattern(65_536));
+    const second = transport.write(pattern(100_000, 65_536));
+    await second;
+    expect(peers[0]!.droppedBytes).toBeGreaterThanOrEqual(100_000); // Chromium dropped it...
+    expect(transport.rewrites).toBeGreaterThanOrEqual(1); // ...and it was written again
+    const closed = once(transport, 'close');
+    await transport.end();
+    await closed;
+    await peers[0]!.waitEof();
+    expect(sameBytes(peers[0]!.receivedAll(), pattern(165_536))).toBe(true);
+  });
+
+  test('writes of at most 64 KiB one at a time: none starts while the pipe may be full', async () => {
+    const { TCPSocket, peers } = fakeDirectSockets({ dropWhenFull: true });
+    const transport = new DirectSocketsTransport(target(), { TCPSocket });
+    await once(transport, 'open');
+    // Each write awaited before the next, as a sender that waits for
+    // bufferedAmount to drop to 0 makes them: 65536 bytes fill the pipe to
+    // the byte and resolve at once, so the next one is held back until the
+    // pipe has had time to drain (DIRECT_SOCKETS_DRAIN_MS), not lost.
+    const started = Date.now();
+    for (let i = 0; i < 4; i++) await transport.write(pattern(65_536, i * 65_536));
+    for (let i = 0; i < 64; i++) await transport.write(pattern(1000, 4 * 65_536 + i * 1000));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3 * DIRECT_SOCKETS_DRAIN_MS);
+    const closed = once(transport, 'close');
+    await transport.end();
+    await closed;
+    await peers[0]!.waitEof();
+    expect(peers[0]!.droppedBytes).toBe(0);
+    expect(sameBytes(peers[0]!.receivedAll(), pattern(4 * 65_536 + 64_000))).toBe(true);
+  });
+
+  test('a pipe that drains slowly gives held-back writes more time, within bounds', async () => {
+    const { TCPSocket, peers } = fakeDirectSockets({ dropWhenFull: true });
+    const transport = new DirectSocketsTransport(target(), { TCPSocket });
+    await once(transport, 'open');
+    expect(transport.drainMs).toBe(DIRECT_SOCKETS_DRAIN_MS);
+    // 196608 bytes through a pipe the peer stops draining for 300 ms: at
+    // least 131072 went through in that time, 150 ms or more per 64 KiB.
+    peers[0]!.pause();
+    const written = transport.write(pattern(196_608 + 1));
+    setTimeout(() => peers[0]!.resume(), 300);
+    await written;
+    expect(transport.drainMs).toBeGreaterThanOrEqual(2 * 150 - 10);
+    expect(transport.drainMs).toBeLessThanOrEqual(DIRECT_SOCKETS_MAX_DRAIN_MS);
+    const started = Date.now();
+    await transport.write(pattern(65_536, 196_609)); // may fill the pipe: the next one waits
+    await transport.write(pattern(10, 262_145));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(DIRECT_SOCKETS_DRAIN_MS);
+    const closed = once(transport, 'close');
+    await transport.end();
+    await closed;
+    await peers[0]!.waitEof();
+    expect(peers[0]!.droppedBytes).toBe(0);
+    expect(sameBytes(peers[0]!.receivedAll(), pattern(262_155))).toBe(true);
+  });
+
+  test('a peer that stops reading: writes wait, nothing is lost, the retries are bounded by the pause', async () => {
+    const { TCPSocket, peers } = fakeDirectSockets({ dropWhenFull: true });
+    const transport = new DirectSocketsTransport(target(), { TCPSocket });
+    await once(transport, 'open');
+    const peer = peers[0]!;
+    peer.pause();
+    const total = 3 * 2 ** 20 + 5;
+    const payload = pattern(total);
+    const writes: Promise<void>[] = [];
+    // Frames of every size, queued while nothing drains.
+    for (let offset = 0, k = 0; offset < total; k++) {
+      const size = Math.min(2 ** (8 + (k % 10)) + (k % 3) - 1, total - offset);
+      writes.push(transport.write(payload.subarray(offset, offset + size)));
+      offset += size;
     }
+    for (let i = 0; i < 20; i++) await nextTask();
+    expect(peer.receivedBytes).toBe(0);
+    peer.resume();
+    await Promise.all(writes);
+    const closed = once(transport, 'close');
+    await transport.end();
+    await closed;
+    await peer.waitEof();
+    expect(sameBytes(peer.receivedAll(), payload)).toBe(true);
+    // Coalesced: far fewer socket writes than frames, most of them above 64 KiB.
+    expect(peer.writeSizes.length).toBeLessThan(writes.length / 4);
+  });
+
+  test('write promises: in order, zero-length chunks, rejected after end and on destroy', async () => {
+    const { TCPSocket, peers } = fakeDirectSockets({ dropWhenFull: true });
+    const transport = new DirectSocketsTransport(target(), { TCPSocket });
+    await expect(transport.write(te.encode('early'))).rejects.toThrow('write before open');
+    await once(transport, 'open');
+    const order: string[] = [];
+    const a = transport.write(te.encode('a')).then(() => order.push('a'));
+    const empty = transport.write(new Uint8Array(0)).then(() => order.push('empty'));
+    const b = transport.write(pattern(200_000)).then(() => order.push('b'));
+    await Promise.all([a, empty, b]);
+    expect(order).toEqual(['a', 'empty', 'b']);
+    expect(peers[0]!.writeSizes[0]).toBe(200_001); // one coalesced write
+
+    peers[0]!.pause();
+    const stuck = transport.write(pattern(300_000));
+    const queued = transport.write(te.encode('queued'));
+    await nextTask();
+    transport.destroy(new Error('gave up'));
+    await expect(stuck).rejects.toThrow('gave up');
+    await expect(queued).rejects.toThrow();
+
+    const other = new DirectSocketsTransport(target(), { TCPSocket });
+    await once(other, 'open');
+    const ended = other.end();
+    await expect(other.write(te.encode('late'))).rejects.toThrow('write after end');
+    await ended;
+  });
+
+  test('end() called twice waits for the queue both times', async () => {
+    const { TCPSocket, peers } = fakeDirectSockets({ dropWhenFull: true });
+    const transport = new DirectSocketsTransport(target(), { TCPSocket });
+    await once(transport, 'open');
+    const written = transport.write(pattern(500_000));
+    const closed = once(transport, 'close');
+    await Promise.all([transport.end(), transport.end()]);
+    await written;
+    await closed;
+    await peers[0]!.waitEof();
+    expect(sameBytes(peers[0]!.receivedAll(), pattern(500_000))).toBe(true);
   });
 
   test('a refused connection closes with a clear error and never opens', async () => {
@@ -223,11 +409,12 @@ describe('DirectSocketsTransport over a fake TCPSocket', () => {
     await peers[1]!.waitEof();
   });
 
-  test('a WebSocket handshake and echo over the fake socket', async () => {
+  test('a WebSocket handshake and echo over the fake socket, with frames that fill the pipe exactly', async () => {
     // A minimal server side: answer the handshake with the core's server.
     const { ServerProtocol } = await import('../protocol/server.js');
     const { SEND_EOF } = await import('../protocol/protocol.js');
     const { TCPSocket } = fakeDirectSockets({
+      dropWhenFull: true,
       accept: (peer) => {
         const server = new ServerProtocol();
         const flush = (): void => {
@@ -256,6 +443,18 @@ describe('DirectSocketsTransport over a fake TCPSocket', () => {
       ws.onerror = () => reject(new Error('error event'));
     });
     expect(message).toBe('héllo');
+    // Text frames of 65528 bytes: 65536 on the wire with header and mask,
+    // each filling the pipe to the byte.
+    const frames = Array.from({ length: 12 }, (_, i) => String.fromCharCode(97 + i).repeat(65_528));
+    const echoed = new Promise<unknown[]>((resolve) => {
+      const got: unknown[] = [];
+      ws.onmessage = (event) => {
+        got.push(event.data);
+        if (got.length === frames.length) resolve(got);
+      };
+    });
+    for (const frame of frames) ws.send(frame);
+    expect(await echoed).toEqual(frames);
     const closed = new Promise<CloseEvent>((resolve) => {
       ws.onclose = (event) => resolve(event as CloseEvent);
     });

@@ -4,7 +4,7 @@
  *
  * What the API does and does not offer shapes this transport:
  *
- * - **No TLS.** Direct Sockets has plain TCP only (Chromium 156), so `wss:`
+ * - **No TLS.** Direct Sockets has plain TCP only (Chromium 150), so `wss:`
  *   fails at once with a clear error instead of silently sending cleartext.
  * - **No half-close.** `writable.close()` sends no FIN while the readable is
  *   open (the spec: "if readable is active, abort these steps"); the socket
@@ -12,18 +12,47 @@
  *   `end()` flushes what was written, then closes both directions. A
  *   WebSocket client only half-closes after the server's EOF (RFC 6455,
  *   7.1.1: the server closes TCP first), so it loses nothing.
- * - **A write-size stall in Chromium 156.** Sustained writes whose sizes
- *   divide 64 KiB (1 KiB, 4 KiB, ..., 64 KiB) resolve at once but stop being
- *   delivered after the first 64 KiB. Other sizes (1000, 60000, 65537,
- *   random) were fine. Every write is therefore cut into pieces of at most
- *   {@link DirectSocketsOptions.maxWriteSize} (60000) bytes, and a piece
- *   whose size divides 64 KiB is split into two pieces that don't.
- *   Known gap: the e2e probes show the trigger is rather a write that
- *   exactly fills the socket's 64 KiB pipe (raw writes of 60000 + 5536, or
- *   32769 + 32767, stall; 65537-byte writes don't), so a burst of frames
- *   whose serialized size is exactly 65536 bytes can still stall. Not worked
- *   around yet: the pipe's fill level is not observable from JavaScript
- *   (writes resolve at once).
+ * - **Writes into a full pipe are lost (Chromium 150).** The writable feeds
+ *   a 64 KiB data pipe that the network service drains into the socket. A
+ *   `write()` that starts while that pipe is full resolves at once and none
+ *   of its bytes is ever sent; writes after it go through again, so the
+ *   peer sees a gap (or, when every later write also finds the pipe full,
+ *   a stall). A write that starts with room in the pipe is fine, whatever
+ *   its size: what does not fit waits until the network service made room.
+ *   The pipe is full at the start of a write when the previous write filled
+ *   it to the byte (65536 bytes written since the network service last
+ *   read) and the network service has not read since. How soon it reads is
+ *   not observable from JavaScript: awaiting each write, or waiting a task
+ *   or a timer before the next, lost data all the same in the measurements.
+ *   The network service reads up to the pipe's end, so a write ending at a
+ *   stream offset that is a multiple of 64 KiB leaves it full most often
+ *   (sizes dividing 64 KiB, 60000 + 5536, 131072).
+ *
+ *   The workaround: one write at a time, and whatever was queued meanwhile
+ *   is coalesced into the next write. A write larger than the pipe cannot
+ *   complete within the task that started it unless it was lost (what does
+ *   not fit waits for the network service, which Chromium reports in a
+ *   later task), so such a write that resolves within its own task is
+ *   written again, after a pause, until it is taken: no byte of a write
+ *   larger than 64 KiB is lost, and bulk sending (a backlog of more than
+ *   64 KiB, which is when the pipe fills) only makes such writes. Their ends
+ *   are kept off multiples of 64 KiB. A write of at most 64 KiB gives no
+ *   such sign, so it never starts while the pipe may be full: the transport
+ *   counts what it wrote since it last took the pipe to be empty (nothing
+ *   written for {@link DIRECT_SOCKETS_DRAIN_MS}, 100 ms, or longer where
+ *   larger writes showed a slow drain), and holds the write back until
+ *   then once that reaches 64 KiB, unless the backlog grows into a larger
+ *   write first. Not covered: a network service kept from reading for
+ *   longer than that (a peer that stopped reading, so that TCP pushes back,
+ *   or a starved machine) while the page sends small messages one at a
+ *   time (with 50 ms instead of 100, the e2e test once lost such a write on
+ *   2 cores under a load average near 18).
+ *
+ *   The detection takes the pipe to hold 64 KiB
+ *   ({@link DIRECT_SOCKETS_PIPE_SIZE}), as in Chromium 150: with a larger
+ *   pipe, a write that fits would be written twice. The e2e tests keep a
+ *   control that shows the bug with a raw `TCPSocket`, and
+ *   `e2e/browser/probes/direct-sockets-stall.ts` re-measures it.
  *
  * The streams themselves are driven by {@link StreamsTransport}.
  */
@@ -80,10 +109,10 @@ export interface DirectSocketsOptions {
   /** Resolve host names to IPv4 or IPv6 only (`TCPSocketOptions.dnsQueryType`). */
   readonly dnsQueryType?: 'ipv4' | 'ipv6';
   /**
-   * Largest single write to the socket's writable stream. Bigger writes are
-   * cut into pieces; 60000 avoids Chromium 156's stall on sizes that divide
-   * 64 KiB (see the module documentation).
-   * @defaultValue `60000`
+   * Largest single write to the socket's writable stream, in bytes; more
+   * than 64 KiB (the pipe's size), so that a lost write can be detected
+   * (see the module documentation). Bigger backlogs are written in pieces.
+   * @defaultValue `1000000`
    */
   readonly maxWriteSize?: number;
   /**
@@ -94,39 +123,90 @@ export interface DirectSocketsOptions {
 }
 
 /** The default {@link DirectSocketsOptions.maxWriteSize}. */
-export const DIRECT_SOCKETS_MAX_WRITE_SIZE = 60_000;
+export const DIRECT_SOCKETS_MAX_WRITE_SIZE = 1_000_000;
 
-const STALL_PERIOD = 65_536;
+/** Bytes in the data pipe behind a `TCPSocket`'s writable (Chromium 150). @internal */
+export const DIRECT_SOCKETS_PIPE_SIZE = 65_536;
 
 /**
- * The sizes in which to write `size` bytes: none above `max`, none dividing
- * 64 KiB except sizes below 8, which cannot be split into two sizes that
- * don't (WebSocket frames from a client are at least 6 bytes, and such tiny
- * writes are far from the sustained 64 KiB that triggers the stall).
+ * The size of the next write to the socket, given the stream offset of its
+ * first byte and the bytes queued: everything queued up to `max`, except
+ * that a write larger than the pipe does not end on a multiple of the
+ * pipe's size (where the network service's read stops, leaving the pipe
+ * full most often) unless all that is queued is 65537 bytes ending there.
+ * Writes of at most the pipe's size are left alone: they could only be
+ * shifted, not made safe.
  * @internal
  */
-export function directSocketsWriteSizes(size: number, max: number = DIRECT_SOCKETS_MAX_WRITE_SIZE): number[] {
-  if (!Number.isInteger(max) || max < 8 || STALL_PERIOD % max === 0) {
-    throw new RangeError(`maxWriteSize must be an integer >= 8 that does not divide 65536, got ${max}`);
+export function directSocketsWriteSize(
+  offset: number,
+  queued: number,
+  max: number = DIRECT_SOCKETS_MAX_WRITE_SIZE,
+): number {
+  const size = Math.min(queued, max);
+  if (size <= DIRECT_SOCKETS_PIPE_SIZE || (offset + size) % DIRECT_SOCKETS_PIPE_SIZE !== 0) return size;
+  // One byte less stays above the pipe's size unless size is 65537; then
+  // one byte more, if there is one.
+  if (size - 1 > DIRECT_SOCKETS_PIPE_SIZE) return size - 1;
+  return queued > size ? size + 1 : size;
+}
+
+function validateMaxWriteSize(max: number): void {
+  if (!Number.isSafeInteger(max) || max <= DIRECT_SOCKETS_PIPE_SIZE + 1) {
+    throw new RangeError(`maxWriteSize must be an integer above 65537, got ${max}`);
   }
-  const sizes: number[] = [];
-  let rest = size;
-  while (rest > 0) {
-    let piece = Math.min(rest, max);
-    // Don't leave a remainder that is itself a divisor of 64 KiB when a
-    // shorter piece now avoids it (61024 = 59999 + 1025, 60001 = 59992 + 9).
-    const left = rest - piece;
-    if (left > 0 && STALL_PERIOD % left === 0) piece -= left < 8 ? 8 : 1;
-    if (piece >= 8 && STALL_PERIOD % piece === 0) {
-      // A power of two: two halves of odd sizes, neither a divisor.
-      const first = piece / 2 + 1;
-      sizes.push(first, piece - first);
-    } else {
-      sizes.push(piece);
-    }
-    rest -= piece;
-  }
-  return sizes;
+}
+
+/** A chunk given to write(), waiting to be written, with its promise. */
+interface QueuedChunk {
+  readonly chunk: Uint8Array;
+  /** Bytes of `chunk` already handed to the socket. */
+  taken: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * How long the network service is given at least to drain the pipe: after
+ * this long without a write, the pipe is taken to be empty. A connection
+ * whose writes larger than the pipe show a slower drain gives it twice the
+ * time they took per 64 KiB, up to {@link DIRECT_SOCKETS_MAX_DRAIN_MS}.
+ * Under TCP backpressure even that may be short; see the module
+ * documentation. @internal
+ */
+export const DIRECT_SOCKETS_DRAIN_MS = 100;
+
+/** The most time the pipe is given to drain. @internal */
+export const DIRECT_SOCKETS_MAX_DRAIN_MS = 1000;
+
+const now: () => number =
+  typeof performance !== 'undefined' && typeof performance.now === 'function'
+    ? () => performance.now()
+    : () => Date.now();
+
+/** Pauses before writing a lost write again: the network service needs time to drain the pipe. */
+const RETRY_DELAYS_MS = [0, 1, 2, 5, 10, 20];
+
+/** How many microtask turns a synchronously resolved write takes at most to settle (a handful in practice). */
+const SAME_TASK_TURNS = 32;
+
+/**
+ * Whether `promise` settles within the current task: a write Chromium took
+ * whole resolves in microtasks, one that had to wait resolves in a later
+ * task. `'rejected'` if it failed within the task.
+ */
+async function settlesWithinTask(promise: Promise<void>): Promise<'resolved' | 'rejected' | 'pending'> {
+  let state: 'resolved' | 'rejected' | 'pending' = 'pending';
+  promise.then(
+    () => {
+      state = 'resolved';
+    },
+    () => {
+      state = 'rejected';
+    },
+  );
+  for (let turn = 0; turn < SAME_TASK_TURNS && state === 'pending'; turn++) await undefined;
+  return state;
 }
 
 function errorText(error: unknown): string {
@@ -182,11 +262,41 @@ function connect(
 
 /**
  * TCP over Direct Sockets: a {@link StreamsTransport} over the socket's
- * streams, without half-close, with writes cut to dodge the Chromium 156
- * stall; see the module documentation.
+ * streams, without half-close, writing one coalesced write at a time and
+ * writing again a write larger than the pipe that Chromium 150 lost; see
+ * the module documentation.
  */
 export class DirectSocketsTransport extends StreamsTransport {
   readonly #maxWriteSize: number;
+  readonly #queue: QueuedChunk[] = [];
+  #queuedBytes = 0;
+  /** Stream offset of the next byte to be written. */
+  #offset = 0;
+  #pumping = false;
+  #state: 'connecting' | 'open' | 'ending' | 'closed' = 'connecting';
+  /** Resolved whenever the queue is empty and no write is in flight. */
+  #idleWaiters: Array<() => void> = [];
+  /** What end() returns, once called. */
+  #ended: Promise<void> | null = null;
+  /**
+   * Bytes that may still be in the pipe, counting from the last time it was
+   * taken to be empty (nothing written for {@link DIRECT_SOCKETS_DRAIN_MS});
+   * the pipe's size when unknown.
+   */
+  #mayHold = 0;
+  /** When the last write to the socket settled (`performance.now()` or `Date.now()` time). */
+  #lastWriteAt = Number.NEGATIVE_INFINITY;
+  /** How long the pipe is given to drain on this connection (see DIRECT_SOCKETS_DRAIN_MS). */
+  #drainMs = DIRECT_SOCKETS_DRAIN_MS;
+  /** Wakes a pump that holds back a small write, once the backlog allows a large one (or on close). */
+  #wake: (() => void) | null = null;
+  /** Writes that were lost in the pipe and written again (for tests and diagnostics). @internal */
+  rewrites = 0;
+
+  /** How long the pipe is given to drain on this connection, in ms (for tests and diagnostics). @internal */
+  get drainMs(): number {
+    return this.#drainMs;
+  }
 
   /**
    * Start connecting to `target`.
@@ -196,7 +306,7 @@ export class DirectSocketsTransport extends StreamsTransport {
    */
   constructor(target: TransportTarget, options: DirectSocketsOptions = {}) {
     const maxWriteSize = options.maxWriteSize ?? DIRECT_SOCKETS_MAX_WRITE_SIZE;
-    directSocketsWriteSizes(0, maxWriteSize); // validates the option before connecting
+    validateMaxWriteSize(maxWriteSize); // before connecting
     const { socket, opened } = connect(target, options);
     super(opened, {
       supportsHalfClose: false,
@@ -205,20 +315,174 @@ export class DirectSocketsTransport extends StreamsTransport {
       onClose: () => void socket?.close().catch(() => {}),
     });
     this.#maxWriteSize = maxWriteSize;
+    this.once('open', () => {
+      if (this.#state === 'connecting') this.#state = 'open';
+    });
+    this.once('close', (error) => {
+      this.#state = 'closed';
+      this.#rejectQueued(error ?? new Error('transport closed'));
+      this.#wake?.();
+    });
   }
 
   override write(chunk: Uint8Array): Promise<void> {
-    const sizes = directSocketsWriteSizes(chunk.byteLength, this.#maxWriteSize);
-    if (sizes.length <= 1) return super.write(chunk);
-    // Every piece is queued now, in order: the stream keeps that order and a
-    // concurrent write() can't interleave.
-    const writes: Promise<void>[] = [];
-    let offset = 0;
-    for (const size of sizes) {
-      writes.push(super.write(chunk.subarray(offset, offset + size)));
-      offset += size;
+    // Before open and after close, the base class rejects with the reason.
+    if (this.#state === 'connecting' || this.#state === 'closed') return super.write(chunk);
+    if (this.#state === 'ending') return Promise.reject(new Error('write after end'));
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ chunk, taken: 0, resolve, reject });
+      this.#queuedBytes += chunk.byteLength;
+      if (!this.#pumping) void this.#pump();
+      else if (this.#queuedBytes > DIRECT_SOCKETS_PIPE_SIZE) this.#wake?.();
+    });
+  }
+
+  override end(): Promise<void> {
+    if (this.#ended === null) {
+      const flushed =
+        this.#state === 'open' && (this.#pumping || this.#queue.length > 0)
+          ? new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
+          : Promise.resolve();
+      if (this.#state === 'open') this.#state = 'ending';
+      // The queue first: the base class flushes only what it was given.
+      this.#ended = flushed.then(() => super.end());
     }
-    return Promise.all(writes).then(() => {});
+    return this.#ended;
+  }
+
+  /** Write the queue, one coalesced write at a time, until it is empty or the transport closed. */
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    // Chunks written in the same run of code join the first write.
+    await undefined;
+    try {
+      while (this.#queue.length > 0 && this.#state !== 'closed') {
+        const size = directSocketsWriteSize(this.#offset, this.#queuedBytes, this.#maxWriteSize);
+        if (size > 0 && size <= DIRECT_SOCKETS_PIPE_SIZE) {
+          // A write the pipe can hold gives no sign when it is lost, so it
+          // must not start while the pipe may be full.
+          const idle = now() - this.#lastWriteAt;
+          if (idle >= this.#drainMs) this.#mayHold = 0;
+          if (this.#mayHold >= DIRECT_SOCKETS_PIPE_SIZE) {
+            // Hold it until the pipe has had time to drain, or until the
+            // backlog makes a write larger than the pipe.
+            await this.#hold(this.#drainMs - idle);
+            continue;
+          }
+        }
+        const { bytes, completed } = this.#take(size);
+        const startedAt = now();
+        let took: 'within-task' | 'waited' = 'within-task';
+        try {
+          if (size > 0) took = await this.#writeWhole(bytes);
+        } catch (error) {
+          for (const queued of completed) queued.reject(toError(error));
+          throw error;
+        }
+        this.#offset += size;
+        this.#lastWriteAt = now();
+        if (took === 'waited' && size > DIRECT_SOCKETS_PIPE_SIZE) {
+          // At least size - 64 KiB went through the pipe meanwhile: how
+          // fast this connection drains it, pauses included.
+          const msPerPipe =
+            ((this.#lastWriteAt - startedAt) * DIRECT_SOCKETS_PIPE_SIZE) / (size - DIRECT_SOCKETS_PIPE_SIZE);
+          this.#drainMs = Math.min(
+            Math.max(2 * msPerPipe, DIRECT_SOCKETS_DRAIN_MS),
+            DIRECT_SOCKETS_MAX_DRAIN_MS,
+          );
+        }
+        // A write that had to wait, or one larger than the pipe, may have
+        // left the pipe full: unknown.
+        this.#mayHold =
+          took === 'waited' || size > DIRECT_SOCKETS_PIPE_SIZE
+            ? DIRECT_SOCKETS_PIPE_SIZE
+            : Math.min(this.#mayHold + size, DIRECT_SOCKETS_PIPE_SIZE);
+        for (const queued of completed) queued.resolve();
+      }
+    } catch (error) {
+      // The base class failed the transport; what is still queued fails with it.
+      this.#rejectQueued(toError(error));
+    } finally {
+      this.#pumping = false;
+      for (const wake of this.#idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /**
+   * Take `size` bytes off the queue: one chunk's bytes as a view, several
+   * chunks' bytes copied into one buffer. `completed` are the chunks whose
+   * last byte is among them.
+   */
+  #take(size: number): { bytes: Uint8Array; completed: QueuedChunk[] } {
+    const completed: QueuedChunk[] = [];
+    const head = this.#queue[0]!;
+    let bytes: Uint8Array;
+    if (head.chunk.byteLength - head.taken >= size) {
+      bytes = head.chunk.subarray(head.taken, head.taken + size);
+      head.taken += size;
+    } else {
+      bytes = new Uint8Array(size);
+      let filled = 0;
+      for (const queued of this.#queue) {
+        if (filled === size) break;
+        const part = Math.min(queued.chunk.byteLength - queued.taken, size - filled);
+        bytes.set(queued.chunk.subarray(queued.taken, queued.taken + part), filled);
+        queued.taken += part;
+        filled += part;
+      }
+    }
+    // Zero-length chunks complete with the bytes before them.
+    while (this.#queue.length > 0 && this.#queue[0]!.taken === this.#queue[0]!.chunk.byteLength) {
+      completed.push(this.#queue.shift()!);
+    }
+    this.#queuedBytes -= size;
+    return { bytes, completed };
+  }
+
+  /** Wait `ms`, or less if woken. */
+  #hold(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.max(0, ms));
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = () => {
+        this.#wake = null;
+        done();
+      };
+    }).finally(() => {
+      this.#wake = null;
+    });
+  }
+
+  /**
+   * Write `bytes` to the socket; a write larger than the pipe that was lost
+   * is written again. Says whether the socket took the bytes within the
+   * task (they fitted) or had to wait for room.
+   */
+  async #writeWhole(bytes: Uint8Array): Promise<'within-task' | 'waited'> {
+    for (let attempt = 0; ; attempt++) {
+      const written = super.write(bytes);
+      const settled = await settlesWithinTask(written);
+      if (settled !== 'resolved') {
+        await written; // throws if it was rejected
+        return 'waited';
+      }
+      if (bytes.byteLength <= DIRECT_SOCKETS_PIPE_SIZE) return 'within-task';
+      // Taken whole within the task although the pipe cannot hold it: the
+      // pipe was full and the bytes were dropped. Give the network service
+      // time to read, then write them again.
+      this.rewrites++;
+      const delay = RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]!;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (this.#state === 'closed') throw new Error('transport closed');
+    }
+  }
+
+  #rejectQueued(error: Error): void {
+    this.#queuedBytes = 0;
+    for (const queued of this.#queue.splice(0)) queued.reject(error);
   }
 }
 
