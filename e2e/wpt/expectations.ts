@@ -1,7 +1,8 @@
 /**
- * The expectations file (expectations/node.json): which tests are not run
- * in Node and why, and every subtest allowed to fail, per mode, grouped by
- * cause with the reason. A run fails on a failure the file does not list,
+ * An expectations file (expectations/node.json for Node's modes,
+ * expectations/chromium-*.json for the browser's, one per mode): which
+ * tests are not run and why, and every subtest allowed to fail, per mode,
+ * grouped by cause with the reason. A run fails on a failure the file does not list,
  * on a listed failure that passes, and on a listed subtest that did not run
  * at all, so the file stays exact.
  *
@@ -10,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { SkipRules } from './manifest.js';
-import { type JobResult, MODES, type Mode, type TestStatus } from './messages.js';
+import type { JobResult, TestStatus } from './messages.js';
 
 /** The pseudo-subtest standing for a file's harness status. */
 export const HARNESS_SUBTEST = '(harness)';
@@ -21,7 +22,7 @@ export interface FailureGroup {
   readonly cause: string;
   /** Why these subtests fail, specific enough to act on. */
   readonly reason: string;
-  readonly modes: readonly Mode[];
+  readonly modes: readonly string[];
   /** Test id → the subtests of it that fail. */
   readonly tests: Readonly<Record<string, readonly string[]>>;
 }
@@ -30,12 +31,13 @@ export interface Expectations extends SkipRules {
   readonly expectedFailures: readonly FailureGroup[];
 }
 
-export function loadExpectations(file: string): Expectations {
+/** Read an expectations file whose groups may name only `modes`. */
+export function loadExpectations(file: string, modes: readonly string[]): Expectations {
   const data = JSON.parse(readFileSync(file, 'utf8')) as Expectations;
   const seen = new Set<string>();
   for (const group of data.expectedFailures) {
     for (const mode of group.modes) {
-      if (!MODES.includes(mode)) throw new Error(`${file}: ${group.cause}: unknown mode ${mode}`);
+      if (!modes.includes(mode)) throw new Error(`${file}: ${group.cause}: unknown mode ${mode}`);
       for (const [id, names] of Object.entries(group.tests)) {
         for (const name of names) {
           const key = `${mode} ${id} ${name}`;
@@ -57,7 +59,7 @@ export interface Outcome {
 }
 
 export interface ModeComparison {
-  readonly mode: Mode;
+  readonly mode: string;
   /** Tests (file and variant) that ran. */
   readonly tests: number;
   readonly subtests: number;
@@ -78,7 +80,7 @@ export interface ModeComparison {
 }
 
 /** The subtests of a result, `(harness)` added when the harness did not complete normally. */
-function outcomes(result: JobResult): Outcome[] {
+function outcomes(result: JobResult<string>): Outcome[] {
   const list: Outcome[] = result.tests.map((test) => ({ id: result.id, ...test }));
   if (result.harness.status !== 'OK') {
     list.push({
@@ -100,8 +102,8 @@ function outcomes(result: JobResult): Outcome[] {
  */
 export function compare(
   expectations: Expectations,
-  mode: Mode,
-  results: readonly JobResult[],
+  mode: string,
+  results: readonly JobResult<string>[],
   ranIds: ReadonlySet<string>,
 ): ModeComparison {
   const expected = new Map<string, string>();
