@@ -4,7 +4,9 @@
  * tests are not run and why, and every subtest allowed to fail, per mode,
  * grouped by cause with the reason. A run fails on a failure the file does not list,
  * on a listed failure that passes, and on a listed subtest that did not run
- * at all, so the file stays exact.
+ * at all, so the file stays exact. A group marked `flaky` lists subtests
+ * that fail in some runs and pass in others (seen to, and said why): they
+ * may pass, or not be reported (a harness that timed out).
  *
  * A file whose harness did not complete normally (ERROR, TIMEOUT) or ran no
  * subtest counts as a failing subtest named `(harness)`.
@@ -25,6 +27,8 @@ export interface FailureGroup {
   readonly modes: readonly string[];
   /** Test id → the subtests of it that fail. */
   readonly tests: Readonly<Record<string, readonly string[]>>;
+  /** The subtests fail in some runs only: passing is not unexpected. */
+  readonly flaky?: boolean;
 }
 
 export interface Expectations extends SkipRules {
@@ -107,10 +111,14 @@ export function compare(
   ranIds: ReadonlySet<string>,
 ): ModeComparison {
   const expected = new Map<string, string>();
+  const flaky = new Set<string>();
   for (const group of expectations.expectedFailures) {
     if (!group.modes.includes(mode)) continue;
     for (const [id, names] of Object.entries(group.tests)) {
-      for (const name of names) expected.set(`${id}\n${name}`, group.cause);
+      for (const name of names) {
+        expected.set(`${id}\n${name}`, group.cause);
+        if (group.flaky === true) flaky.add(`${id}\n${name}`);
+      }
     }
   }
   const reported = new Set<string>();
@@ -133,7 +141,7 @@ export function compare(
       if (outcome.name !== HARNESS_SUBTEST) subtests++;
       if (outcome.status === 'PASS') {
         passed++;
-        if (cause !== undefined) unexpectedPasses.push({ ...outcome, cause });
+        if (cause !== undefined && !flaky.has(key)) unexpectedPasses.push({ ...outcome, cause });
         continue;
       }
       failures.push({ ...outcome, cause: cause ?? null });
@@ -144,7 +152,7 @@ export function compare(
   const stale: { id: string; name: string; cause: string }[] = [];
   for (const [key, cause] of expected) {
     const [id, name] = key.split('\n') as [string, string];
-    if (ranIds.has(id) && !reported.has(key)) stale.push({ id, name, cause });
+    if (ranIds.has(id) && !reported.has(key) && !flaky.has(key)) stale.push({ id, name, cause });
   }
   return {
     mode,

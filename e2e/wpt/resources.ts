@@ -174,7 +174,10 @@ export function readResource(url: URL, config: WptConfig, request: RequestHeader
   } catch {
     return textResource(404, `${path}: not found`);
   }
-  const headers = { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', ...fileHeaders(file) };
+  const headers = {
+    'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+    ...fileHeaders(file),
+  };
   const pipe = url.searchParams.get('pipe');
   if (!basename(file).includes('.sub.') && pipe !== 'sub') return { status: 200, headers, body: bytes };
   const text = substitute(new TextDecoder().decode(bytes), config);

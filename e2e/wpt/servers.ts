@@ -228,6 +228,22 @@ export interface StaticSite {
   readonly respond?: (url: URL, config: WptConfig) => WptResource | undefined;
 }
 
+/**
+ * wptserve's `?pipe=trickle(d2)`: the response waits that many seconds
+ * (cookies/007.html keeps a synchronous XMLHttpRequest busy that way). Only
+ * delays (`dN`) are supported, added up: the suite uses nothing else.
+ */
+function trickleDelay(url: URL): number {
+  const match = /^trickle\(([^)]*)\)$/.exec(url.searchParams.get('pipe') ?? '');
+  if (match === null) return 0;
+  let seconds = 0;
+  for (const token of match[1]!.split(':')) {
+    const delay = /^d(\d+(?:\.\d+)?)$/.exec(token);
+    if (delay !== null) seconds += Number(delay[1]);
+  }
+  return seconds * 1000;
+}
+
 /** The running servers and the configuration the tests see. */
 export interface WptServers {
   /** The first site's configuration. */
@@ -286,7 +302,10 @@ export async function startServers(
       };
       const onRequest = (request: http.IncomingMessage, response: http.ServerResponse) => {
         const answer = resource(request);
-        response.writeHead(answer.status, answer.headers).end(answer.body);
+        const send = () => response.writeHead(answer.status, answer.headers).end(answer.body);
+        const delay = trickleDelay(new URL(request.url ?? '/', 'http://static/'));
+        if (delay === 0) send();
+        else setTimeout(send, delay);
       };
       const onUpgrade = (request: http.IncomingMessage, socket: Duplex) => {
         // The client may reset once it has read the refusal.

@@ -27,7 +27,11 @@ export const REPORT_BINDING = '__wptReport';
 
 /** What testharnessreport.js hands to the binding, as JSON. */
 export interface PageReport {
-  readonly tests: readonly { readonly name: string; readonly status: number; readonly message: string | null }[];
+  readonly tests: readonly {
+    readonly name: string;
+    readonly status: number;
+    readonly message: string | null;
+  }[];
   readonly harness: { readonly status: number; readonly message: string | null };
   /** Whether the page's `WebSocket` global was the browser's own when the harness completed. */
   readonly nativeWebSocket: boolean;
@@ -86,7 +90,11 @@ function meta(config: WptConfig, path: string) {
   const source = readResource(new URL(path, 'http://static/'), config);
   const lines = metaLines(new TextDecoder().decode(source.body));
   const values = (key: string) => lines.filter(([name]) => name === key).map(([, value]) => value);
-  return { scripts: values('script'), title: values('title')[0] ?? null, long: values('timeout').includes('long') };
+  return {
+    scripts: values('script'),
+    title: values('title')[0] ?? null,
+    long: values('timeout').includes('long'),
+  };
 }
 
 /** The head of an HTML wrapper: title and timeout. */
@@ -130,7 +138,9 @@ function withInstallScript(resource: WptResource): WptResource {
  * testharnessreport.js and, with `install`, the install script and its
  * injection; undefined for anything else (the checkout's file as it is).
  */
-export function browserResponder(options: PageOptions): (url: URL, config: WptConfig) => WptResource | undefined {
+export function browserResponder(
+  options: PageOptions,
+): (url: URL, config: WptConfig) => WptResource | undefined {
   return (url, config) => {
     const path = decodeURIComponent(url.pathname);
     const exists = (file: string) => existsSync(join(config.wptDir, file));
@@ -138,9 +148,12 @@ export function browserResponder(options: PageOptions): (url: URL, config: WptCo
     const installTag = install === null ? '' : `<script src="${INSTALL_PATH}"></script>\n`;
     const installImport = install === null ? '' : `importScripts(${JSON.stringify(INSTALL_PATH)});\n`;
     if (path === INSTALL_PATH && install !== null) return text(JS, install());
-    if (path === '/resources/testharnessreport.js') return text(JS, testharnessReport(options.timeoutMultiplier));
+    if (path === '/resources/testharnessreport.js')
+      return text(JS, testharnessReport(options.timeoutMultiplier));
 
-    const any = /^(.*\.any)\.(html|worker\.html|sharedworker\.html|serviceworker\.html|worker\.js)$/.exec(path);
+    const any = /^(.*\.any)\.(html|worker\.html|sharedworker\.html|serviceworker\.html|worker\.js)$/.exec(
+      path,
+    );
     if (any !== null && exists(`${any[1]}.js`)) {
       const script = `${any[1]!.split('/').pop()}.js`;
       const info = meta(config, `${any[1]}.js`);
@@ -170,7 +183,10 @@ ${info.scripts.map((src) => `<script src="${escapeHtml(src)}"></script>`).join('
         case 'worker.html':
           return text(HTML, installTag + workerPage(info, `fetch_tests_from_worker(new Worker(${worker}));`));
         case 'sharedworker.html':
-          return text(HTML, installTag + workerPage(info, `fetch_tests_from_worker(new SharedWorker(${worker}));`));
+          return text(
+            HTML,
+            installTag + workerPage(info, `fetch_tests_from_worker(new SharedWorker(${worker}));`),
+          );
         case 'serviceworker.html':
           return text(
             HTML,
@@ -208,7 +224,8 @@ done();
       const script = JSON.stringify(`${worker[1]!.split('/').pop()}.js${url.search}`);
       return text(
         HTML,
-        installTag + workerPage(meta(config, `${worker[1]}.js`), `fetch_tests_from_worker(new Worker(${script}));`),
+        installTag +
+          workerPage(meta(config, `${worker[1]}.js`), `fetch_tests_from_worker(new Worker(${script}));`),
       );
     }
 

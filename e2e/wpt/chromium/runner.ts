@@ -80,6 +80,8 @@ export function expectationsFile(mode: ChromiumMode): string {
   return fileURLToPath(new URL(`../expectations/${mode}.json`, import.meta.url));
 }
 
+/** Default of {@link ChromiumRunOptions.boundMs}: the pages take 2 to 3 minutes on two idle cores. */
+export const RUN_BOUND_MS = 480_000;
 /** Time a page gets past its WPT timeout (times the multiplier) to report. */
 const GRACE_MS = 15_000;
 /** Output kept per page (errors, crashes), for diagnosis. */
@@ -92,6 +94,12 @@ export interface ChromiumRunOptions {
   readonly filter?: string | undefined;
   readonly concurrency?: number | undefined;
   readonly timeoutMultiplier?: number | undefined;
+  /**
+   * No page is loaded after this long from the start (the rest count as not
+   * run); the pages loaded by then still get their own timeouts.
+   * @defaultValue {@link RUN_BOUND_MS}
+   */
+  readonly boundMs?: number | undefined;
 }
 
 export interface ChromiumWptRun {
@@ -198,6 +206,11 @@ class Lane {
     });
     const page = await context.newPage();
     tab = { context, page, current: null };
+    context.on('serviceworker', (worker) =>
+      worker.on('console', (message) => {
+        if (message.type() === 'error') tab!.current?.note(`[service worker console] ${message.text()}`);
+      }),
+    );
     const note = (line: string) => tab!.current?.note(line);
     page.on('pageerror', (error) => note(`[page error] ${error.message}`));
     page.on('console', (message) => {
@@ -290,21 +303,36 @@ class Lane {
   }
 }
 
-/** Run `tasks` in `lanes`, each taking the next task when free; results in completion order. */
+/**
+ * Run `tasks` in `lanes`, each taking the next task when free, none started
+ * after `deadline` (a `performance.now()` time): those are reported as not
+ * run. Results in completion order.
+ */
 async function runAll(
   tasks: readonly { readonly mode: ChromiumMode; readonly job: WptJob }[],
   lanes: readonly Lane[],
+  deadline: number,
 ): Promise<JobResult<ChromiumMode>[]> {
   const results: JobResult<ChromiumMode>[] = [];
   let next = 0;
   await Promise.all(
     lanes.map(async (lane) => {
-      while (next < tasks.length) {
+      while (next < tasks.length && performance.now() < deadline) {
         const { mode, job } = tasks[next++]!;
         results.push(await lane.run(mode, job));
       }
     }),
   );
+  for (const { mode, job } of tasks.slice(next)) {
+    results.push({
+      mode,
+      id: job.id,
+      tests: [],
+      harness: { status: 'ERROR', message: "not run: the run's time bound passed before it started" },
+      durationMs: 0,
+      output: '',
+    });
+  }
   return results;
 }
 
@@ -339,7 +367,8 @@ export async function runChromiumWpt(options: ChromiumRunOptions = {}): Promise<
           respond: browserResponder({
             timeoutMultiplier,
             install: () => {
-              if (installScript === undefined) throw new Error('install script requested before the gateway ran');
+              if (installScript === undefined)
+                throw new Error('install script requested before the gateway ran');
               return installScript;
             },
           }),
@@ -390,10 +419,9 @@ export async function runChromiumWpt(options: ChromiumRunOptions = {}): Promise<
         }),
       );
     }
-    const browserOf = Object.fromEntries(CHROMIUM_MODES.map((mode, index) => [mode, browsers[index]!])) as Record<
-      ChromiumMode,
-      Browser
-    >;
+    const browserOf = Object.fromEntries(
+      CHROMIUM_MODES.map((mode, index) => [mode, browsers[index]!]),
+    ) as Record<ChromiumMode, Browser>;
     const manifests = Object.fromEntries(
       CHROMIUM_MODES.map((mode) => [
         mode,
@@ -408,7 +436,7 @@ export async function runChromiumWpt(options: ChromiumRunOptions = {}): Promise<
     const lanes = Array.from({ length: Math.max(1, concurrency) }, () => new Lane(browserOf));
     let results: JobResult<ChromiumMode>[];
     try {
-      results = await runAll(tasks, lanes);
+      results = await runAll(tasks, lanes, started + (options.boundMs ?? RUN_BOUND_MS));
     } finally {
       await Promise.all(lanes.map((lane) => lane.close()));
     }
@@ -437,10 +465,7 @@ export async function runChromiumWpt(options: ChromiumRunOptions = {}): Promise<
       unknownIds: Object.fromEntries(
         CHROMIUM_MODES.map((mode) => [
           mode,
-          unknownIds(
-            expectations[mode],
-            new Set(manifests[mode].jobs.map((job) => job.id)),
-          ),
+          unknownIds(expectations[mode], new Set(manifests[mode].jobs.map((job) => job.id))),
         ]),
       ) as Record<ChromiumMode, string[]>,
       expectations,
