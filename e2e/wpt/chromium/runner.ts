@@ -34,18 +34,19 @@
  *    for polysocket, the http: origins count as secure contexts, which
  *    WebTransport needs. Playwright's own switches keep timers of
  *    background pages unthrottled.
- * 5. Loads each test page (manifest.ts, target `browser`) in a fresh
- *    browser context, a few at a time, and takes testharness's results from
- *    the runner's testharnessreport.js; a page that reports nothing within
- *    its WPT timeout (times the multiplier) and a grace period counts as a
- *    harness TIMEOUT.
+ * 5. Loads each test page (manifest.ts, target `browser`), a few at a
+ *    time (`Lane`: one tab per mode, kept while its pages end normally),
+ *    and takes testharness's results from the runner's testharnessreport.js;
+ *    a page that reports nothing within its WPT timeout (times the
+ *    multiplier) and a grace period counts as a harness TIMEOUT. A page
+ *    whose `WebSocket` global is not the mode's counts as a harness ERROR.
  * 6. Compares each mode with its expectations file.
  * Everything started is stopped at the end, on failure too.
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from '@playwright/test';
 import { build } from 'vite';
@@ -61,6 +62,7 @@ import {
 import { buildManifest, type Manifest, matchesFilter, type WptJob } from '../manifest.js';
 import { HARNESS_STATUSES, type JobResult, TEST_STATUSES } from '../messages.js';
 import { WPT_HOST_NAMES } from '../resources.js';
+import { wptDirFromEnv } from '../runner.js';
 import { makeCertificates, startServers, type WptServers } from '../servers.js';
 import type { InstallConfig } from './install.js';
 import { browserResponder, type PageReport, REPORT_BINDING } from './pages.js';
@@ -336,10 +338,6 @@ async function runAll(
   return results;
 }
 
-export function wptDirFromEnv(): string {
-  return resolve(ROOT, process.env['WPT_DIR'] ?? '../shared/wpt');
-}
-
 /** Run the suite in both modes and compare with the expectations; everything started is stopped. */
 export async function runChromiumWpt(options: ChromiumRunOptions = {}): Promise<ChromiumWptRun> {
   const started = performance.now();
@@ -357,6 +355,11 @@ export async function runChromiumWpt(options: ChromiumRunOptions = {}): Promise<
   const browsers: Browser[] = [];
   // Known once the gateway runs; the servers read it per request.
   let installScript: string | undefined;
+  // A test worker that exits mid-run (a Playwright timeout) still takes the
+  // gateway with it; pywebsocket3 dies with its parent by itself, and
+  // Playwright closes the browsers it launched.
+  const killGateway = () => gateway?.service.child.kill('SIGKILL');
+  process.once('exit', killGateway);
   try {
     const [bundled, serving] = await Promise.allSettled([
       bundleInstall(dir),
@@ -476,6 +479,7 @@ export async function runChromiumWpt(options: ChromiumRunOptions = {}): Promise<
   } finally {
     await Promise.allSettled(browsers.map((browser) => browser.close()));
     await gateway?.stop();
+    process.off('exit', killGateway);
     await servers?.close();
     certificates.remove();
     rmSync(dir, { recursive: true, force: true });
