@@ -147,7 +147,11 @@ export function browserResponder(
     const install = options.install;
     const installTag = install === null ? '' : `<script src="${INSTALL_PATH}"></script>\n`;
     const installImport = install === null ? '' : `importScripts(${JSON.stringify(INSTALL_PATH)});\n`;
-    if (path === INSTALL_PATH && install !== null) return text(JS, install());
+    if (path === INSTALL_PATH && install !== null) {
+      // The same for the whole run: cached, so that every page does not fetch and compile it afresh.
+      const script = text(JS, install());
+      return { ...script, headers: { ...script.headers, 'cache-control': 'max-age=3600' } };
+    }
     if (path === '/resources/testharnessreport.js')
       return text(JS, testharnessReport(options.timeoutMultiplier));
 
