@@ -46,10 +46,10 @@ export interface WptJob {
   /** The file in the checkout, e.g. `websockets/Close-1000.any.js`. */
   readonly file: string;
   readonly kind: JobKind;
-  /** `location.href` of the global scope: the worker script's or the page's URL. */
+  /** In Node, `location.href` of the global scope (the worker script's or the page's URL); for a browser, the page to load. */
   readonly url: string;
   readonly timeoutMs: number;
-  /** The scripts to run, in order. */
+  /** The scripts to run, in order (Node only: a browser loads them from the page). */
   readonly scripts: readonly JobScript[];
   /** `META_TITLE`: what testharness names untitled tests after, as a page's `<title>`. */
   readonly title: string | null;
@@ -70,9 +70,7 @@ export interface SkippedTest {
 export interface SkipRules {
   /**
    * Paths relative to the checkout (`*` matches within a path segment,
-   * `**` across), or, starting with `/`, test ids without their variant
-   * (e.g. `/websockets/*.any.serviceworker.html`: one scope of `.any.js`
-   * files). A rule with `unlessGlobal` applies only while the runtime
+   * `**` across). A rule with `unlessGlobal` applies only while the runtime
    * lacks that global (a test that cannot build its input without it).
    */
   readonly notApplicable: readonly {
@@ -302,9 +300,7 @@ export function buildManifest(
     for (const page of pages) {
       for (const variant of variants.length === 0 ? [''] : variants) {
         const testId = page.id + variant;
-        const rule = notApplicable.find((candidate) =>
-          candidate.regexp.test(candidate.pattern.startsWith('/') ? page.id : file),
-        );
+        const rule = notApplicable.find((candidate) => candidate.regexp.test(file));
         const skippedVariant = rules.skippedVariants.find((candidate) => candidate.variant === variant);
         if (rule !== undefined) {
           used.add(rule.pattern);
