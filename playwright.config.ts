@@ -16,7 +16,8 @@ export default defineConfig({
   fullyParallel: false,
   retries: 0,
   timeout: 60_000,
-  globalTimeout: 15 * 60_000,
+  // The web-platform-tests run (wpt.spec.ts) takes a few minutes and bounds itself to about 12.
+  globalTimeout: 25 * 60_000,
   expect: { timeout: 15_000 },
   forbidOnly: !!process.env['CI'],
   reporter: [['list'], ['json', { outputFile: './build/playwright-results.json' }]],

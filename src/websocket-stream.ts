@@ -495,7 +495,9 @@ function toOutgoing(chunk: unknown): ['text' | 'binary', Uint8Array] {
 }
 
 function checkBuffer(buffer: ArrayBufferLike): void {
-  if (typeof SharedArrayBuffer === 'function' && buffer instanceof SharedArrayBuffer) {
+  // Not `instanceof SharedArrayBuffer`: a page that is not cross-origin
+  // isolated has no such global, yet a shared WebAssembly memory gives one.
+  if (Object.prototype.toString.call(buffer) === '[object SharedArrayBuffer]') {
     throw new TypeError('The provided ArrayBufferView value must not be shared.');
   }
   if ((buffer as { resizable?: boolean }).resizable === true) {

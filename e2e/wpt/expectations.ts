@@ -1,16 +1,19 @@
 /**
- * The expectations file (expectations/node.json): which tests are not run
- * in Node and why, and every subtest allowed to fail, per mode, grouped by
- * cause with the reason. A run fails on a failure the file does not list,
+ * An expectations file (expectations/node.json for Node's modes,
+ * expectations/chromium-*.json for the browser's, one per mode): which
+ * tests are not run and why, and every subtest allowed to fail, per mode,
+ * grouped by cause with the reason. A run fails on a failure the file does not list,
  * on a listed failure that passes, and on a listed subtest that did not run
- * at all, so the file stays exact.
+ * at all, so the file stays exact. A group marked `flaky` lists subtests
+ * that fail in some runs and pass in others (seen to, and said why): they
+ * may pass, or not be reported (a harness that timed out).
  *
  * A file whose harness did not complete normally (ERROR, TIMEOUT) or ran no
  * subtest counts as a failing subtest named `(harness)`.
  */
 import { readFileSync } from 'node:fs';
 import type { SkipRules } from './manifest.js';
-import { type JobResult, MODES, type Mode, type TestStatus } from './messages.js';
+import type { JobResult, TestStatus } from './messages.js';
 
 /** The pseudo-subtest standing for a file's harness status. */
 export const HARNESS_SUBTEST = '(harness)';
@@ -21,27 +24,24 @@ export interface FailureGroup {
   readonly cause: string;
   /** Why these subtests fail, specific enough to act on. */
   readonly reason: string;
-  readonly modes: readonly Mode[];
+  readonly modes: readonly string[];
   /** Test id → the subtests of it that fail. */
   readonly tests: Readonly<Record<string, readonly string[]>>;
-  /**
-   * The outcome depends on timing the test does not control (the reason
-   * says which): these subtests may pass or fail, and neither fails the
-   * run. For races only; a subtest that always fails is listed without it.
-   */
-  readonly racy?: boolean;
+  /** The subtests fail in some runs only: passing is not unexpected. */
+  readonly flaky?: boolean;
 }
 
 export interface Expectations extends SkipRules {
   readonly expectedFailures: readonly FailureGroup[];
 }
 
-export function loadExpectations(file: string): Expectations {
+/** Read an expectations file whose groups may name only `modes`. */
+export function loadExpectations(file: string, modes: readonly string[]): Expectations {
   const data = JSON.parse(readFileSync(file, 'utf8')) as Expectations;
   const seen = new Set<string>();
   for (const group of data.expectedFailures) {
     for (const mode of group.modes) {
-      if (!MODES.includes(mode)) throw new Error(`${file}: ${group.cause}: unknown mode ${mode}`);
+      if (!modes.includes(mode)) throw new Error(`${file}: ${group.cause}: unknown mode ${mode}`);
       for (const [id, names] of Object.entries(group.tests)) {
         for (const name of names) {
           const key = `${mode} ${id} ${name}`;
@@ -63,7 +63,7 @@ export interface Outcome {
 }
 
 export interface ModeComparison {
-  readonly mode: Mode;
+  readonly mode: string;
   /** Tests (file and variant) that ran. */
   readonly tests: number;
   readonly subtests: number;
@@ -84,7 +84,7 @@ export interface ModeComparison {
 }
 
 /** The subtests of a result, `(harness)` added when the harness did not complete normally. */
-function outcomes(result: JobResult): Outcome[] {
+function outcomes(result: JobResult<string>): Outcome[] {
   const list: Outcome[] = result.tests.map((test) => ({ id: result.id, ...test }));
   if (result.harness.status !== 'OK') {
     list.push({
@@ -106,18 +106,18 @@ function outcomes(result: JobResult): Outcome[] {
  */
 export function compare(
   expectations: Expectations,
-  mode: Mode,
-  results: readonly JobResult[],
+  mode: string,
+  results: readonly JobResult<string>[],
   ranIds: ReadonlySet<string>,
 ): ModeComparison {
   const expected = new Map<string, string>();
-  const racy = new Set<string>();
+  const flaky = new Set<string>();
   for (const group of expectations.expectedFailures) {
     if (!group.modes.includes(mode)) continue;
     for (const [id, names] of Object.entries(group.tests)) {
       for (const name of names) {
         expected.set(`${id}\n${name}`, group.cause);
-        if (group.racy === true) racy.add(`${id}\n${name}`);
+        if (group.flaky === true) flaky.add(`${id}\n${name}`);
       }
     }
   }
@@ -141,7 +141,7 @@ export function compare(
       if (outcome.name !== HARNESS_SUBTEST) subtests++;
       if (outcome.status === 'PASS') {
         passed++;
-        if (cause !== undefined && !racy.has(key)) unexpectedPasses.push({ ...outcome, cause });
+        if (cause !== undefined && !flaky.has(key)) unexpectedPasses.push({ ...outcome, cause });
         continue;
       }
       failures.push({ ...outcome, cause: cause ?? null });
@@ -152,7 +152,7 @@ export function compare(
   const stale: { id: string; name: string; cause: string }[] = [];
   for (const [key, cause] of expected) {
     const [id, name] = key.split('\n') as [string, string];
-    if (ranIds.has(id) && !reported.has(key)) stale.push({ id, name, cause });
+    if (ranIds.has(id) && !reported.has(key) && !flaky.has(key)) stale.push({ id, name, cause });
   }
   return {
     mode,

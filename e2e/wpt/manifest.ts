@@ -18,6 +18,14 @@
  * long timeout from `timeout=long`, the default test names' title from
  * `// META: title=` and `<title>`. Files in `handlers/`, `resources/` and
  * `support/` directories are support files, as in WPT.
+ *
+ * For a browser (`target` `browser`) the tests are the pages wpt serve
+ * offers and a browser loads: `X.any.js` in each of its `// META: global=`
+ * scopes (by default a window and a dedicated worker: `X.any.html`,
+ * `X.any.worker.html`, `.any.sharedworker.html`, `.any.serviceworker.html`),
+ * `X.worker.js` as `X.worker.html`, `X.window.js` as `X.window.html`, and
+ * the `.html` pages as they are; the static server makes the wrappers
+ * (e2e/wpt/chromium/pages.ts). A job's `url` is then the page to load.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
@@ -38,16 +46,19 @@ export interface WptJob {
   /** The file in the checkout, e.g. `websockets/Close-1000.any.js`. */
   readonly file: string;
   readonly kind: JobKind;
-  /** `location.href` of the global scope: the worker script's or the page's URL. */
+  /** In Node, `location.href` of the global scope (the worker script's or the page's URL); for a browser, the page to load. */
   readonly url: string;
   readonly timeoutMs: number;
-  /** The scripts to run, in order. */
+  /** The scripts to run, in order (Node only: a browser loads them from the page). */
   readonly scripts: readonly JobScript[];
   /** `META_TITLE`: what testharness names untitled tests after, as a page's `<title>`. */
   readonly title: string | null;
   /** Call testharness's `done()` after the scripts, as wpt's `.any.worker.js` wrapper does. */
   readonly callDone: boolean;
 }
+
+/** Who runs the jobs: Node's worker threads (worker.ts) or a browser loading pages. */
+export type ManifestTarget = 'node' | 'browser';
 
 /** A test (file and variant) that is not run, and why. */
 export interface SkippedTest {
@@ -104,7 +115,7 @@ function listFiles(root: string, dir: string): string[] {
 }
 
 /** `// META: key=value` lines of a `.any.js` / `.worker.js` / `.window.js` file. */
-function metaLines(source: string): Array<[string, string]> {
+export function metaLines(source: string): Array<[string, string]> {
   const lines: Array<[string, string]> = [];
   for (const line of source.split('\n')) {
     const match = /^\/\/\s*META:\s*(\w+)=(.*)$/.exec(line.trim());
@@ -170,23 +181,65 @@ function parsePage(html: string, pagePath: string) {
   return { scripts, variants, long, title: title ? decodeEntities(title[1]!) : null };
 }
 
-/** The origin a test file is served from: HTTPS for `.https.` files, as wpt serve does. */
-function originFor(file: string, config: WptConfig): string {
-  const https = file.split('/').pop()!.includes('.https.');
-  const port = https ? config.ports.https[0] : config.ports.http[0];
-  return `${https ? 'https' : 'http'}://${BROWSER_HOST}:${port}`;
+/**
+ * The origin a test is served from: HTTPS for `.https.` files and
+ * `wpt_flags=https` variants, as wpt serve does, and for service worker
+ * scopes, which exist only in secure contexts.
+ */
+function originFor(file: string, config: WptConfig, variant: string, https = false): string {
+  const secure =
+    https ||
+    file.split('/').pop()!.includes('.https.') ||
+    new URLSearchParams(variant).getAll('wpt_flags').includes('https');
+  const port = secure ? config.ports.https[0] : config.ports.http[0];
+  return `${secure ? 'https' : 'http'}://${BROWSER_HOST}:${port}`;
+}
+
+/** The page of each scope an `.any.js` file runs in, in a browser (wpt serve's wrappers). */
+const ANY_SCOPES: Readonly<Record<string, readonly string[]>> = {
+  window: ['.any.html'],
+  dedicatedworker: ['.any.worker.html'],
+  sharedworker: ['.any.sharedworker.html'],
+  serviceworker: ['.any.serviceworker.html'],
+  worker: ['.any.worker.html', '.any.sharedworker.html', '.any.serviceworker.html'],
+};
+
+/** The pages of an `.any.js` file's `// META: global=` list (default: window and dedicated worker). */
+function anyPages(globals: readonly string[]): string[] {
+  const names = (globals.length === 0 ? ['window,dedicatedworker'] : globals).flatMap((value) =>
+    value.split(',').map((name) => name.trim()),
+  );
+  const pages = new Set<string>();
+  for (const name of names)
+    if (!name.startsWith('!')) for (const page of ANY_SCOPES[name] ?? []) pages.add(page);
+  for (const name of names)
+    if (name.startsWith('!')) for (const page of ANY_SCOPES[name.slice(1)] ?? []) pages.delete(page);
+  return [...pages];
+}
+
+/** One page (or worker) of a test file before its variants: what the job list is built from. */
+interface TestPage {
+  readonly kind: JobKind;
+  /** The id without the variant. */
+  readonly id: string;
+  readonly url: string;
+  readonly scripts: JobScript[];
+  /** Served over HTTPS whatever the file name says (service worker scopes). */
+  readonly https: boolean;
 }
 
 /**
  * Build the jobs for `dir` (relative to the checkout, e.g. `websockets`),
  * leaving out what `rules` declare not applicable; the WPT timeouts are
  * multiplied by `timeoutMultiplier`, as wptrunner's --timeout-multiplier.
+ * `target` says who runs them (see the top of this file).
  */
 export function buildManifest(
   config: WptConfig,
   dir: string,
   rules: SkipRules,
   timeoutMultiplier = 1,
+  target: ManifestTarget = 'node',
 ): Manifest {
   const notApplicable = rules.notApplicable
     .filter((rule) => rule.unlessGlobal === undefined || !(rule.unlessGlobal in globalThis))
@@ -194,79 +247,81 @@ export function buildManifest(
   const used = new Set<string>();
   const jobs: WptJob[] = [];
   const skipped: SkippedTest[] = [];
+  const browser = target === 'browser';
 
   for (const file of listFiles(config.wptDir, dir).sort()) {
     const path = `/${file}`;
     const source = () => readFileSync(join(config.wptDir, file), 'utf8');
-    let kind: JobKind;
-    let id: string;
-    let url: string;
+    let pages: TestPage[];
     let variants: string[];
     let long: boolean;
     let title: string | null;
-    let scripts: JobScript[];
     if (file.endsWith('.any.js') || file.endsWith('.worker.js') || file.endsWith('.window.js')) {
       const meta = metaLines(source());
       const values = (key: string) => meta.filter(([name]) => name === key).map(([, value]) => value);
       variants = values('variant');
       long = values('timeout').includes('long');
       title = values('title')[0] ?? null;
-      if (file.endsWith('.any.js')) {
-        kind = 'any';
-        id = path.replace(/\.js$/, '.worker.html');
-        url = path.replace(/\.js$/, '.worker.js');
-        scripts = [
+      const base = path.replace(/\.js$/, '');
+      if (file.endsWith('.any.js') && browser) {
+        pages = anyPages(values('global')).map((suffix) => ({
+          kind: 'any',
+          id: base.replace(/\.any$/, suffix),
+          url: base.replace(/\.any$/, suffix),
+          scripts: [],
+          https: suffix === '.any.serviceworker.html',
+        }));
+      } else if (file.endsWith('.any.js')) {
+        const scripts: JobScript[] = [
           { src: '/resources/testharness.js' },
           ...values('script').map((script) => ({ src: new URL(script, `http://host${path}`).pathname })),
           { src: path },
         ];
+        pages = [{ kind: 'any', id: `${base}.worker.html`, url: `${base}.worker.js`, scripts, https: false }];
       } else if (file.endsWith('.worker.js')) {
-        kind = 'worker';
-        id = path.replace(/\.js$/, '.html');
-        url = path;
-        scripts = [{ src: path }];
+        const scripts = browser ? [] : [{ src: path }];
+        pages = [
+          { kind: 'worker', id: `${base}.html`, url: browser ? `${base}.html` : path, scripts, https: false },
+        ];
       } else {
-        // Window-only: never runnable here, but listed so a rule must name it.
-        kind = 'html';
-        id = path.replace(/\.js$/, '.html');
-        url = id;
-        scripts = [];
+        // Window-only: not runnable in Node, but listed so a rule must name it.
+        pages = [{ kind: 'html', id: `${base}.html`, url: `${base}.html`, scripts: [], https: false }];
       }
     } else if (file.endsWith('.html')) {
       const html = decodePage(readFileSync(join(config.wptDir, file)));
       if (!/<script[^>]*src=["']?\/resources\/testharness\.js/i.test(html)) continue; // a support page
       const page = parsePage(html, path);
-      kind = 'html';
-      id = path;
-      url = path;
-      ({ variants, long, title, scripts } = page);
+      pages = [{ kind: 'html', id: path, url: path, scripts: browser ? [] : page.scripts, https: false }];
+      ({ variants, long, title } = page);
     } else {
       continue;
     }
 
-    for (const variant of variants.length === 0 ? [''] : variants) {
-      const testId = id + variant;
-      const rule = notApplicable.find((candidate) => candidate.regexp.test(file));
-      const skippedVariant = rules.skippedVariants.find((candidate) => candidate.variant === variant);
-      if (rule !== undefined) {
-        used.add(rule.pattern);
-        skipped.push({ id: testId, reason: rule.reason });
-      } else if (skippedVariant !== undefined) {
-        used.add(skippedVariant.variant);
-        skipped.push({ id: testId, reason: skippedVariant.reason });
-      } else if (file.endsWith('.window.js')) {
-        throw new Error(`${file} is window-only: list it under notApplicable`);
-      } else {
-        jobs.push({
-          id: testId,
-          file,
-          kind,
-          url: `${originFor(file, config)}${url}${variant}`,
-          timeoutMs: (long ? TIMEOUT_MS.long : TIMEOUT_MS.normal) * timeoutMultiplier,
-          scripts,
-          title,
-          callDone: kind === 'any',
-        });
+    for (const page of pages) {
+      for (const variant of variants.length === 0 ? [''] : variants) {
+        const testId = page.id + variant;
+        const rule = notApplicable.find((candidate) => candidate.regexp.test(file));
+        const skippedVariant = rules.skippedVariants.find((candidate) => candidate.variant === variant);
+        if (rule !== undefined) {
+          used.add(rule.pattern);
+          skipped.push({ id: testId, reason: rule.reason });
+        } else if (skippedVariant !== undefined) {
+          used.add(skippedVariant.variant);
+          skipped.push({ id: testId, reason: skippedVariant.reason });
+        } else if (file.endsWith('.window.js') && !browser) {
+          throw new Error(`${file} is window-only: list it under notApplicable`);
+        } else {
+          jobs.push({
+            id: testId,
+            file,
+            kind: page.kind,
+            url: `${originFor(file, config, variant, page.https)}${page.url}${variant}`,
+            timeoutMs: (long ? TIMEOUT_MS.long : TIMEOUT_MS.normal) * timeoutMultiplier,
+            scripts: page.scripts,
+            title,
+            callDone: page.kind === 'any' && !browser,
+          });
+        }
       }
     }
   }

@@ -94,9 +94,9 @@ export interface PoolInput {
   readonly ca: string;
 }
 
-/** One job's outcome in one mode: a line of the pool's output. */
-export interface JobResult {
-  readonly mode: Mode;
+/** One job's outcome in one mode: a line of the pool's output (the browser runner's modes are its own). */
+export interface JobResult<M extends string = Mode> {
+  readonly mode: M;
   readonly id: string;
   readonly tests: readonly SubtestResult[];
   readonly harness: HarnessResult;

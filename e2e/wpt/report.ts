@@ -1,15 +1,43 @@
 /**
- * results/wpt.json and results/wpt.md: the totals per mode, every failure
- * with its cause, and what is not run in Node and why.
+ * The results files of a complete (unfiltered) run: results/wpt.{json,md}
+ * for Node (runner.ts), results/wpt-chromium.{json,md} for Chromium
+ * (chromium/runner.ts): the totals per mode, every failure with its cause,
+ * and what is not run and why.
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ModeComparison } from './expectations.js';
-import { MODES, type Mode } from './messages.js';
+import type { Expectations, ModeComparison } from './expectations.js';
+import type { Manifest } from './manifest.js';
+import { type JobResult, MODES, type Mode } from './messages.js';
 import type { WptRun } from './runner.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../../results/', import.meta.url));
 const UNLISTED = '(not in the expectations file)';
+
+/** One mode of a run, as the report needs it. */
+export interface ReportMode {
+  readonly mode: string;
+  /** What the mode runs, for the table. */
+  readonly label: string;
+  readonly comparison: ModeComparison;
+  /** The tests of the mode, and those not run. */
+  readonly manifest: Manifest;
+  readonly expectations: Expectations;
+}
+
+/** What a report is written from. */
+export interface ReportInput {
+  /** The files' base name in results/: `wpt` writes wpt.json and wpt.md. */
+  readonly name: string;
+  readonly title: string;
+  /** Where it runs, for the JSON and the first line: e.g. `{ node: 'v20.20.2' }`. */
+  readonly environment: Readonly<Record<string, string>>;
+  /** The first paragraph: what wrote it, on what. */
+  readonly intro: string;
+  readonly durationMs: number;
+  readonly modes: readonly ReportMode[];
+  readonly results: readonly JobResult<string>[];
+}
 
 const MODE_LABELS: Readonly<Record<Mode, string>> = {
   node: "`polysocket/node`'s `WebSocket` as the global",
@@ -17,13 +45,13 @@ const MODE_LABELS: Readonly<Record<Mode, string>> = {
   bound: 'a `bindOptions(WebSocket, { transport })` class as the global',
 };
 
-function totals(run: WptRun, comparison: ModeComparison) {
-  const ran = new Set(
-    run.results.filter((result) => result.mode === comparison.mode).map((result) => result.id),
-  );
+function totals(input: ReportInput, mode: ReportMode) {
+  const { comparison } = mode;
+  const ran = new Set(input.results.filter((result) => result.mode === mode.mode).map((result) => result.id));
   return {
-    files: new Set(run.manifest.jobs.filter((job) => ran.has(job.id)).map((job) => job.file)).size,
+    files: new Set(mode.manifest.jobs.filter((job) => ran.has(job.id)).map((job) => job.file)).size,
     tests: comparison.tests,
+    notRun: mode.manifest.skipped.length,
     subtests: comparison.subtests,
     passed: comparison.passed,
     failed: comparison.failed,
@@ -35,23 +63,27 @@ function totals(run: WptRun, comparison: ModeComparison) {
   };
 }
 
-/** Write results/wpt.json and results/wpt.md for a complete (unfiltered) run. */
-export function writeReport(run: WptRun): void {
-  const skippedByReason = new Map<string, string[]>();
-  for (const skipped of run.manifest.skipped) {
-    skippedByReason.set(skipped.reason, [...(skippedByReason.get(skipped.reason) ?? []), skipped.id]);
+/** Write results/<name>.json and results/<name>.md. */
+export function writeWptReport(input: ReportInput): void {
+  const all = input.modes.map((mode) => mode.mode);
+  // Tests not run, by reason, with the modes that do not run them.
+  const notRun = new Map<string, Map<string, string[]>>();
+  for (const mode of input.modes) {
+    for (const skipped of mode.manifest.skipped) {
+      const ids = notRun.get(skipped.reason) ?? new Map<string, string[]>();
+      notRun.set(skipped.reason, ids);
+      ids.set(skipped.id, [...(ids.get(skipped.id) ?? []), mode.mode]);
+    }
   }
   const json = {
     date: new Date().toISOString(),
-    node: process.version,
-    durationMs: run.durationMs,
-    tests: run.manifest.jobs.length,
-    skipped: run.manifest.skipped.length,
-    modes: Object.fromEntries(MODES.map((mode) => [mode, totals(run, run.comparisons[mode])])),
+    ...input.environment,
+    durationMs: input.durationMs,
+    modes: Object.fromEntries(input.modes.map((mode) => [mode.mode, totals(input, mode)])),
     failures: Object.fromEntries(
-      MODES.map((mode) => [
-        mode,
-        run.comparisons[mode].failures.map(({ id, name, status, message, cause }) => ({
+      input.modes.map((mode) => [
+        mode.mode,
+        mode.comparison.failures.map(({ id, name, status, message, cause }) => ({
           id,
           name,
           status,
@@ -60,74 +92,104 @@ export function writeReport(run: WptRun): void {
         })),
       ]),
     ),
-    notRun: [...skippedByReason].map(([reason, ids]) => ({ reason, ids })),
+    notRun: [...notRun].map(([reason, ids]) => {
+      const modes = [...new Set([...ids.values()].flat())];
+      return { reason, modes, ids: [...ids.keys()] };
+    }),
   };
-  writeFileSync(`${RESULTS_DIR}wpt.json`, `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(`${RESULTS_DIR}${input.name}.json`, `${JSON.stringify(json, null, 2)}\n`);
 
   const lines = [
-    '# web-platform-tests `websockets/` in Node',
+    `# ${input.title}`,
     '',
-    `Written by \`npx vitest run e2e/wpt\` (e2e/wpt/runner.ts) on ${json.date.slice(0, 10)}, Node ${json.node},`,
-    `${run.manifest.jobs.length} tests (test files × variants) run in each mode, ${run.manifest.skipped.length} not run,`,
-    `in ${(run.durationMs / 1000).toFixed(1)} s. Expected failures: e2e/wpt/expectations/node.json.`,
+    input.intro,
     '',
-    '| mode | files | tests | subtests | passed | failed | expected failures | unexpected failures | unexpected passes | timeouts | harness errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...MODES.map((mode) => {
-      const t = totals(run, run.comparisons[mode]);
-      return `| ${mode}: ${MODE_LABELS[mode]} | ${t.files} | ${t.tests} | ${t.subtests} | ${t.passed} | ${t.failed} | ${t.expectedFailures} | ${t.unexpectedFailures} | ${t.unexpectedPasses} | ${t.timeouts} | ${t.harnessErrors} |`;
+    '| mode | files | tests | not run | subtests | passed | failed | expected failures | unexpected failures | unexpected passes | timeouts | harness errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...input.modes.map((mode) => {
+      const t = totals(input, mode);
+      return `| ${mode.mode}: ${mode.label} | ${t.files} | ${t.tests} | ${t.notRun} | ${t.subtests} | ${t.passed} | ${t.failed} | ${t.expectedFailures} | ${t.unexpectedFailures} | ${t.unexpectedPasses} | ${t.timeouts} | ${t.harnessErrors} |`;
     }),
     '',
-    'A test is a file in one variant (`?default`, `?wss`). "failed" counts subtests that did not pass,',
+    'A test is a page in one variant (`?default`, `?wss`). "failed" counts subtests that did not pass,',
     'plus one `(harness)` entry per test whose harness ended in ERROR or TIMEOUT; "subtests" counts',
     'real subtests only. "timeouts" and "harness errors" count tests.',
     '',
     '## Failures by cause',
     '',
-    'Every failure of the run, once, with the modes it failed in when not all.',
+    `Every failure of the run, once, with the modes it failed in${all.length > 1 ? ' when not all' : ''}.`,
     '',
   ];
-  // What failed in this run, by cause and test, with the modes it failed in when not all.
-  const observed = new Map<string, Map<string, Map<string, Mode[]>>>();
-  for (const mode of MODES) {
-    for (const failure of run.comparisons[mode].failures) {
+  // What failed in this run, by cause and test, with the modes it failed in.
+  const observed = new Map<string, Map<string, Map<string, string[]>>>();
+  for (const mode of input.modes) {
+    for (const failure of mode.comparison.failures) {
       const cause = failure.cause ?? UNLISTED;
-      const tests = observed.get(cause) ?? new Map<string, Map<string, Mode[]>>();
+      const tests = observed.get(cause) ?? new Map<string, Map<string, string[]>>();
       observed.set(cause, tests);
-      const subtests = tests.get(failure.id) ?? new Map<string, Mode[]>();
+      const subtests = tests.get(failure.id) ?? new Map<string, string[]>();
       tests.set(failure.id, subtests);
-      subtests.set(failure.name, [...(subtests.get(failure.name) ?? []), mode]);
+      subtests.set(failure.name, [...(subtests.get(failure.name) ?? []), mode.mode]);
     }
   }
-  const reasons = new Map(run.expectations.expectedFailures.map((group) => [group.cause, group.reason]));
+  const reasons = new Map<string, string>();
+  for (const mode of input.modes) {
+    for (const group of mode.expectations.expectedFailures) reasons.set(group.cause, group.reason);
+  }
   for (const [cause, tests] of observed) {
     lines.push(
       `### ${cause}`,
       '',
-      reasons.get(cause) ?? 'Not in expectations/node.json: see wpt.json for the messages.',
+      reasons.get(cause) ?? `Not in the expectations file: see ${input.name}.json for the messages.`,
       '',
     );
     for (const [id, subtests] of tests) {
-      // Long lists of subtests (idlharness) are in wpt.json only.
+      // Long lists of subtests (idlharness) are in the JSON only.
       const names = [...subtests].map(
-        ([name, modes]) => `${name}${modes.length === MODES.length ? '' : ` (${modes.join(', ')})`}`,
+        ([name, modes]) => `${name}${modes.length === all.length ? '' : ` (${modes.join(', ')})`}`,
       );
       lines.push(`- \`${id}\`: ${names.length > 4 ? `${names.length} subtests` : names.join('; ')}`);
     }
     lines.push('');
   }
-  const passing = MODES.flatMap((mode) =>
-    run.comparisons[mode].unexpectedPasses.map(
-      (pass) => `- ${mode}: \`${pass.id}\`: ${pass.name} (listed as ${pass.cause})`,
+  const passing = input.modes.flatMap((mode) =>
+    mode.comparison.unexpectedPasses.map(
+      (pass) => `- ${mode.mode}: \`${pass.id}\`: ${pass.name} (listed as ${pass.cause})`,
     ),
   );
   if (passing.length > 0) lines.push('### Listed as failing, but passed', '', ...passing, '');
-  lines.push('## Not run in Node', '');
-  for (const [reason, ids] of skippedByReason) {
-    // Long lists (the h2 variants) are in wpt.json only.
-    const list = ids.length > 12 ? 'listed in wpt.json' : ids.map((id) => `\`${id}\``).join(', ');
-    lines.push(`- ${reason} (${ids.length}): ${list}`);
+  lines.push('## Not run', '');
+  for (const [reason, ids] of notRun) {
+    const modes = [...new Set([...ids.values()].flat())];
+    const where = modes.length === all.length ? '' : ` (${modes.join(', ')})`;
+    // Long lists (the h2 variants) are in the JSON only.
+    const list =
+      ids.size > 12 ? `listed in ${input.name}.json` : [...ids.keys()].map((id) => `\`${id}\``).join(', ');
+    lines.push(`- ${reason}${where} (${ids.size}): ${list}`);
   }
   lines.push('');
-  writeFileSync(`${RESULTS_DIR}wpt.md`, lines.join('\n'));
+  writeFileSync(`${RESULTS_DIR}${input.name}.md`, lines.join('\n'));
+}
+
+/** Write results/wpt.json and results/wpt.md for a complete (unfiltered) Node run. */
+export function writeReport(run: WptRun): void {
+  writeWptReport({
+    name: 'wpt',
+    title: 'web-platform-tests `websockets/` in Node',
+    environment: { node: process.version },
+    intro: [
+      `Written by \`npx vitest run e2e/wpt\` (e2e/wpt/runner.ts) on ${new Date().toISOString().slice(0, 10)}, Node ${process.version},`,
+      `${run.manifest.jobs.length} tests (test files × variants) run in each mode, ${run.manifest.skipped.length} not run,`,
+      `in ${(run.durationMs / 1000).toFixed(1)} s. Expected failures: e2e/wpt/expectations/node.json.`,
+    ].join('\n'),
+    durationMs: run.durationMs,
+    modes: MODES.map((mode) => ({
+      mode,
+      label: MODE_LABELS[mode],
+      comparison: run.comparisons[mode],
+      manifest: run.manifest,
+      expectations: run.expectations,
+    })),
+    results: run.results,
+  });
 }

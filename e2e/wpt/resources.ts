@@ -86,24 +86,38 @@ export interface WptResource {
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.js': 'text/javascript; charset=utf-8',
-  '.html': 'text/html; charset=utf-8',
+  // No charset: a page's own `<meta charset>` decides, as with wpt serve
+  // (Create-url-with-windows-1252-encoding.html is windows-1252).
+  '.html': 'text/html',
   '.idl': 'text/plain; charset=utf-8',
   '.json': 'application/json',
   '.txt': 'text/plain; charset=utf-8',
 };
+
+/** Request headers, by lower-case name (node:http's `IncomingHttpHeaders`). */
+export type RequestHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
 /**
  * wptserve runs `*.py` files as Python request handlers; this runner has no
  * wptserve, so the few handlers a runnable test reaches are answered here
  * with the response the Python file builds.
  */
-const PYTHON_HANDLERS: Readonly<Record<string, () => WptResource>> = {
+const PYTHON_HANDLERS: Readonly<Record<string, (url: URL, headers: RequestHeaders) => WptResource>> = {
   // opening-handshake/resources/redirect_response.py: `(301, "moved"), [('Location', '/echo')]`.
   '/websockets/opening-handshake/resources/redirect_response.py': () => ({
     status: 301,
     headers: { location: '/echo', 'content-type': 'text/plain' },
     body: new TextEncoder().encode('moved'),
   }),
+  // cookies/support/set-cookie.py: the query, unquoted, as the Set-Cookie header.
+  '/websockets/cookies/support/set-cookie.py': (url) => ({
+    status: 200,
+    headers: { 'set-cookie': decodeURIComponent(url.search.slice(1)), 'content-type': 'text/plain' },
+    body: new Uint8Array(),
+  }),
+  // security/check.py: FAIL when the request carries Sec-WebSocket-Key, else PASS.
+  '/websockets/security/check.py': (_, headers) =>
+    textResource(200, headers['sec-websocket-key'] === undefined ? 'PASS' : 'FAIL'),
 };
 
 /** wpt serve's routes to files under another name. */
@@ -120,14 +134,35 @@ function textResource(status: number, text: string): WptResource {
 }
 
 /**
- * The response wpt serve would give for `url`'s path: the file of the
- * checkout, substituted when it is a `.sub` file or asks for `?pipe=sub`.
+ * The headers of a `X.headers` file next to `X`, which wpt serve adds to
+ * X's response (testharness.js's say it may be cached: pages load it once).
  */
-export function readResource(url: URL, config: WptConfig): WptResource {
+function fileHeaders(file: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(`${file}.headers`, 'utf8');
+  } catch {
+    return {};
+  }
+  const headers: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+/**
+ * The response wpt serve would give for `url`'s path: the file of the
+ * checkout, substituted when it is a `.sub` file or asks for `?pipe=sub`,
+ * with the headers of its `.headers` file; or what one of the Python
+ * handlers above answers (`request`: the request's headers, which some read).
+ */
+export function readResource(url: URL, config: WptConfig, request: RequestHeaders = {}): WptResource {
   const requested = decodeURIComponent(url.pathname);
   const path = ALIASES[requested] ?? requested;
   const handler = PYTHON_HANDLERS[path];
-  if (handler !== undefined) return handler();
+  if (handler !== undefined) return handler(url, request);
   const file = join(config.wptDir, path);
   const inside = relative(config.wptDir, file);
   if (inside.startsWith('..') || inside.startsWith(sep)) return textResource(403, 'outside the WPT checkout');
@@ -139,7 +174,10 @@ export function readResource(url: URL, config: WptConfig): WptResource {
   } catch {
     return textResource(404, `${path}: not found`);
   }
-  const headers = { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' };
+  const headers = {
+    'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+    ...fileHeaders(file),
+  };
   const pipe = url.searchParams.get('pipe');
   if (!basename(file).includes('.sub.') && pipe !== 'sub') return { status: 200, headers, body: bytes };
   const text = substitute(new TextDecoder().decode(bytes), config);

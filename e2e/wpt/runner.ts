@@ -206,7 +206,7 @@ export async function runWpt(options: RunOptions = {}): Promise<WptRun> {
   const filter = options.filter;
   const concurrency = options.concurrency ?? 12;
   const timeoutMultiplier = options.timeoutMultiplier ?? 2;
-  const expectations = loadExpectations(EXPECTATIONS_FILE);
+  const expectations = loadExpectations(EXPECTATIONS_FILE, MODES);
   const dir = mkdtempSync(join(tmpdir(), 'polysocket-wpt-'));
   const children = new Set<ChildProcess>();
   // A Vitest worker killed mid-run still takes the pool down with it.

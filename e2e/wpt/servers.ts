@@ -10,7 +10,10 @@
  * - a static server for `http:` and `https:` (resources.ts: the checkout's
  *   files, substituted), which also answers WebSocket upgrade requests with
  *   the same response, since a few tests open a WebSocket to the page's own
- *   origin and expect the handshake to fail;
+ *   origin and expect the handshake to fail; one per "site" asked for (a
+ *   browser run serves each mode's pages from its own pair of ports, each
+ *   with its own `{{ports[http][0]}}`, so that what is served can depend on
+ *   the mode);
  * - a certificate for the WPT host names, signed by a CA made for the run
  *   with the system `openssl`.
  */
@@ -216,16 +219,48 @@ function rawResponse(resource: WptResource): Buffer {
   return Buffer.concat([Buffer.from(head.join('\r\n'), 'latin1'), resource.body]);
 }
 
+/**
+ * A pair of static servers (http and https) and what they serve: the
+ * checkout's files, or what `respond` answers instead (undefined: the file).
+ */
+export interface StaticSite {
+  readonly name: string;
+  readonly respond?: (url: URL, config: WptConfig) => WptResource | undefined;
+}
+
+/**
+ * wptserve's `?pipe=trickle(d2)`: the response waits that many seconds
+ * (cookies/007.html keeps a synchronous XMLHttpRequest busy that way). Only
+ * delays (`dN`) are supported, added up: the suite uses nothing else.
+ */
+function trickleDelay(url: URL): number {
+  const match = /^trickle\(([^)]*)\)$/.exec(url.searchParams.get('pipe') ?? '');
+  if (match === null) return 0;
+  let seconds = 0;
+  for (const token of match[1]!.split(':')) {
+    const delay = /^d(\d+(?:\.\d+)?)$/.exec(token);
+    if (delay !== null) seconds += Number(delay[1]);
+  }
+  return seconds * 1000;
+}
+
 /** The running servers and the configuration the tests see. */
 export interface WptServers {
+  /** The first site's configuration. */
   readonly config: WptConfig;
+  /** Each site's configuration, by name: its own http and https ports, the shared ws, wss and h2. */
+  readonly sites: ReadonlyMap<string, WptConfig>;
   /** Recent log lines of both pywebsocket3 processes. */
   log(): string;
   close(): Promise<void>;
 }
 
-/** Start pywebsocket3 (ws, wss) and the static server (http, https). */
-export async function startServers(wptDir: string, certificates: Certificates): Promise<WptServers> {
+/** Start pywebsocket3 (ws, wss) and the static servers (http, https) of each site. */
+export async function startServers(
+  wptDir: string,
+  certificates: Certificates,
+  sites: readonly StaticSite[] = [{ name: 'default' }],
+): Promise<WptServers> {
   const pythons: PyWebSocket[] = [];
   const statics: net.Server[] = [];
   const sockets = new Set<net.Socket>();
@@ -253,46 +288,53 @@ export async function startServers(wptDir: string, certificates: Certificates): 
     for (const outcome of outcomes) if (outcome.status === 'fulfilled') pythons.push(outcome.value);
     for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
     const [ws, wss] = pythons as [PyWebSocket, PyWebSocket];
-    // Filled in below, once the static ports are known; read per request.
-    const ports: { http: number[]; https: number[]; ws: number[]; wss: number[]; h2: number[] } = {
-      http: [],
-      https: [],
-      ws: [ws.port],
-      wss: [wss.port],
-      // No HTTP/2 server (RFC 8441) here: `?wpt_flags=h2` variants are not
-      // run, but constants.sub.js substitutes the port in every variant.
-      h2: [await refusedPort()],
-    };
-    const config: WptConfig = { wptDir, ports };
+    // No HTTP/2 server (RFC 8441) here: `?wpt_flags=h2` variants are not
+    // run, but constants.sub.js substitutes the port in every variant.
+    const h2 = await refusedPort();
+    const configs = new Map<string, WptConfig>();
     const stash = new Map<string, string>();
-    const respond = (request: http.IncomingMessage): WptResource => {
-      const url = new URL(request.url ?? '/', 'http://static/');
-      return stashResource(url, stash) ?? readResource(url, config);
-    };
-    const onRequest = (request: http.IncomingMessage, response: http.ServerResponse) => {
-      const resource = respond(request);
-      response.writeHead(resource.status, resource.headers).end(resource.body);
-    };
-    const onUpgrade = (request: http.IncomingMessage, socket: Duplex) => {
-      // The client may reset once it has read the refusal.
-      socket.on('error', () => {});
-      socket.end(rawResponse(respond(request)));
-    };
-    const plain = http.createServer(onRequest).on('upgrade', onUpgrade);
-    const secure = https
-      .createServer({ cert: certificates.cert, key: certificates.key }, onRequest)
-      .on('upgrade', onUpgrade);
-    for (const server of [plain, secure]) {
-      statics.push(server);
-      server.on('connection', (socket: net.Socket) => {
-        sockets.add(socket);
-        socket.once('close', () => sockets.delete(socket));
-      });
+    for (const site of sites) {
+      // Filled in below, once the static ports are known; read per request.
+      const ports = { http: [] as number[], https: [] as number[], ws: [ws.port], wss: [wss.port], h2: [h2] };
+      const config: WptConfig = { wptDir, ports };
+      const resource = (request: http.IncomingMessage) => {
+        const url = new URL(request.url ?? '/', 'http://static/');
+        return (
+          stashResource(url, stash) ??
+          site.respond?.(url, config) ??
+          readResource(url, config, request.headers)
+        );
+      };
+      const onRequest = (request: http.IncomingMessage, response: http.ServerResponse) => {
+        const answer = resource(request);
+        const send = () => response.writeHead(answer.status, answer.headers).end(answer.body);
+        const delay = trickleDelay(new URL(request.url ?? '/', 'http://static/'));
+        if (delay === 0) send();
+        else setTimeout(send, delay);
+      };
+      const onUpgrade = (request: http.IncomingMessage, socket: Duplex) => {
+        // The client may reset once it has read the refusal.
+        socket.on('error', () => {});
+        socket.end(rawResponse(resource(request)));
+      };
+      const plain = http.createServer(onRequest).on('upgrade', onUpgrade);
+      const secure = https
+        .createServer({ cert: certificates.cert, key: certificates.key }, onRequest)
+        .on('upgrade', onUpgrade);
+      for (const server of [plain, secure]) {
+        statics.push(server);
+        server.on('connection', (socket: net.Socket) => {
+          sockets.add(socket);
+          socket.once('close', () => sockets.delete(socket));
+        });
+      }
+      ports.http.push(await listen(plain));
+      ports.https.push(await listen(secure));
+      configs.set(site.name, config);
     }
-    ports.http.push(await listen(plain));
-    ports.https.push(await listen(secure));
     return {
-      config,
+      config: configs.get(sites[0]!.name)!,
+      sites: configs,
       log: () => `--- pywebsocket3 ws ---\n${ws.log()}\n--- pywebsocket3 wss ---\n${wss.log()}`,
       close,
     };

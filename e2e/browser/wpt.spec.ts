@@ -1,0 +1,90 @@
+/**
+ * The web-platform-tests `websockets/` suite in headless Chromium, in each
+ * mode (e2e/wpt/chromium/runner.ts: the browser's own WebSocket, and
+ * polysocket's over WebTransport through the gateway), compared with
+ * e2e/wpt/expectations/chromium-<mode>.json: any failure the file does not
+ * list, any listed failure that passes, and any listed subtest that no
+ * longer runs fails the mode's test. The run starts its own servers,
+ * gateway and browsers (not the global setup's) and stops them all.
+ *
+ *     npx playwright test e2e/browser/wpt.spec.ts
+ *     WPT_FILTER=Close-1000 npx playwright test e2e/browser/wpt.spec.ts
+ *
+ * A complete (unfiltered) run writes results/wpt-chromium.json and .md.
+ */
+import { expect, test } from '@playwright/test';
+import { writeChromiumReport } from '../wpt/chromium/report.js';
+import { CHROMIUM_MODES, type ChromiumWptRun, RUN_BOUND_MS, runChromiumWpt } from '../wpt/chromium/runner.js';
+import type { ModeComparison } from '../wpt/expectations.js';
+import { TIMEOUT_MS } from '../wpt/manifest.js';
+
+const filter = process.env['WPT_FILTER'];
+const number = (name: string): number | undefined => {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : Number(value);
+};
+const concurrency = number('WPT_BROWSER_JOBS');
+const timeoutMultiplier = number('WPT_TIMEOUT_MULTIPLIER');
+/**
+ * The runner's own bound, then the longest page's timeout and grace, and the
+ * start (bundle, servers, gateway, browsers) and stop around them.
+ */
+const RUN_TIMEOUT_MS = RUN_BOUND_MS + TIMEOUT_MS.long * (timeoutMultiplier ?? 2) + 120_000;
+
+test.describe.configure({ mode: 'serial' });
+
+let run: ChromiumWptRun | undefined;
+
+test.beforeAll(async () => {
+  test.setTimeout(RUN_TIMEOUT_MS);
+  run = await runChromiumWpt({ filter, concurrency, timeoutMultiplier });
+  if (filter === undefined || filter === '') writeChromiumReport(run);
+});
+
+test.afterAll(() => {
+  run = undefined;
+});
+
+/** One line per discrepancy, for the failure message. */
+function problems(current: ChromiumWptRun, comparison: ModeComparison): string[] {
+  const line = (id: string, name: string) => `${id} :: ${name}`;
+  const output = (id: string) => {
+    const result = current.results.find(
+      (candidate) => candidate.mode === comparison.mode && candidate.id === id,
+    );
+    return result?.output ? ` [page output: ${result.output.slice(0, 300)}]` : '';
+  };
+  return [
+    ...comparison.unexpectedFailures.map(
+      (outcome) =>
+        `unexpected ${outcome.status}: ${line(outcome.id, outcome.name)}: ${outcome.message ?? ''}${output(outcome.id)}`,
+    ),
+    ...comparison.unexpectedPasses.map(
+      (outcome) => `unexpected PASS (listed as ${outcome.cause}): ${line(outcome.id, outcome.name)}`,
+    ),
+    ...comparison.stale.map(
+      (entry) => `listed as ${entry.cause} but not reported: ${line(entry.id, entry.name)}`,
+    ),
+  ];
+}
+
+for (const mode of CHROMIUM_MODES) {
+  test(`${mode}: every subtest passes or is listed in expectations/${mode}.json`, () => {
+    expect(run, 'the run did not complete').toBeDefined();
+    const comparison = run!.comparisons[mode];
+    const filtered = filter !== undefined && filter !== '';
+    test.skip(filtered && comparison.tests === 0, `WPT_FILTER matches no test of ${mode}`);
+    expect(comparison.tests, 'no test ran').toBeGreaterThan(0);
+    // The servers' and the gateway's logs help with pages that could not complete.
+    const logs = comparison.harnessErrors > 0 ? run!.serverLog.slice(-4_000) : '';
+    expect(problems(run!, comparison), logs).toEqual([]);
+  });
+}
+
+test('the Chromium expectations name only tests that exist and rules that apply', () => {
+  expect(run, 'the run did not complete').toBeDefined();
+  for (const mode of CHROMIUM_MODES) {
+    expect(run!.unknownIds[mode], `${mode}: expected failures of tests that are not run`).toEqual([]);
+    expect(run!.manifests[mode].unusedRules, `${mode}: not-applicable rules that match no file`).toEqual([]);
+  }
+});
