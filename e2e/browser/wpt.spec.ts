@@ -15,7 +15,7 @@
 import { expect, test } from '@playwright/test';
 import { writeChromiumReport } from '../wpt/chromium/report.js';
 import { CHROMIUM_MODES, type ChromiumWptRun, RUN_BOUND_MS, runChromiumWpt } from '../wpt/chromium/runner.js';
-import type { ModeComparison } from '../wpt/expectations.js';
+import { problems } from '../wpt/expectations.js';
 import { TIMEOUT_MS } from '../wpt/manifest.js';
 
 const filter = process.env['WPT_FILTER'];
@@ -45,29 +45,6 @@ test.afterAll(() => {
   run = undefined;
 });
 
-/** One line per discrepancy, for the failure message. */
-function problems(current: ChromiumWptRun, comparison: ModeComparison): string[] {
-  const line = (id: string, name: string) => `${id} :: ${name}`;
-  const output = (id: string) => {
-    const result = current.results.find(
-      (candidate) => candidate.mode === comparison.mode && candidate.id === id,
-    );
-    return result?.output ? ` [page output: ${result.output.slice(0, 300)}]` : '';
-  };
-  return [
-    ...comparison.unexpectedFailures.map(
-      (outcome) =>
-        `unexpected ${outcome.status}: ${line(outcome.id, outcome.name)}: ${outcome.message ?? ''}${output(outcome.id)}`,
-    ),
-    ...comparison.unexpectedPasses.map(
-      (outcome) => `unexpected PASS (listed as ${outcome.cause}): ${line(outcome.id, outcome.name)}`,
-    ),
-    ...comparison.stale.map(
-      (entry) => `listed as ${entry.cause} but not reported: ${line(entry.id, entry.name)}`,
-    ),
-  ];
-}
-
 for (const mode of CHROMIUM_MODES) {
   test(`${mode}: every subtest passes or is listed in expectations/${mode}.json`, () => {
     expect(run, 'the run did not complete').toBeDefined();
@@ -77,7 +54,7 @@ for (const mode of CHROMIUM_MODES) {
     expect(comparison.tests, 'no test ran').toBeGreaterThan(0);
     // The servers' and the gateway's logs help with pages that could not complete.
     const logs = comparison.harnessErrors > 0 ? run!.serverLog.slice(-4_000) : '';
-    expect(problems(run!, comparison), logs).toEqual([]);
+    expect(problems(run!.results, comparison, 'page'), logs).toEqual([]);
   });
 }
 

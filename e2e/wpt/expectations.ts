@@ -178,3 +178,33 @@ export function unknownIds(expectations: Expectations, knownIds: ReadonlySet<str
   }
   return [...unknown];
 }
+
+/**
+ * One line per discrepancy of `comparison`, for a failure message: the
+ * unexpected failures (with the first 300 characters of what the test's
+ * `label` — worker, page — printed), the unexpected passes and the stale
+ * entries.
+ */
+export function problems(
+  results: readonly JobResult<string>[],
+  comparison: ModeComparison,
+  label: string,
+): string[] {
+  const line = (id: string, name: string) => `${id} :: ${name}`;
+  const output = (id: string) => {
+    const result = results.find((candidate) => candidate.mode === comparison.mode && candidate.id === id);
+    return result?.output ? ` [${label} output: ${result.output.slice(0, 300)}]` : '';
+  };
+  return [
+    ...comparison.unexpectedFailures.map(
+      (outcome) =>
+        `unexpected ${outcome.status}: ${line(outcome.id, outcome.name)}: ${outcome.message ?? ''}${output(outcome.id)}`,
+    ),
+    ...comparison.unexpectedPasses.map(
+      (outcome) => `unexpected PASS (listed as ${outcome.cause}): ${line(outcome.id, outcome.name)}`,
+    ),
+    ...comparison.stale.map(
+      (entry) => `listed as ${entry.cause} but not reported: ${line(entry.id, entry.name)}`,
+    ),
+  ];
+}

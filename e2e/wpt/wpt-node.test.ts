@@ -6,7 +6,7 @@
  * against another WPT checkout: runner.ts.
  */
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
-import type { ModeComparison } from './expectations.js';
+import { problems } from './expectations.js';
 import { MODES } from './messages.js';
 import { writeReport } from './report.js';
 import { runWpt, type WptRun } from './runner.js';
@@ -35,36 +35,13 @@ afterAll(() => {
   run = undefined;
 });
 
-/** One line per discrepancy, for the failure message. */
-function problems(current: WptRun, comparison: ModeComparison): string[] {
-  const line = (id: string, name: string) => `${id} :: ${name}`;
-  const output = (id: string) => {
-    const result = current.results.find(
-      (candidate) => candidate.mode === comparison.mode && candidate.id === id,
-    );
-    return result?.output ? ` [worker output: ${result.output.slice(0, 300)}]` : '';
-  };
-  return [
-    ...comparison.unexpectedFailures.map(
-      (outcome) =>
-        `unexpected ${outcome.status}: ${line(outcome.id, outcome.name)}: ${outcome.message ?? ''}${output(outcome.id)}`,
-    ),
-    ...comparison.unexpectedPasses.map(
-      (outcome) => `unexpected PASS (listed as ${outcome.cause}): ${line(outcome.id, outcome.name)}`,
-    ),
-    ...comparison.stale.map(
-      (entry) => `listed as ${entry.cause} but not reported: ${line(entry.id, entry.name)}`,
-    ),
-  ];
-}
-
 test.each(MODES)('%s: every subtest passes or is listed in expectations/node.json', (mode) => {
   expect(run, 'the run did not complete').toBeDefined();
   const comparison = run!.comparisons[mode];
   expect(comparison.tests, 'no test ran (WPT_FILTER?)').toBeGreaterThan(0);
   // The servers' log helps with tests that could not complete.
   const logs = comparison.harnessErrors > 0 ? `${run!.poolLog}\n${run!.serverLog}` : run!.poolLog;
-  expect(problems(run!, comparison), logs.slice(-4_000)).toEqual([]);
+  expect(problems(run!.results, comparison, 'worker'), logs.slice(-4_000)).toEqual([]);
 });
 
 test('expectations/node.json names only tests that exist and rules that apply', () => {
