@@ -20,6 +20,47 @@ import { WebSocketStream } from './websocket-stream.js';
 
 type Transform = (options: WebSocketOptions) => WebSocketOptions;
 
+/**
+ * An interface object as WebIDL defines one: a function (not a class:
+ * `class extends` would make a subclass) that throws when called without
+ * `new` or without its one required argument, builds the instance with
+ * `Implementation` (`new.target` kept, so subclasses work), and has
+ * `prototype` (not writable, enumerable or configurable, its `constructor`
+ * pointing back) and a `length` of 1.
+ */
+function interfaceConstructor(
+  name: string,
+  prototype: object,
+  args: (first: unknown, second: unknown, third: unknown) => unknown[],
+  Implementation: new (...args: never[]) => object,
+): (...args: never) => unknown {
+  const Derived = {
+    [name]: function (this: unknown, first: unknown, second?: unknown, third?: unknown): object {
+      if (new.target === undefined) {
+        throw new TypeError(
+          `Failed to construct '${name}': Please use the 'new' operator, this DOM object constructor cannot be called as a function.`,
+        );
+      }
+      // WebIDL: the first argument is required (a missing one is not "undefined").
+      // biome-ignore lint/complexity/noArguments: only arguments tells a missing argument from undefined
+      if (arguments.length === 0) {
+        throw new TypeError(`Failed to construct '${name}': 1 argument required, but only 0 present.`);
+      }
+      return Reflect.construct(Implementation, args(first, second, third), new.target);
+    },
+  }[name]!;
+  Object.defineProperty(prototype, 'constructor', {
+    value: Derived,
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  });
+  Object.defineProperty(Derived, 'prototype', { value: prototype, writable: false });
+  // WebIDL: the length of an interface object is its required arguments.
+  Object.defineProperty(Derived, 'length', { value: 1 });
+  return Derived;
+}
+
 /** The classes made here: the implementing class and the options transform of each. */
 const derived = new WeakMap<object, Transform>();
 
@@ -37,38 +78,15 @@ export function deriveWebSocket<C extends typeof WebSocket>(Base: C, transform: 
   const combined: Transform = inner === undefined ? transform : (options) => inner(transform(options));
   const interfaceShaped = inner !== undefined || Base === WebSocket;
   const Implementation: typeof WebSocket = interfaceShaped ? WebSocket : Base;
-  // A function rather than a class: `class extends` would make a subclass.
-  const Derived = function WebSocket(
-    this: unknown,
-    url: string | URL,
-    protocols?: string | string[],
-    options?: WebSocketOptions,
-  ): object {
-    if (new.target === undefined) {
-      throw new TypeError(
-        "Failed to construct 'WebSocket': Please use the 'new' operator, this DOM object constructor cannot be called as a function.",
-      );
-    }
-    // WebIDL: `url` is a required argument (a missing one is not "undefined").
-    // biome-ignore lint/complexity/noArguments: only arguments tells a missing argument from undefined
-    if (arguments.length === 0) {
-      throw new TypeError("Failed to construct 'WebSocket': 1 argument required, but only 0 present.");
-    }
-    return Reflect.construct(Implementation, [url, protocols, combined(options ?? {})], new.target);
-  };
   const prototype = interfaceShaped
     ? Object.create(EventTarget.prototype, Object.getOwnPropertyDescriptors(WebSocket.prototype))
     : Object.create(Base.prototype);
-  Object.defineProperty(prototype, 'constructor', {
-    value: Derived,
-    writable: true,
-    enumerable: false,
-    configurable: true,
-  });
-  // As for an interface object: `prototype` is not writable, enumerable or configurable.
-  Object.defineProperty(Derived, 'prototype', { value: prototype, writable: false });
-  // WebIDL: the length of an interface object is its required arguments.
-  Object.defineProperty(Derived, 'length', { value: 1 });
+  const Derived = interfaceConstructor(
+    'WebSocket',
+    prototype,
+    (url, protocols, options) => [url, protocols, combined((options as WebSocketOptions | undefined) ?? {})],
+    Implementation,
+  );
   Object.setPrototypeOf(Derived, interfaceShaped ? EventTarget : Base);
   defineReadyStates(Derived);
   derived.set(Derived, combined);
@@ -98,39 +116,20 @@ const derivedStreams = new WeakMap<object, Transform>();
 export function deriveWebSocketStream<C extends typeof WebSocketStream>(Base: C, transform: Transform): C {
   const inner = derivedStreams.get(Base);
   const combined: Transform = inner === undefined ? transform : (options) => inner(transform(options));
-  const Derived = function WebSocketStream(
-    this: unknown,
-    url: string | URL,
-    options?: unknown,
-    connectionOptions?: WebSocketOptions,
-  ): object {
-    if (new.target === undefined) {
-      throw new TypeError(
-        "Failed to construct 'WebSocketStream': Please use the 'new' operator, this DOM object constructor cannot be called as a function.",
-      );
-    }
-    // biome-ignore lint/complexity/noArguments: only arguments tells a missing argument from undefined
-    if (arguments.length === 0) {
-      throw new TypeError("Failed to construct 'WebSocketStream': 1 argument required, but only 0 present.");
-    }
-    return Reflect.construct(
-      WebSocketStreamImplementation,
-      [url, options, combined(connectionOptions ?? {})],
-      new.target,
-    );
-  };
   const prototype = Object.create(
     Object.prototype,
     Object.getOwnPropertyDescriptors(WebSocketStreamImplementation.prototype),
   );
-  Object.defineProperty(prototype, 'constructor', {
-    value: Derived,
-    writable: true,
-    enumerable: false,
-    configurable: true,
-  });
-  Object.defineProperty(Derived, 'prototype', { value: prototype, writable: false });
-  Object.defineProperty(Derived, 'length', { value: 1 });
+  const Derived = interfaceConstructor(
+    'WebSocketStream',
+    prototype,
+    (url, options, connectionOptions) => [
+      url,
+      options,
+      combined((connectionOptions as WebSocketOptions | undefined) ?? {}),
+    ],
+    WebSocketStreamImplementation,
+  );
   Object.defineProperty(
     Derived,
     Symbol.hasInstance,
