@@ -123,8 +123,9 @@ export async function startTargetTls(
  * nothing in Deno's API tells. So the gateway tries: a handshake with a
  * server on loopback whose self-signed certificate nobody trusts must fail
  * with an unknown issuer. (The flag's per-host form,
- * `--unsafely-ignore-certificate-errors=HOST,…`, spares localhost and is
- * not seen; gateway/README.md says not to run the gateway with it.)
+ * `--unsafely-ignore-certificate-errors=HOST,…`, turns verification off for
+ * those hosts only, which this check cannot see; gateway/README.md says
+ * never to run the gateway with the flag.)
  */
 export async function verificationProblem(timeoutMs = 10_000): Promise<string | null> {
   const certificate = await generateCertificate({ days: 1, names: ['localhost'] });
