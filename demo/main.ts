@@ -423,6 +423,8 @@ function createSocket(choice: TransportChoice, url: string, protocols: string[])
     webTransportFactory ??= webTransportTransport({
       gateway: config.gateway,
       serverCertificateHashes: [{ algorithm: 'sha-256', value: config.certificateHash }],
+      // wss:// URLs: the gateway makes the TLS connection and verifies the certificate.
+      tls: 'gateway',
     });
     return new PolySocket(url, protocols, { transport: webTransportFactory, compression });
   }
