@@ -5,7 +5,7 @@
  * WebSocket server reached this way needs a gateway; this repository's is
  * `gateway/`, for Deno).
  *
- * The gateway protocol (version 1)
+ * The gateway protocol (version 2)
  * --------------------------------
  * The first bytes the client writes on each bidirectional stream are one
  * request line, `CONNECT <host>:<port>\r\n`, like an HTTP CONNECT request
@@ -13,7 +13,8 @@
  * `200 connected\r\n` the stream carries the TCP bytes both ways, half-closes
  * included; any other status means no connection, and the gateway ends the
  * stream (see {@link GatewayError} for the codes). `gateway-wire.ts` defines
- * the lines, for this client and for the gateway.
+ * the lines, for this client and for the gateway. A `ws:` target's request
+ * has no parameters: it is the version 1 request, which every gateway serves.
  *
  * The target travels in the stream, not in the session URL, so that one
  * session serves WebSockets to several targets.
