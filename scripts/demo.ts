@@ -1,6 +1,6 @@
 /**
  * `npm run demo`: starts the demo (demo/stack.ts) on 127.0.0.1: a `ws`
- * echo/chat server, the Deno WebTransport gateway with a fresh certificate
+ * echo/chat/flood server, the Deno WebTransport gateway with a fresh certificate
  * (allow-listing only that server), and the demo page; prints the URL to
  * open, and runs until Ctrl-C (SIGINT) or SIGTERM, which stop everything.
  *
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
   console.log(
     [
       '',
-      dim(`  echo/chat server  ${config.server}/echo, ${config.server}/chat`),
+      dim(`  demo server       ${config.server}/echo, ${config.server}/chat, ${config.server}/flood`),
       dim(
         `  gateway           ${config.gateway} (WebTransport; certificate valid until ${config.certificateNotAfter})`,
       ),
