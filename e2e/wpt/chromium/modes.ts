@@ -6,7 +6,10 @@
  * - `chromium-webtransport`: polysocket's `WebSocket` (the browser entry,
  *   src/index.ts, bundled by Vite) over WebTransport through the
  *   repository's gateway, installed as the `WebSocket` global of every page
- *   and worker before the test's scripts run (pages.ts, install.ts).
+ *   and worker before the test's scripts run (pages.ts, install.ts);
+ * - `chromium-chrome-sockets`: polysocket's `WebSocket` over
+ *   chrome.sockets.tcp, the pages running in a Chrome App
+ *   (mode-chrome-app.ts).
  *
  * A mode is a {@link ModeDefinition}: the runner starts the servers (one
  * site per mode) while each mode prepares, then the gateway, then launches
@@ -24,11 +27,16 @@ import { WPT_HOST_NAMES, type WptConfig } from '../resources.js';
 import type { StaticSite } from '../servers.js';
 import type { InstallConfig } from './install.js';
 import { contextPages, type ModeHost, PageLane } from './lanes.js';
+import { chromeAppMode } from './mode-chrome-app.js';
 import { browserResponder } from './pages.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-export const CHROMIUM_MODES = ['chromium-native', 'chromium-webtransport'] as const;
+export const CHROMIUM_MODES = [
+  'chromium-native',
+  'chromium-webtransport',
+  'chromium-chrome-sockets',
+] as const;
 export type ChromiumMode = (typeof CHROMIUM_MODES)[number];
 
 /** The address the WPT host names stand for. */
@@ -181,6 +189,7 @@ export function modeDefinitions(options: ModeOptions): Readonly<Record<ChromiumM
   return {
     'chromium-native': nativeMode(options),
     'chromium-webtransport': webTransportMode(options),
+    'chromium-chrome-sockets': chromeAppMode(options),
   };
 }
 

@@ -47,6 +47,14 @@ export interface PageOptions {
    * servers started.
    */
   readonly install: (() => string) | null;
+  /**
+   * A JavaScript expression, evaluated when testharnessreport.js runs in a
+   * top-level page, for the function that page's report (JSON) is handed
+   * to once the harness completes; anything else, and the page does not
+   * report (a window the test opened). Frames never report.
+   * @defaultValue the Playwright binding {@link REPORT_BINDING}, unless the page has an opener
+   */
+  readonly reporter?: string;
 }
 
 const JS = 'text/javascript; charset=utf-8';
@@ -60,18 +68,21 @@ function escapeHtml(value: string): string {
   return value.replace(/[&<>"]/g, (char) => `&#${char.charCodeAt(0)};`);
 }
 
+/** The default of {@link PageOptions.reporter}. */
+const BINDING_REPORTER = `self.opener ? null : self[${JSON.stringify(REPORT_BINDING)}]`;
+
 /**
  * The runner's testharnessreport.js. Only the test's own page reports: not
  * its frames, not the windows it opens (they may load the harness too).
  */
-function testharnessReport(timeoutMultiplier: number): string {
+function testharnessReport(timeoutMultiplier: number, reporter: string): string {
   return `// The browser runner's testharnessreport.js (e2e/wpt/chromium/pages.ts).
 setup({ output: false, timeout_multiplier: ${timeoutMultiplier} });
 (function () {
-  if (self !== self.top || self.opener) return;
+  if (self !== self.top) return;
+  var report = (${reporter});
+  if (typeof report !== 'function') return;
   add_completion_callback(function (tests, status) {
-    var report = self[${JSON.stringify(REPORT_BINDING)}];
-    if (typeof report !== 'function') return;
     var message = function (value) { return value === null || value === undefined ? null : String(value); };
     report(JSON.stringify({
       tests: tests.map(function (test) {
@@ -153,7 +164,7 @@ export function browserResponder(
       return { ...script, headers: { ...script.headers, 'cache-control': 'max-age=3600' } };
     }
     if (path === '/resources/testharnessreport.js')
-      return text(JS, testharnessReport(options.timeoutMultiplier));
+      return text(JS, testharnessReport(options.timeoutMultiplier, options.reporter ?? BINDING_REPORTER));
 
     const any = /^(.*\.any)\.(html|worker\.html|sharedworker\.html|serviceworker\.html|worker\.js)$/.exec(
       path,
@@ -161,8 +172,10 @@ export function browserResponder(
     if (any !== null && exists(`${any[1]}.js`)) {
       const script = `${any[1]!.split('/').pop()}.js`;
       const info = meta(config, `${any[1]}.js`);
-      // The worker script keeps the page's query: constants.sub.js reads the variant from it.
-      const worker = JSON.stringify(`${any[1]!.split('/').pop()}.worker.js${url.search}`);
+      // The worker script keeps the page's query: constants.sub.js reads the
+      // variant from it. Taken from `location`, not from the request: a page
+      // that is a file (a Chrome App's) is the same whatever the query.
+      const worker = `${JSON.stringify(`${any[1]!.split('/').pop()}.worker.js`)} + location.search`;
       switch (any[2]) {
         case 'html':
           return text(
@@ -225,7 +238,7 @@ done();
 
     const worker = /^(.*\.worker)\.html$/.exec(path);
     if (worker !== null && exists(`${worker[1]}.js`)) {
-      const script = JSON.stringify(`${worker[1]!.split('/').pop()}.js${url.search}`);
+      const script = `${JSON.stringify(`${worker[1]!.split('/').pop()}.js`)} + location.search`;
       return text(
         HTML,
         installTag +
