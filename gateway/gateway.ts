@@ -8,6 +8,10 @@
  *     TCP EOF from the target           → QUIC FIN           (Deno FIN workaround)
  *     client abort() (RESET_STREAM)     → the TCP connection is closed
  *
+ * A request with `tls` (protocol version 2) gets a TLS connection to the
+ * target, verified by the gateway (tls.ts), in place of the bare TCP one;
+ * the stream then carries the plaintext.
+ *
  * Buffers are bounded by the streams' queues: `pipeTo()` waits for each
  * write, so a slow side pauses reading on the other (backpressure).
  *
@@ -27,17 +31,23 @@
  * is an ordinary promise.)
  */
 import {
+  connectedText,
   formatTarget,
+  type GatewayRequest,
   GatewayStatus,
   type GatewayTarget,
+  GatewayTlsFailure,
+  type GatewayTlsReply,
   MAX_GATEWAY_LINE,
   parseRequest,
   readLine,
   serializeStatusLine,
+  tlsFailureReason,
 } from '../src/transports/gateway-wire.ts';
 import { canFinishSendStreams, finishSendStream } from './deno-wt-fin.ts';
 import { AddressTable, addressKey } from './limits.ts';
 import { type AllowList, printable } from './protocol.ts';
+import { startTargetTls, TargetTlsError, verificationProblem } from './tls.ts';
 
 /** Options of {@link startGateway}. */
 export interface GatewayOptions {
@@ -80,6 +90,12 @@ export interface GatewayOptions {
    * with an open stream is never closed for being idle. @defaultValue `60000`
    */
   readonly sessionIdleTimeoutMs?: number;
+  /**
+   * Extra root certificates, PEM, that the target's certificate may chain
+   * to when a client asks for TLS, in addition to Deno's root store. Only
+   * the operator gives them; a client cannot. @defaultValue `[]`
+   */
+  readonly caCerts?: readonly string[];
   /** Where log lines go. @defaultValue `console.log` with an ISO timestamp */
   readonly log?: (line: string) => void;
 }
@@ -113,6 +129,11 @@ interface State {
   connections: number;
   nextSession: number;
   readonly addresses: AddressTable;
+  /**
+   * Whether this Deno verifies certificates (tls.ts): `null` if it does,
+   * else why not. Checked once, at the first `tls` request.
+   */
+  verification: Promise<string | null> | undefined;
 }
 
 /** Start listening; returns once the UDP socket is bound. */
@@ -129,6 +150,7 @@ export function startGateway(options: GatewayOptions): Gateway {
     requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
     idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
     sessionIdleTimeoutMs: options.sessionIdleTimeoutMs ?? 60_000,
+    caCerts: [...(options.caCerts ?? [])],
     log,
   };
   for (const [name, value] of Object.entries(settings)) {
@@ -160,7 +182,13 @@ export function startGateway(options: GatewayOptions): Gateway {
     // streams that the client has not closed yet.
     maxConcurrentBidirectionalStreams: Math.max(100, settings.maxStreamsPerSession + 16),
   });
-  const state: State = { sessions: 0, connections: 0, nextSession: 1, addresses: new AddressTable() };
+  const state: State = {
+    sessions: 0,
+    connections: 0,
+    nextSession: 1,
+    addresses: new AddressTable(),
+    verification: undefined,
+  };
   const sessions = new Set<Promise<void>>();
   const stopped = (async () => {
     try {
@@ -376,13 +404,15 @@ async function bridgeStream(
     return;
   }
   const target = parseRequest(request.line);
-  if (target === null) {
-    const reason = 'malformed request line (expected CONNECT host:port)';
-    await refuse(bidi, wt, id, `"${printable(request.line)}"`, GatewayStatus.BAD_REQUEST, reason, settings);
+  if ('malformed' in target) {
+    const shown = `"${printable(request.line)}"`;
+    await refuse(bidi, wt, id, shown, GatewayStatus.BAD_REQUEST, target.malformed, settings);
     return;
   }
   // Allow-listed names are short; one that is not may be up to a line long.
-  const name = printable(formatTarget(target));
+  const name = printable(
+    formatTarget(target) + (target.tls === null ? '' : ` tls=${target.tls.serverName ?? target.host}`),
+  );
   if (!settings.allow.allows(target)) {
     await refuse(bidi, wt, id, name, GatewayStatus.FORBIDDEN, 'target not allowed', settings);
     return;
@@ -400,31 +430,86 @@ async function bridgeStream(
   state.connections++;
   state.addresses.add(key, 'connections', 1);
   try {
-    await pipeStream(wt, bidi, id, name, target, request.rest, sessionOver, settings);
+    await pipeStream(wt, bidi, id, name, target, request.rest, sessionOver, state, settings);
   } finally {
     state.connections--;
     state.addresses.add(key, 'connections', -1);
   }
 }
 
-/** Connect to `target`, answer 200 (or the failure), and pipe both ways until both ends are done. */
+/**
+ * Connect to `target` (with TLS if asked), answer 200 (or the failure), and
+ * pipe both ways until both ends are done.
+ */
 async function pipeStream(
   wt: WebTransport,
   bidi: WebTransportBidirectionalStream,
   id: string,
   name: string,
-  target: GatewayTarget,
+  target: GatewayRequest,
   rest: Uint8Array,
   sessionOver: AbortSignal,
+  state: State,
   settings: Settings,
 ): Promise<void> {
   const readable = bidi.readable as ReadableStream<Uint8Array>;
   const writable = bidi.writable as WritableStream<Uint8Array>;
   const started = Date.now();
-  let tcp: Deno.TcpConn;
+  if (target.tls !== null) {
+    // Verification is the point of TLS at the gateway: without it, the
+    // page would be told "verified" about a connection nobody verified.
+    if (state.verification === undefined) {
+      state.verification = verificationProblem(settings.connectTimeoutMs).then(
+        (problem) => {
+          settings.log(
+            problem === null
+              ? 'tls: checked that certificate verification is on'
+              : `! tls: ${problem}; refusing every tls request`,
+          );
+          return problem;
+        },
+        (error: unknown) => `could not check that certificate verification is on: ${errorText(error)}`,
+      );
+    }
+    const problem = await state.verification;
+    if (problem !== null) {
+      const reason = tlsFailureReason(GatewayTlsFailure.UNAVAILABLE, problem);
+      await refuse(bidi, wt, id, name, GatewayStatus.BAD_GATEWAY, reason, settings);
+      return;
+    }
+  }
+  let conn: Deno.TcpConn | Deno.TlsConn;
+  let tlsReply: GatewayTlsReply | null = null;
   try {
-    tcp = await connect(target, settings.connectTimeoutMs, sessionOver);
+    const tcp = await connect(target, settings.connectTimeoutMs, sessionOver);
+    if (target.tls === null) {
+      conn = tcp;
+    } else {
+      const serverName = target.tls.serverName ?? target.host;
+      const secured = await startTargetTls(tcp, {
+        serverName,
+        alpn: target.tls.alpn ?? [],
+        caCerts: settings.caCerts,
+        timeoutMs: settings.connectTimeoutMs,
+        signal: sessionOver,
+      });
+      conn = secured.conn;
+      tlsReply = { verified: true, serverName, alpn: secured.alpn };
+    }
   } catch (error) {
+    if (error instanceof TargetTlsError) {
+      const timedOut = error.failure === GatewayTlsFailure.HANDSHAKE_TIMEOUT;
+      await refuse(
+        bidi,
+        wt,
+        id,
+        name,
+        timedOut ? GatewayStatus.GATEWAY_TIMEOUT : GatewayStatus.BAD_GATEWAY,
+        tlsFailureReason(error.failure, printable(error.detail, 300)),
+        settings,
+      );
+      return;
+    }
     const timedOut = isTimeout(error);
     await refuse(
       bidi,
@@ -437,31 +522,33 @@ async function pipeStream(
     );
     return;
   }
-  settings.log(`connect ${id} ${name}`);
+  settings.log(
+    `connect ${id} ${name}${tlsReply === null ? '' : ` verified${tlsReply.alpn === null ? '' : ` alpn=${printable(tlsReply.alpn)}`}`}`,
+  );
   const bytes = { up: 0, down: 0 };
   let outcome = 'clean';
-  let tcpClosed = false;
-  const closeTcp = () => {
-    if (tcpClosed) return;
-    tcpClosed = true;
+  let targetClosed = false;
+  const closeTarget = () => {
+    if (targetClosed) return;
+    targetClosed = true;
     try {
-      tcp.close();
+      conn.close();
     } catch {
       // Already closed.
     }
   };
   try {
     const writer = writable.getWriter();
-    await writer.write(serializeStatusLine(GatewayStatus.CONNECTED, 'connected'));
+    await writer.write(serializeStatusLine(GatewayStatus.CONNECTED, connectedText(tlsReply)));
     writer.releaseLock();
     if (rest.byteLength > 0) {
-      const tcpWriter = tcp.writable.getWriter();
+      const tcpWriter = conn.writable.getWriter();
       await tcpWriter.write(rest);
       tcpWriter.releaseLock();
       bytes.up += rest.byteLength;
     }
   } catch (error) {
-    closeTcp();
+    closeTarget();
     settings.log(`close ${id} ${name} up=0 down=0 ms=${Date.now() - started} error: ${errorText(error)}`);
     return;
   }
@@ -470,19 +557,20 @@ async function pipeStream(
   // Client → target; its FIN becomes the target's (TCP half-close).
   const up = readable
     .pipeThrough(counter((n) => (bytes.up += n)))
-    .pipeTo(tcp.writable, options)
+    .pipeTo(conn.writable, options)
     .then(
-      () => tcp.closeWrite(),
+      // With TLS, closeWrite() sends close_notify, then the TCP FIN.
+      () => conn.closeWrite(),
       (error: unknown) => {
         // A RESET_STREAM from the client, the session gone, or the target
         // stopped reading.
         if (outcome === 'clean') outcome = `client side: ${errorText(error)}`;
-        closeTcp();
+        closeTarget();
       },
     )
-    .catch(() => closeTcp());
+    .catch(() => closeTarget());
   // Target → client; its EOF becomes a QUIC FIN.
-  const down = tcp.readable
+  const down = conn.readable
     .pipeThrough(counter((n) => (bytes.down += n)))
     .pipeTo(writable, options)
     .then(
@@ -491,13 +579,13 @@ async function pipeStream(
         // Deno cannot reset a WebTransport stream (abort() is a no-op):
         // the client gets a FIN, and RFC 6455 sees a close without frame.
         if (outcome === 'clean') outcome = `target side: ${errorText(error)}`;
-        closeTcp();
+        closeTarget();
         endStream(wt, writable);
       },
     )
-    .catch(() => closeTcp());
+    .catch(() => closeTarget());
   await Promise.all([up, down]);
-  closeTcp();
+  closeTarget();
   settings.log(`close ${id} ${name} up=${bytes.up} down=${bytes.down} ms=${Date.now() - started} ${outcome}`);
 }
 

@@ -2,7 +2,7 @@
  * The gateway's command line (see gateway/README.md):
  *
  *     npx deno run --unstable-net --allow-net gateway/main.ts \
- *       --listen [::]:4433 --allow 127.0.0.1:8080 [--cert cert.pem --key key.pem]
+ *       --listen [::]:4433 --allow 127.0.0.1:8080 [--cert cert.pem --key key.pem] [--ca ca.pem]
  *
  * Without --cert/--key it generates an ECDSA P-256 certificate valid for
  * --cert-days (at most 14) and prints its SHA-256 for
@@ -45,6 +45,9 @@ const USAGE = `usage: deno run --unstable-net --allow-net [--allow-read=FILES] g
   --cert FILE            certificate chain, PEM (with --key)
   --key FILE             private key, PEM (with --cert)
   --cert-days N          validity of a generated certificate, at most 14 (default 10)
+  --ca FILE              PEM root certificate(s) that targets' certificates may chain to
+                         when a client asks for TLS (wss:), in addition to Deno's roots;
+                         repeat for more files
   --max-connections N    concurrent TCP connections, in all (default 256)
   --max-sessions N       concurrent WebTransport sessions, in all (default 64)
   --max-connections-per-address N
@@ -90,6 +93,7 @@ function parseArgs(args: readonly string[]): Map<string, string[]> {
     'cert',
     'key',
     'cert-days',
+    'ca',
     'max-connections',
     'max-sessions',
     'max-connections-per-address',
@@ -157,6 +161,34 @@ if (certFile !== undefined && keyFile !== undefined) {
   notAfter = generated.notAfter;
 }
 
+// Extra roots for TLS to targets. Each file must hold certificates only:
+// a typo'd path or a key file is an error now, not a failed handshake later.
+const caCerts: string[] = [];
+for (const file of values.get('ca') ?? []) {
+  let pem: string;
+  try {
+    pem = await Deno.readTextFile(file);
+  } catch (error) {
+    fail(`--ca ${file}: ${(error as Error).message}`);
+  }
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) fail(`--ca ${file}: no PEM certificate in it`);
+  for (const block of blocks) {
+    let notAfter: Date;
+    try {
+      notAfter = certificateInfo(fromPem(block)).notAfter;
+    } catch (error) {
+      fail(`--ca ${file}: a certificate that cannot be read: ${(error as Error).message}`);
+    }
+    if (notAfter < new Date())
+      console.log(`note: --ca ${file} holds a certificate that expired ${notAfter.toISOString()}`);
+  }
+  caCerts.push(...blocks);
+  console.log(
+    `extra roots for tls requests: ${file} (${blocks.length} certificate${blocks.length === 1 ? '' : 's'})`,
+  );
+}
+
 const gateway = startGateway({
   hostname: listen.host,
   port: listen.port,
@@ -172,6 +204,7 @@ const gateway = startGateway({
   requestTimeoutMs: positive(values, 'request-timeout', 10_000),
   idleTimeoutMs: positive(values, 'idle-timeout', 30_000),
   sessionIdleTimeoutMs: positive(values, 'session-idle-timeout', 60_000),
+  caCerts,
 });
 console.log(
   `ready ${JSON.stringify({ hostname: gateway.hostname, port: gateway.port, certificateHash: hash, notAfter })}`,

@@ -119,7 +119,10 @@ export interface EchoServer {
 
 /** Start an echo server on 127.0.0.1. */
 export function startEchoServer(): EchoServer {
-  const listener = Deno.listen({ hostname: '127.0.0.1', port: 0 });
+  return serveEcho(Deno.listen({ hostname: '127.0.0.1', port: 0 }));
+}
+
+function serveEcho(listener: Deno.Listener<Deno.Conn, Deno.NetAddr>): EchoServer {
   const conns = new Set<Deno.Conn>();
   let accepted = 0;
   const serving = (async () => {
@@ -280,4 +283,170 @@ export function startUdpRelay(gatewayPort: number, fromAddress = '127.0.0.1'): U
       await deadline(pumps, 5000, 'the relay to stop');
     },
   };
+}
+
+/** PEM files made by `openssl` for the TLS tests, in a temporary directory. */
+export interface TestCertificates {
+  /** The CA the gateway is told to trust (`caCerts`, `--ca`). */
+  readonly ca: string;
+  readonly caFile: string;
+  /**
+   * Server certificates and keys, each for `localhost` and 127.0.0.1 unless
+   * said otherwise: `good` (by `ca`, valid now), `expired`, `notYetValid`,
+   * `otherName` (valid for other.test only), `unknownCa` (by a CA nobody trusts).
+   */
+  readonly servers: Readonly<
+    Record<'good' | 'expired' | 'notYetValid' | 'otherName' | 'unknownCa', { cert: string; key: string }>
+  >;
+  remove(): Promise<void>;
+}
+
+/** `openssl`'s time format for `ca -startdate/-enddate`: YYYYMMDDHHMMSSZ. */
+function opensslTime(date: Date): string {
+  return `${date.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
+}
+
+/**
+ * A CA, a second CA nobody trusts, and server certificates signed by them
+ * with `openssl ca` (which, unlike `openssl x509 -days`, takes any start
+ * and end date: an expired certificate, one not valid yet). Needs
+ * `--allow-run=openssl` and read and write access to `dir`.
+ */
+export async function makeTestCertificates(dir: string): Promise<TestCertificates> {
+  await Deno.mkdir(dir, { recursive: true });
+  const root = await Deno.makeTempDir({ dir, prefix: 'certs-' });
+  const file = (name: string) => `${root}/${name}`;
+  const openssl = async (args: string[]) => {
+    const { code, stderr } = await new Deno.Command('openssl', {
+      args,
+      stdout: 'null',
+      stderr: 'piped',
+    }).output();
+    if (code !== 0) throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(stderr)}`);
+  };
+  const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  try {
+    for (const ca of ['ca', 'other-ca']) {
+      await openssl([
+        'req',
+        '-x509',
+        ...ecKey,
+        '-subj',
+        `/CN=polysocket gateway test ${ca}`,
+        '-keyout',
+        file(`${ca}-key.pem`),
+        '-out',
+        file(`${ca}.pem`),
+        '-days',
+        '2',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+      ]);
+    }
+    await Deno.mkdir(file('issued'));
+    await Deno.writeTextFile(file('index.txt'), '');
+    await Deno.writeTextFile(file('serial'), '1000\n');
+    const server = (names: string) =>
+      [
+        '[server]',
+        'basicConstraints = critical,CA:FALSE',
+        'keyUsage = critical,digitalSignature',
+        'extendedKeyUsage = serverAuth',
+        `subjectAltName = ${names}`,
+      ].join('\n');
+    await Deno.writeTextFile(
+      file('ca.cnf'),
+      [
+        '[ca]',
+        'default_ca = test_ca',
+        '[test_ca]',
+        `database = ${file('index.txt')}`,
+        `serial = ${file('serial')}`,
+        `new_certs_dir = ${file('issued')}`,
+        'default_md = sha256',
+        'policy = any_name',
+        'unique_subject = no',
+        '[any_name]',
+        'commonName = supplied',
+        server('DNS:localhost,IP:127.0.0.1'),
+        server('DNS:other.test').replace('[server]', '[other_name]'),
+        '',
+      ].join('\n'),
+    );
+    const now = Date.now();
+    const hour = 3_600_000;
+    const issue = async (
+      name: string,
+      ca: string,
+      from: number,
+      to: number,
+      extensions = 'server',
+    ): Promise<{ cert: string; key: string }> => {
+      await openssl([
+        'req',
+        ...ecKey,
+        '-subj',
+        `/CN=${name}`,
+        '-keyout',
+        file(`${name}-key.pem`),
+        '-out',
+        file(`${name}.csr`),
+      ]);
+      await openssl([
+        'ca',
+        '-batch',
+        '-notext',
+        '-config',
+        file('ca.cnf'),
+        '-cert',
+        file(`${ca}.pem`),
+        '-keyfile',
+        file(`${ca}-key.pem`),
+        '-in',
+        file(`${name}.csr`),
+        '-out',
+        file(`${name}.pem`),
+        '-startdate',
+        opensslTime(new Date(from)),
+        '-enddate',
+        opensslTime(new Date(to)),
+        '-extensions',
+        extensions,
+      ]);
+      return {
+        cert: await Deno.readTextFile(file(`${name}.pem`)),
+        key: await Deno.readTextFile(file(`${name}-key.pem`)),
+      };
+    };
+    const servers = {
+      good: await issue('good', 'ca', now - hour, now + 48 * hour),
+      expired: await issue('expired', 'ca', now - 72 * hour, now - 24 * hour),
+      notYetValid: await issue('not-yet-valid', 'ca', now + 24 * hour, now + 72 * hour),
+      otherName: await issue('other-name', 'ca', now - hour, now + 48 * hour, 'other_name'),
+      unknownCa: await issue('unknown-ca', 'other-ca', now - hour, now + 48 * hour),
+    };
+    return {
+      ca: await Deno.readTextFile(file('ca.pem')),
+      caFile: file('ca.pem'),
+      servers,
+      remove: () => Deno.remove(root, { recursive: true }),
+    };
+  } catch (error) {
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+    throw error;
+  }
+}
+
+/** A TLS echo server on 127.0.0.1 (HTTP/1.1 by ALPN); connections whose handshake fails are dropped. */
+export function startTlsEchoServer(certificate: { cert: string; key: string }): EchoServer {
+  const listener = Deno.listenTls({
+    hostname: '127.0.0.1',
+    port: 0,
+    cert: certificate.cert,
+    key: certificate.key,
+    alpnProtocols: ['http/1.1'],
+  });
+  return serveEcho(listener);
 }

@@ -23,6 +23,9 @@ export {
 export {
   type CertificateHash,
   GatewayError,
+  GatewayStreamTransport,
+  GatewayTlsFailure,
+  type GatewayTlsInfo,
   type WebTransportTransportOptions,
   webTransportTransport,
 } from './transports/webtransport.js';

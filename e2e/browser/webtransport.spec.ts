@@ -322,10 +322,23 @@ test.describe('failures: error, then close 1006 with wasClean false', () => {
     expectFailed(await failure(page, `ws://127.0.0.1:${env.wsPort}/echo`, env.gatewayUrl, wrong));
   });
 
-  test('a wss: URL is refused: the gateway does not do TLS', async ({ page, env }) => {
+  test("a wss: URL without tls: 'gateway' is refused (webtransport-tls.spec.ts has it with)", async ({
+    page,
+    env,
+  }) => {
     expectFailed(
-      await failure(page, `wss://127.0.0.1:${env.wsPort}/echo`, env.gatewayUrl, env.certificateHash),
+      await failure(page, `wss://127.0.0.1:${env.wss.ws}/echo`, env.gatewayUrl, env.certificateHash),
     );
+    expect(
+      await page.evaluate(
+        async ({ url, gateway, hash }) => {
+          const socket = window.e2e.connect(url, gateway, hash);
+          await socket.closed;
+          return socket.ws.failure?.message;
+        },
+        { url: `wss://127.0.0.1:${env.wss.ws}/echo`, gateway: env.gatewayUrl, hash: env.certificateHash },
+      ),
+    ).toContain("needs webTransportTransport({ ..., tls: 'gateway' })");
   });
 });
 

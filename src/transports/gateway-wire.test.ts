@@ -1,15 +1,20 @@
 import { describe, expect, test } from 'vitest';
 import {
+  connectedText,
   formatTarget,
   GatewayStatus,
+  GatewayTlsFailure,
   MAX_GATEWAY_LINE,
+  parseConnected,
   parseRequest,
   parseStatusLine,
   parseTarget,
+  parseTlsFailure,
   readLine,
   readStatusLine,
   serializeRequest,
   serializeStatusLine,
+  tlsFailureReason,
 } from './gateway-wire.js';
 
 const te = new TextEncoder();
@@ -34,18 +39,21 @@ function splits(text: string): string[][] {
 
 describe('request lines', () => {
   test('CONNECT host:port, IPv6 in brackets, anything else is malformed', () => {
-    expect(parseRequest('CONNECT 127.0.0.1:8080')).toEqual({ host: '127.0.0.1', port: 8080 });
-    expect(parseRequest('CONNECT [::1]:443')).toEqual({ host: '::1', port: 443 });
-    expect(parseRequest('CONNECT Example.COM:80')).toEqual({ host: 'example.com', port: 80 });
+    expect(parseRequest('CONNECT 127.0.0.1:8080')).toEqual({ host: '127.0.0.1', port: 8080, tls: null });
+    expect(parseRequest('CONNECT [::1]:443')).toEqual({ host: '::1', port: 443, tls: null });
+    expect(parseRequest('CONNECT Example.COM:80')).toEqual({ host: 'example.com', port: 80, tls: null });
     for (const bad of [
       'CONNECT ::1:80',
       'CONNECT host',
       'CONNECT host:0',
       'CONNECT host:65536',
+      'CONNECT  host:80',
       'GET / HTTP/1.1',
       '',
     ]) {
-      expect(parseRequest(bad), bad).toBeNull();
+      expect(parseRequest(bad), bad).toEqual({
+        malformed: 'malformed request line (expected CONNECT host:port)',
+      });
     }
     expect(parseTarget('[::]:0', true)).toEqual({ host: '::', port: 0 });
     expect(formatTarget({ host: '::1', port: 8080 })).toBe('[::1]:8080');
@@ -53,14 +61,113 @@ describe('request lines', () => {
 
   test('serialized by the client as the gateway parses them', () => {
     expect(td.decode(serializeRequest({ host: 'example.com', port: 80 }))).toBe('CONNECT example.com:80\r\n');
+    // Only the host and port are sent, whatever else the target says.
+    expect(
+      td.decode(serializeRequest({ host: 'a.test', port: 1, url: 'wss://a.test:1/', secure: true } as never)),
+    ).toBe('CONNECT a.test:1\r\n');
     expect(td.decode(serializeRequest({ host: '::1', port: 8080 }))).toBe('CONNECT [::1]:8080\r\n');
     for (const target of [
       { host: '127.0.0.1', port: 1 },
       { host: '::ffff:127.0.0.1', port: 65535 },
       { host: 'ws.example', port: 443 },
     ]) {
-      expect(parseRequest(td.decode(serializeRequest(target)).replace(/\r\n$/, ''))).toEqual(target);
+      expect(parseRequest(td.decode(serializeRequest(target)).replace(/\r\n$/, ''))).toEqual({
+        ...target,
+        tls: null,
+      });
     }
+  });
+
+  test('version 2: tls, server-name and alpn parameters', () => {
+    const tls = { serverName: 'ws.example', alpn: ['http/1.1'] };
+    expect(td.decode(serializeRequest({ host: '127.0.0.1', port: 8443 }, tls))).toBe(
+      'CONNECT 127.0.0.1:8443 tls server-name=ws.example alpn=http/1.1\r\n',
+    );
+    expect(td.decode(serializeRequest({ host: '::1', port: 443 }, {}))).toBe('CONNECT [::1]:443 tls\r\n');
+    expect(
+      td.decode(serializeRequest({ host: 'a', port: 1 }, { serverName: '::1', alpn: ['h2', 'http/1.1'] })),
+    ).toBe('CONNECT a:1 tls server-name=::1 alpn=h2,http/1.1\r\n');
+    expect(parseRequest('CONNECT 127.0.0.1:8443 tls server-name=WS.Example alpn=http/1.1')).toEqual({
+      host: '127.0.0.1',
+      port: 8443,
+      tls: { serverName: 'ws.example', alpn: ['http/1.1'] },
+    });
+    expect(parseRequest('CONNECT [::1]:443 tls')).toEqual({ host: '::1', port: 443, tls: {} });
+    expect(parseRequest('CONNECT a:1 alpn=x tls')).toEqual({ host: 'a', port: 1, tls: { alpn: ['x'] } });
+    // Round trip.
+    const request = { serverName: 'xn--bcher-kva.example', alpn: ['http/1.1'] };
+    expect(parseRequest(td.decode(serializeRequest({ host: 'h', port: 2 }, request)).trimEnd())).toEqual({
+      host: 'h',
+      port: 2,
+      tls: request,
+    });
+  });
+
+  test('version 2: malformed or unknown parameters say why; the client refuses to send what cannot be parsed', () => {
+    const cases: Array<[string, string]> = [
+      ['CONNECT a:1 tls server-name=a/b', 'malformed server-name (expected a DNS name or an IP address)'],
+      ['CONNECT a:1 tls server-name=', 'malformed server-name (expected a DNS name or an IP address)'],
+      [
+        `CONNECT a:1 tls server-name=${'a'.repeat(254)}`,
+        'malformed server-name (expected a DNS name or an IP address)',
+      ],
+      ['CONNECT a:1 tls alpn=a,,b', 'malformed alpn (expected at most 8 IDs separated by commas)'],
+      [
+        `CONNECT a:1 tls alpn=${Array(9).fill('x').join(',')}`,
+        'malformed alpn (expected at most 8 IDs separated by commas)',
+      ],
+      ['CONNECT a:1 server-name=a', 'server-name= and alpn= need tls'],
+      ['CONNECT a:1 tls tls', 'request parameter tls given twice'],
+      [
+        'CONNECT a:1 tls=yes',
+        'unknown request parameter "tls=yes" (protocol version 2 knows tls, server-name=, alpn=)',
+      ],
+      [
+        'CONNECT a:1 tls verify=no',
+        'unknown request parameter "verify=no" (protocol version 2 knows tls, server-name=, alpn=)',
+      ],
+      ['CONNECT a:1 ', 'unknown request parameter "" (protocol version 2 knows tls, server-name=, alpn=)'],
+    ];
+    for (const [line, malformed] of cases) expect(parseRequest(line), line).toEqual({ malformed });
+    expect(() => serializeRequest({ host: 'a', port: 1 }, { serverName: 'a b' })).toThrow(TypeError);
+    expect(() => serializeRequest({ host: 'a', port: 1 }, { alpn: ['a,b'] })).toThrow(TypeError);
+    expect(() => serializeRequest({ host: 'a', port: 1 }, { alpn: [''] })).toThrow(TypeError);
+  });
+});
+
+describe('version 2 answers', () => {
+  test('200 connected with the TLS parameters, and without', () => {
+    const reply = { verified: true, serverName: 'ws.example', alpn: 'http/1.1' };
+    expect(connectedText(reply)).toBe('connected tls verified server-name=ws.example alpn=http/1.1');
+    expect(parseConnected(connectedText(reply))).toEqual(reply);
+    expect(connectedText({ verified: true, serverName: '::1', alpn: null })).toBe(
+      'connected tls verified server-name=::1',
+    );
+    expect(connectedText(null)).toBe('connected');
+    expect(parseConnected('connected')).toBeNull();
+    expect(parseConnected('')).toBeNull();
+    // A gateway that speaks TLS without verifying is told apart.
+    expect(parseConnected('connected tls server-name=a')).toEqual({
+      verified: false,
+      serverName: 'a',
+      alpn: null,
+    });
+  });
+
+  test('TLS refusals: a known failure, a colon and the detail', () => {
+    const reason = tlsFailureReason(
+      GatewayTlsFailure.EXPIRED,
+      'invalid peer certificate: certificate expired: x',
+    );
+    expect(reason).toBe('certificate-expired: invalid peer certificate: certificate expired: x');
+    expect(parseTlsFailure(reason)).toEqual({
+      failure: 'certificate-expired',
+      detail: 'invalid peer certificate: certificate expired: x',
+    });
+    for (const failure of Object.values(GatewayTlsFailure))
+      expect(parseTlsFailure(tlsFailureReason(failure, 'd'))?.failure).toBe(failure);
+    expect(parseTlsFailure('connect failed: ConnectionRefused: x')).toBeNull();
+    expect(parseTlsFailure('target not allowed')).toBeNull();
   });
 });
 

@@ -8,6 +8,7 @@ import { WebSocket } from '../websocket.js';
 import { MAX_GATEWAY_LINE } from './gateway-wire.js';
 import type { Transport, TransportTarget } from './transport.js';
 import {
+  GatewayError,
   type WebTransportConstructor,
   type WebTransportSession,
   webTransportTransport,
@@ -311,12 +312,21 @@ describe('webTransportTransport', () => {
     expect(requests).toEqual(['CONNECT [::1]:8080']);
   });
 
-  test('wss:, a missing WebTransport and a non-https gateway are refused clearly', async () => {
+  test('wss: without tls, a missing WebTransport and a non-https gateway are refused clearly', async () => {
     const fake = fakeWebTransport(echoGateway);
     const factory = webTransportTransport({ gateway: 'https://gw.test/', WebTransport: fake.WebTransport });
-    expect((await closeOf(factory(target('127.0.0.1', 443, true))))?.message).toMatch(
-      /wss: is not supported through a WebTransport gateway/,
+    expect((await closeOf(factory(target('127.0.0.1', 443, true))))?.message).toBe(
+      "wss: through a WebTransport gateway needs webTransportTransport({ ..., tls: 'gateway' }): the gateway then " +
+        "makes the TLS connection and verifies the server's certificate. It is opt-in because the gateway sees " +
+        'the plaintext and the page has to trust it to verify (polysocket README, "wss:// through a gateway")',
     );
+    expect(() =>
+      webTransportTransport({
+        gateway: 'https://gw.test/',
+        tls: 'page' as never,
+        WebTransport: fake.WebTransport,
+      }),
+    ).toThrow(TypeError);
     const missing = webTransportTransport({ gateway: 'https://gw.test/' })(target());
     expect((await closeOf(missing))?.message).toBe(
       'WebTransport is not available here (it needs a secure context)',
@@ -345,6 +355,188 @@ describe('webTransportTransport', () => {
     expect((await closeOf(transport))?.message).toBe('open timeout');
     expect(log).toEqual(['close:open timeout']);
     expect(fake.sessions[0]?.closeCalls).toHaveLength(1);
+  });
+});
+
+describe("webTransportTransport with tls: 'gateway'", () => {
+  /** A wss: target whose URL names `urlHost`, sent to the gateway as `host` (as the WPT run maps names). */
+  const secureTarget = (urlHost = 'ws.example', host = '127.0.0.1', port = 8443): TransportTarget => ({
+    url: `wss://${urlHost}:${port}/chat`,
+    host,
+    port,
+    secure: true,
+  });
+
+  test('asks for TLS with the URL host as server name; a verified answer opens a secure transport', async () => {
+    const requests: string[] = [];
+    const fake = fakeWebTransport(async (stream) => {
+      requests.push(stream.request);
+      await stream.line('200 connected tls verified server-name=ws.example alpn=http/1.1');
+      await echoGateway({ ...stream, line: async () => {} });
+    });
+    const seen: unknown[] = [];
+    const factory = webTransportTransport({
+      gateway: 'https://gw.test/',
+      tls: 'gateway',
+      onTls: (info) => seen.push(info),
+      WebTransport: fake.WebTransport,
+    });
+    const transport = factory(secureTarget());
+    expect(transport.secure).toBe(true);
+    expect(transport.tls).toBeNull();
+    const log = recordEvents(transport);
+    await new Promise((resolve) => transport.once('open', () => resolve(undefined)));
+    const info = {
+      verifiedBy: 'https://gw.test/',
+      target: '127.0.0.1:8443',
+      serverName: 'ws.example',
+      alpn: 'http/1.1',
+    };
+    expect(transport.tls).toEqual(info);
+    expect(seen).toEqual([info]);
+    expect(requests).toEqual(['CONNECT 127.0.0.1:8443 tls server-name=ws.example alpn=http/1.1']);
+    await transport.write(te.encode('plaintext to the gateway'));
+    await transport.end();
+    expect(await closeOf(transport)).toBeUndefined();
+    expect(log).toEqual(['open', 'data:plaintext to the gateway', 'end', 'close']);
+    // ws: targets of the same factory stay plain, in the same session.
+    const plain = factory(target());
+    expect(plain.secure).toBe(false);
+    await new Promise((resolve) => plain.once('open', () => resolve(undefined)));
+    expect(plain.tls).toBeNull();
+    plain.destroy();
+    await closeOf(plain);
+  });
+
+  test('IPv6 and IP-address hosts are server names without brackets', async () => {
+    const requests: string[] = [];
+    const fake = fakeWebTransport(async (stream) => {
+      requests.push(stream.request);
+      await stream.line('200 connected tls verified server-name=::1');
+    });
+    const factory = webTransportTransport({
+      gateway: 'https://gw.test/',
+      tls: 'gateway',
+      WebTransport: fake.WebTransport,
+    });
+    const transport = factory({ url: 'wss://[::1]:443/', host: '::1', port: 443, secure: true });
+    await new Promise((resolve) => transport.once('open', () => resolve(undefined)));
+    expect(transport.tls?.alpn).toBeNull();
+    transport.destroy();
+    await closeOf(transport);
+    expect(requests).toEqual(['CONNECT [::1]:443 tls server-name=::1 alpn=http/1.1']);
+  });
+
+  test('a TLS refusal fails with a GatewayError that names the failure in words and as a code', async () => {
+    const cases: Array<[string, string, string]> = [
+      [
+        '502 certificate-expired: invalid peer certificate: certificate expired: verification time 2, but certificate is not valid after 1',
+        'certificate-expired',
+        "gateway https://gw.test/ refused TLS to 127.0.0.1:8443 as ws.example: the server's certificate has expired: 502 certificate-expired: invalid peer certificate: certificate expired: verification time 2, but certificate is not valid after 1",
+      ],
+      [
+        '502 certificate-host-mismatch: invalid peer certificate: certificate not valid for name "ws.example"',
+        'certificate-host-mismatch',
+        'gateway https://gw.test/ refused TLS to 127.0.0.1:8443 as ws.example: the server\'s certificate is not valid for ws.example: 502 certificate-host-mismatch: invalid peer certificate: certificate not valid for name "ws.example"',
+      ],
+      [
+        '502 certificate-unknown-issuer: invalid peer certificate: UnknownIssuer',
+        'certificate-unknown-issuer',
+        "gateway https://gw.test/ refused TLS to 127.0.0.1:8443 as ws.example: the server's certificate is not from a CA the gateway trusts: 502 certificate-unknown-issuer: invalid peer certificate: UnknownIssuer",
+      ],
+      [
+        '504 tls-handshake-timeout: no TLS handshake within 10000 ms',
+        'tls-handshake-timeout',
+        'gateway https://gw.test/ refused TLS to 127.0.0.1:8443 as ws.example: the TLS handshake with the server timed out: 504 tls-handshake-timeout: no TLS handshake within 10000 ms',
+      ],
+    ];
+    for (const [line, failure, message] of cases) {
+      const fake = fakeWebTransport(async (stream) => {
+        await stream.line(line);
+        await stream.writer.close();
+      });
+      const transport = webTransportTransport({
+        gateway: 'https://gw.test/',
+        tls: 'gateway',
+        WebTransport: fake.WebTransport,
+      })(secureTarget());
+      const error = await closeOf(transport);
+      expect(error).toBeInstanceOf(GatewayError);
+      expect((error as GatewayError).tlsFailure).toBe(failure);
+      expect(error?.message).toBe(message);
+    }
+  });
+
+  test('a gateway of protocol version 1, or one that does not confirm verification, fails the connection', async () => {
+    const answers: Array<[string, RegExp]> = [
+      [
+        '400 malformed request line (expected CONNECT host:port)',
+        /^gateway https:\/\/gw\.test\/ refused TLS to 127\.0\.0\.1:8443 as ws\.example: the gateway does not make TLS connections \(it is older than gateway protocol version 2; update it\): 400 /,
+      ],
+      [
+        '200 connected',
+        /did not confirm a verified TLS connection to 127\.0\.0\.1:8443 as ws\.example \(it answered "200 connected"\)/,
+      ],
+      ['200 connected tls server-name=ws.example', /did not confirm a verified TLS connection/],
+      ['200 connected tls verified server-name=other.example', /did not confirm a verified TLS connection/],
+    ];
+    for (const [answer, message] of answers) {
+      const fake = fakeWebTransport(async (stream) => {
+        await stream.line(answer);
+        await echoGateway({ ...stream, line: async () => {} });
+      });
+      const transport = webTransportTransport({
+        gateway: 'https://gw.test/',
+        tls: 'gateway',
+        WebTransport: fake.WebTransport,
+      })(secureTarget());
+      const log = recordEvents(transport);
+      const error = await closeOf(transport);
+      expect(error?.message).toMatch(message);
+      expect(log).toEqual([`close:${error?.message}`]);
+      expect(fake.sessions[0]?.closeCalls).toHaveLength(1);
+    }
+  });
+
+  test('onTls throwing refuses the connection with its error', async () => {
+    const fake = fakeWebTransport(async (stream) => {
+      await stream.line('200 connected tls verified server-name=ws.example');
+      await echoGateway({ ...stream, line: async () => {} });
+    });
+    const transport = webTransportTransport({
+      gateway: 'https://gw.test/',
+      tls: 'gateway',
+      onTls: (info) => {
+        if (info.alpn !== 'http/1.1') throw new Error('the server chose no ALPN protocol');
+      },
+      WebTransport: fake.WebTransport,
+    })(secureTarget());
+    expect((await closeOf(transport))?.message).toBe('the server chose no ALPN protocol');
+    expect(transport.tls).toBeNull();
+  });
+
+  test('a WebSocket fails with the reason in its error event, and closes 1006', async () => {
+    const fake = fakeWebTransport(async (stream) => {
+      await stream.line('502 certificate-expired: invalid peer certificate: certificate expired: x');
+      await stream.writer.close();
+    });
+    const ws = new WebSocket('wss://ws.example:8443/', [], {
+      transport: webTransportTransport({
+        gateway: 'https://gw.test/',
+        tls: 'gateway',
+        WebTransport: fake.WebTransport,
+      }),
+    });
+    const error = new Promise<Event>((resolve) => ws.addEventListener('error', resolve));
+    const closed = new Promise<CloseEvent>((resolve) => ws.addEventListener('close', resolve as never));
+    const event = (await error) as Event & { message: string; error: { kind: string; cause: unknown } };
+    expect(event.message).toBe(
+      "WebSocket connection to 'wss://ws.example:8443/' failed: gateway https://gw.test/ refused TLS to ws.example:8443 as ws.example: the server's certificate has expired: 502 certificate-expired: invalid peer certificate: certificate expired: x",
+    );
+    expect(event.error.kind).toBe('transport');
+    expect((event.error.cause as GatewayError).tlsFailure).toBe('certificate-expired');
+    const close = await closed;
+    expect([close.code, close.wasClean]).toEqual([1006, false]);
   });
 });
 

@@ -18,6 +18,18 @@
  * The target travels in the stream, not in the session URL, so that one
  * session serves WebSockets to several targets.
  *
+ * `wss:` (opt-in: `tls: 'gateway'`)
+ * ---------------------------------
+ * With `tls: 'gateway'`, a `wss:` target's request line asks for TLS
+ * (protocol version 2: `CONNECT host:port tls server-name=… alpn=http/1.1`):
+ * the gateway makes the TLS connection to the server, verifies its
+ * certificate against its own roots, and says so in its `200` line; the
+ * stream then carries the plaintext. The page sees no certificate: it
+ * trusts the gateway, which also sees everything sent. That is why it is
+ * opt-in, and why no TLS runs in the page: no TLS implementation in
+ * JavaScript was found fit to be trusted (README, "wss:// through a
+ * gateway").
+ *
  * Sessions
  * --------
  * Transports with the same gateway URL and options share one session, which
@@ -26,9 +38,20 @@
  * the gateway closes all its transports with an `Error`; the next transport
  * opens a new session.
  */
-import { formatTarget, GatewayStatus, readStatusLine, serializeRequest } from './gateway-wire.js';
-import { StreamsTransport } from './streams.js';
-import { type Transport, type TransportFactory, type TransportTarget, toError } from './transport.js';
+import {
+  formatTarget,
+  GatewayStatus,
+  GatewayTlsFailure,
+  type GatewayTlsRequest,
+  parseConnected,
+  parseTlsFailure,
+  readStatusLine,
+  serializeRequest,
+} from './gateway-wire.js';
+import { type OpenedStreams, StreamsTransport } from './streams.js';
+import { type Transport, type TransportTarget, toError } from './transport.js';
+
+export { GatewayTlsFailure } from './gateway-wire.js';
 
 /**
  * A certificate hash for `serverCertificateHashes`. Chromium accepts only
@@ -61,10 +84,59 @@ export interface WebTransportTransportOptions {
    */
   readonly webTransportOptions?: Readonly<Record<string, unknown>>;
   /**
+   * How `wss:` URLs are served. `'gateway'`: the gateway makes the TLS
+   * connection to the server and verifies the server's certificate (its
+   * chain, against the gateway's roots, and the URL's host name); the page
+   * is told the outcome, not shown the certificate. The
+   * gateway sees the plaintext, and the page has to trust it to verify,
+   * hence opt-in. Needs a gateway that speaks protocol version 2.
+   * @defaultValue none: `wss:` URLs fail, saying how to opt in
+   */
+  readonly tls?: 'gateway';
+  /**
+   * Called for each `wss:` connection once the gateway reported a verified
+   * TLS connection to the server, before the transport opens. Throwing
+   * refuses the connection (e.g. an application that wants a particular
+   * ALPN protocol).
+   */
+  readonly onTls?: (info: GatewayTlsInfo) => void;
+  /**
    * The `WebTransport` constructor.
    * @defaultValue `globalThis.WebTransport`
    */
   readonly WebTransport?: WebTransportConstructor;
+}
+
+/** What the gateway said about the TLS connection it made to a `wss:` server. */
+export interface GatewayTlsInfo {
+  /** The gateway that made the connection and verified the certificate (its URL). */
+  readonly verifiedBy: string;
+  /** The server, `host:port`, as the gateway connected to it. */
+  readonly target: string;
+  /** The name the certificate was verified for: the URL's host. */
+  readonly serverName: string;
+  /** The ALPN protocol the server chose, or `null` if it chose none. */
+  readonly alpn: string | null;
+}
+
+/** The transports {@link webTransportTransport} makes: one stream of the session each. */
+export class GatewayStreamTransport extends StreamsTransport {
+  readonly #tls: { value: GatewayTlsInfo | null };
+
+  /** @internal */
+  constructor(
+    opened: Promise<OpenedStreams>,
+    tls: { value: GatewayTlsInfo | null },
+    options: ConstructorParameters<typeof StreamsTransport>[1],
+  ) {
+    super(opened, options);
+    this.#tls = tls;
+  }
+
+  /** For a `wss:` target: what the gateway said about its TLS connection, from `open` on; else `null`. */
+  get tls(): GatewayTlsInfo | null {
+    return this.#tls.value;
+  }
 }
 
 /** The part of the `WebTransport` interface this module uses. @internal */
@@ -94,11 +166,18 @@ export type WebTransportConstructor = new (
  * });
  * ```
  *
- * The transport's `secure` is `false`: QUIC encrypts the way to the
- * gateway, but the gateway speaks plain TCP to the server. `wss:` URLs are
- * refused, because the gateway does not do TLS to the target.
+ * For a `ws:` URL the transport's `secure` is `false`: QUIC encrypts the
+ * way to the gateway, but the gateway speaks plain TCP to the server.
+ * `wss:` URLs fail unless `tls: 'gateway'` is given; then the gateway
+ * speaks TLS to the server, verifying its certificate, and `secure` is
+ * `true`.
  */
-export function webTransportTransport(options: WebTransportTransportOptions): TransportFactory {
+export function webTransportTransport(
+  options: WebTransportTransportOptions,
+): (target: TransportTarget) => GatewayStreamTransport {
+  if (options.tls !== undefined && options.tls !== 'gateway') {
+    throw new TypeError(`tls must be 'gateway' or absent, not ${JSON.stringify(options.tls)}`);
+  }
   const gateway = new URL(options.gateway);
   if (gateway.protocol !== 'https:') {
     throw new TypeError(`the gateway URL must be https:, not ${gateway.protocol}`);
@@ -117,10 +196,23 @@ export function webTransportTransport(options: WebTransportTransportOptions): Tr
     if (WebTransportClass === undefined) {
       return failed(new Error('WebTransport is not available here (it needs a secure context)'));
     }
+    let tls: GatewayTlsRequest | null = null;
     if (target.secure) {
-      return failed(
-        new Error('wss: is not supported through a WebTransport gateway (it does not do TLS to the server)'),
-      );
+      if (options.tls !== 'gateway') {
+        return failed(
+          new Error(
+            "wss: through a WebTransport gateway needs webTransportTransport({ ..., tls: 'gateway' }): the gateway then " +
+              "makes the TLS connection and verifies the server's certificate. It is opt-in because the gateway sees " +
+              'the plaintext and the page has to trust it to verify (polysocket README, "wss:// through a gateway")',
+          ),
+        );
+      }
+      // RFC 6455, 4.1: "If /secure/ is true, the client MUST perform a TLS
+      // handshake over the connection [...] Clients MUST use the Server
+      // Name Indication extension in the TLS handshake [RFC6066]." The name
+      // is the URL's host, also when the gateway is sent to another host
+      // (an address) for it; the opening handshake is HTTP/1.1.
+      tls = { serverName: serverNameOf(target), alpn: ['http/1.1'] };
     }
     let session: Session;
     try {
@@ -129,7 +221,16 @@ export function webTransportTransport(options: WebTransportTransportOptions): Tr
       // The constructor throws for a bad URL or bad options.
       return failed(toError(error));
     }
-    const transport: StreamsTransport = new StreamsTransport(session.openStream(target), {
+    const info = { value: null as GatewayTlsInfo | null };
+    const opened = session.openStream(target, tls).then((stream) => {
+      if (stream.tls !== null) {
+        options.onTls?.(stream.tls);
+        info.value = stream.tls;
+      }
+      return stream;
+    });
+    const transport: GatewayStreamTransport = new GatewayStreamTransport(opened, info, {
+      secure: tls !== null,
       onClose: () => session.release(transport),
     });
     session.track(transport);
@@ -138,8 +239,17 @@ export function webTransportTransport(options: WebTransportTransportOptions): Tr
 }
 
 /** A transport that closes with `error` without opening. */
-function failed(error: Error): Transport {
-  return new StreamsTransport(Promise.reject(error));
+function failed(error: Error): GatewayStreamTransport {
+  return new GatewayStreamTransport(Promise.reject(error), { value: null }, {});
+}
+
+/** The TLS server name of a target: its URL's host (without brackets), or its host. */
+function serverNameOf(target: TransportTarget): string {
+  try {
+    return new URL(target.url).hostname.replace(/^\[(.*)\]$/, '$1');
+  } catch {
+    return target.host;
+  }
 }
 
 /** One WebTransport session shared by the transports with the same key. */
@@ -206,24 +316,46 @@ class Session {
     }
   }
 
-  /** A bidirectional stream connected to `target` through the gateway. */
-  async openStream(target: TransportTarget): Promise<{
+  /**
+   * A bidirectional stream connected to `target` through the gateway, over
+   * TLS verified by the gateway if `tls` is given.
+   */
+  async openStream(
+    target: TransportTarget,
+    tls: GatewayTlsRequest | null,
+  ): Promise<{
     readable: ReadableStream<Uint8Array>;
     writable: WritableStream<Uint8Array>;
     head: Uint8Array;
+    tls: GatewayTlsInfo | null;
   }> {
     await this.#ready;
     const stream = await this.#wt.createBidirectionalStream();
+    const name = formatTarget(target);
     try {
       const writer = stream.writable.getWriter();
-      await writer.write(serializeRequest(target));
+      await writer.write(serializeRequest({ host: target.host, port: target.port }, tls));
       writer.releaseLock();
       const reader = stream.readable.getReader();
       const { status, text, head } = await readStatusLine(reader);
       reader.releaseLock();
-      if (status !== GatewayStatus.CONNECTED)
-        throw new GatewayError(this.#gateway, formatTarget(target), status, text);
-      return { readable: stream.readable, writable: stream.writable, head };
+      if (status !== GatewayStatus.CONNECTED) {
+        throw new GatewayError(this.#gateway, name, status, text, tls?.serverName);
+      }
+      let info: GatewayTlsInfo | null = null;
+      if (tls !== null) {
+        const reply = parseConnected(text);
+        // Only a gateway that says it verified the certificate, for the
+        // name asked, may carry a wss: connection: one that ignored the
+        // request would connect in the clear.
+        if (reply === null || !reply.verified || reply.serverName !== tls.serverName) {
+          throw new Error(
+            `gateway ${this.#gateway} did not confirm a verified TLS connection to ${name} as ${tls.serverName ?? target.host} (it answered ${JSON.stringify(`${status} ${text}`)})`,
+          );
+        }
+        info = { verifiedBy: this.#gateway, target: name, serverName: reply.serverName, alpn: reply.alpn };
+      }
+      return { readable: stream.readable, writable: stream.writable, head, tls: info };
     } catch (error) {
       stream.readable.cancel().catch(() => {});
       stream.writable.abort().catch(() => {});
@@ -257,8 +389,10 @@ class Session {
 /**
  * The gateway refused to connect a stream to its target; its status line
  * says why: 400 (malformed request), 403 (target not on the allow-list),
- * 502 (connecting failed), 503 (a connection limit), 504 (connecting timed
- * out). A WebSocket that fails this way has it as its failure's `cause`.
+ * 502 (connecting failed, or TLS to the target failed), 503 (a connection
+ * limit), 504 (connecting or the TLS handshake timed out). A WebSocket
+ * that fails this way has it as its failure's `cause`, and its message as
+ * the failure's.
  */
 export class GatewayError extends Error {
   override readonly name: string = 'GatewayError';
@@ -270,15 +404,49 @@ export class GatewayError extends Error {
   readonly status: number;
   /** The text after the status code. */
   readonly statusText: string;
+  /**
+   * For a `wss:` connection: why the gateway could not make a verified TLS
+   * connection (e.g. `'certificate-expired'`), or `null` if it refused for
+   * another reason.
+   */
+  readonly tlsFailure: GatewayTlsFailure | null;
 
-  constructor(gateway: string, target: string, status: number, statusText: string) {
-    super(`gateway ${gateway} refused ${target}: ${status} ${statusText}`);
+  /** @param serverName - The TLS server name asked for, for a `wss:` connection. */
+  constructor(gateway: string, target: string, status: number, statusText: string, serverName?: string) {
+    const tlsFailure = serverName === undefined ? null : (parseTlsFailure(statusText)?.failure ?? null);
+    let why = '';
+    if (tlsFailure !== null) {
+      why = `${TLS_FAILURE_TEXT[tlsFailure].replace('%s', serverName ?? '')}: `;
+    } else if (
+      serverName !== undefined &&
+      status === GatewayStatus.BAD_REQUEST &&
+      /^malformed request line/.test(statusText)
+    ) {
+      // A version 1 gateway knows no parameters (gateway-wire.ts).
+      why =
+        'the gateway does not make TLS connections (it is older than gateway protocol version 2; update it): ';
+    }
+    const what = serverName === undefined ? target : `TLS to ${target} as ${serverName}`;
+    super(`gateway ${gateway} refused ${what}: ${why}${status} ${statusText}`);
     this.gateway = gateway;
     this.target = target;
     this.status = status;
     this.statusText = statusText;
+    this.tlsFailure = tlsFailure;
   }
 }
+
+/** The page's words for each {@link GatewayTlsFailure}; `%s` is the server name. */
+const TLS_FAILURE_TEXT: Readonly<Record<GatewayTlsFailure, string>> = {
+  [GatewayTlsFailure.UNKNOWN_ISSUER]: "the server's certificate is not from a CA the gateway trusts",
+  [GatewayTlsFailure.EXPIRED]: "the server's certificate has expired",
+  [GatewayTlsFailure.NOT_YET_VALID]: "the server's certificate is not valid yet",
+  [GatewayTlsFailure.HOST_MISMATCH]: "the server's certificate is not valid for %s",
+  [GatewayTlsFailure.INVALID]: "the server's certificate is not acceptable",
+  [GatewayTlsFailure.HANDSHAKE_FAILED]: 'the TLS handshake with the server failed',
+  [GatewayTlsFailure.HANDSHAKE_TIMEOUT]: 'the TLS handshake with the server timed out',
+  [GatewayTlsFailure.UNAVAILABLE]: 'the gateway cannot verify certificates, so it makes no TLS connections',
+};
 
 function base64ToBytes(base64: string): Uint8Array {
   const binary = atob(base64);

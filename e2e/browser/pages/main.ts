@@ -68,16 +68,38 @@ function record(ws: polysocket.WebSocket): SocketRecord {
 }
 
 const helpers: E2eHelpers = {
-  transport: (gateway, certificateHash) =>
+  transport: (gateway, certificateHash, tls = false) =>
     polysocket.webTransportTransport({
       gateway,
       serverCertificateHashes: [{ algorithm: 'sha-256', value: certificateHash }],
+      ...(tls ? { tls: 'gateway' as const } : {}),
     }),
   record,
   connect: (url, gateway, certificateHash, protocols = []) =>
     record(
       new polysocket.WebSocket(url, protocols, { transport: helpers.transport(gateway, certificateHash) }),
     ),
+  connectTls: (url, gateway, certificateHash) => {
+    const verified: polysocket.GatewayTlsInfo[] = [];
+    const transport = polysocket.webTransportTransport({
+      gateway,
+      serverCertificateHashes: [{ algorithm: 'sha-256', value: certificateHash }],
+      tls: 'gateway',
+      onTls: (info) => verified.push(info),
+    });
+    const ws = new polysocket.WebSocket(url, [], { transport });
+    let failure: { message: string; kind: string; tlsFailure: string | null } | null = null;
+    ws.addEventListener('error', (event) => {
+      const { error } = event as polysocket.WebSocketErrorEvent;
+      const cause = error.cause;
+      failure = {
+        message: error.message,
+        kind: error.kind,
+        tlsFailure: cause instanceof polysocket.GatewayError ? cause.tlsFailure : null,
+      };
+    });
+    return { ...record(ws), verified, failure: () => failure };
+  },
   randomBytes: (length) => {
     const bytes = new Uint8Array(length);
     // getRandomValues fills at most 65536 bytes per call.

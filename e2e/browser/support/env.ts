@@ -25,6 +25,19 @@ export interface E2eEnv {
   readonly notAllowedPort: number;
   /** A UDP port where no gateway listens. */
   readonly downPort: number;
+  /**
+   * TLS servers (allow-listed; support/tls.ts): `ws` and Python websockets
+   * with a certificate from the CA the gateway was given (`--ca`) for
+   * localhost and 127.0.0.1, and `ws` with an expired one, one for
+   * other.test only, and one from a CA nobody trusts.
+   */
+  readonly wss: {
+    readonly ws: number;
+    readonly python: number;
+    readonly expired: number;
+    readonly otherName: number;
+    readonly unknownCa: number;
+  };
 }
 
 const KEY = 'POLYSOCKET_E2E';

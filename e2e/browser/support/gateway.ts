@@ -32,23 +32,28 @@ export interface GatewayProcessOptions {
   readonly logFile?: string;
   /** More command-line options. */
   readonly args?: readonly string[];
+  /** PEM files of extra roots for its TLS to targets (`--ca`; it may read them). */
+  readonly ca?: readonly string[];
 }
 
 /** Start gateway/main.ts on 127.0.0.1 and a free UDP port. */
 export async function startGatewayProcess(options: GatewayProcessOptions): Promise<RunningGateway> {
+  const ca = options.ca ?? [];
   const service = await startService({
     name: 'gateway',
     command: DENO,
-    // --allow-net only: the certificate is generated in memory, nothing is read.
+    // --allow-net, and reading the --ca files: the certificate is generated in memory.
     args: [
       'run',
       '--unstable-net',
       '--allow-net',
+      ...(ca.length === 0 ? [] : [`--allow-read=${ca.join(',')}`]),
       `${ROOT}gateway/main.ts`,
       '--listen',
       '127.0.0.1:0',
       '--allow',
       options.allow.join(','),
+      ...ca.flatMap((file) => ['--ca', file]),
       ...(options.args ?? []),
     ],
     cwd: ROOT,

@@ -3,6 +3,7 @@
  * returns the teardown that stops all of it.
  *
  *   page (Vite, http://127.0.0.1) --WebTransport--> gateway (Deno) --TCP--> ws / Python websockets
+ *                                                                  --TLS--> the same, wss: (support/tls.ts)
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,7 @@ import {
   startTcpSink,
   startWsServer,
 } from './servers.js';
+import { makeTestCertificates } from './tls.js';
 
 const LOG_DIR = fileURLToPath(new URL('../../../build/e2e/', import.meta.url));
 
@@ -35,13 +37,23 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       stops.push(() => server.stop());
       return server;
     };
-    const [ws, python, sink, page, parity] = await Promise.all([
-      startWsServer().then(track),
-      startPythonServer(`${LOG_DIR}python.log`).then(track),
-      startTcpSink().then(track),
-      startPageServer().then(track),
-      startParityServer().then(track),
-    ]);
+    const certificates = makeTestCertificates();
+    stops.push(async () => certificates.remove());
+    const { servers: tls } = certificates;
+    const [ws, python, sink, page, parity, wss, pythonWss, expired, otherName, unknownCa] = await Promise.all(
+      [
+        startWsServer().then(track),
+        startPythonServer(`${LOG_DIR}python.log`).then(track),
+        startTcpSink().then(track),
+        startPageServer().then(track),
+        startParityServer().then(track),
+        startWsServer(tls.good).then(track),
+        startPythonServer(`${LOG_DIR}python-tls.log`, tls.good).then(track),
+        startWsServer(tls.expired).then(track),
+        startWsServer(tls.otherName).then(track),
+        startWsServer(tls.unknownCa).then(track),
+      ],
+    );
     const refusedPort = await closedTcpPort();
     const downPort = await closedUdpPort();
     const gatewayLog = `${LOG_DIR}gateway.log`;
@@ -52,7 +64,10 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
           `127.0.0.1:${python.port}`,
           `127.0.0.1:${refusedPort}`,
           `127.0.0.1:${parity.port}`,
+          ...[wss, pythonWss, expired, otherName, unknownCa].map((server) => `127.0.0.1:${server.port}`),
         ],
+        // The wss: servers' CA, for the gateway's TLS to them.
+        ca: [certificates.caFile],
         logFile: gatewayLog,
         // Sessions their clients closed are reaped after this (see gateway.ts).
         args: ['--idle-timeout', '6000'],
@@ -69,6 +84,13 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       refusedPort,
       notAllowedPort: sink.port,
       downPort,
+      wss: {
+        ws: wss.port,
+        python: pythonWss.port,
+        expired: expired.port,
+        otherName: otherName.port,
+        unknownCa: unknownCa.port,
+      },
     });
   } catch (error) {
     await teardown();

@@ -20,11 +20,24 @@ export interface SocketRecord {
 
 /** `window.e2e`. */
 export interface E2eHelpers {
-  /** A WebTransport transport factory for `gateway`, trusting `certificateHash`. */
-  transport(gateway: string, certificateHash: string): polysocket.TransportFactory;
+  /** A WebTransport transport factory for `gateway`, trusting `certificateHash`; `tls`: with `tls: 'gateway'`. */
+  transport(gateway: string, certificateHash: string, tls?: boolean): polysocket.TransportFactory;
   record(ws: polysocket.WebSocket): SocketRecord;
   /** `new WebSocket(url, protocols, { transport })` through the gateway, recorded. */
   connect(url: string, gateway: string, certificateHash: string, protocols?: string[]): SocketRecord;
+  /**
+   * The same with `tls: 'gateway'` (for `wss:` URLs), also recording what
+   * the gateway said it verified (`onTls`) and why the connection failed
+   * (the error event's `error`, and its cause's `tlsFailure`).
+   */
+  connectTls(
+    url: string,
+    gateway: string,
+    certificateHash: string,
+  ): SocketRecord & {
+    readonly verified: polysocket.GatewayTlsInfo[];
+    failure(): { message: string; kind: string; tlsFailure: string | null } | null;
+  };
   randomBytes(length: number): Uint8Array;
   sameBytes(a: ArrayBuffer | ArrayBufferView, b: ArrayBuffer | ArrayBufferView): boolean;
 }

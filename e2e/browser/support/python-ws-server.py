@@ -1,7 +1,8 @@
 """A Python websockets 10.4 server for the browser end-to-end tests.
 
 Run with /usr/bin/python3 (Debian's python3-websockets). Listens on
-127.0.0.1, port 0, and prints {"port": N} as its first line. The request
+127.0.0.1, port 0, and prints {"port": N} as its first line. With
+`--tls CERT KEY` it serves wss: with that certificate and key (PEM files). The request
 path selects the behaviour (as in servers.ts):
 
     /echo                   echo every message
@@ -13,6 +14,7 @@ the latest, so that it never outlives a run.
 
 import asyncio
 import json
+import ssl
 import sys
 import urllib.parse
 
@@ -33,6 +35,10 @@ async def handler(ws, path):
 
 
 async def main():
+    context = None
+    if sys.argv[1:2] == ["--tls"]:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[2], sys.argv[3])
     server = await websockets.serve(
         handler,
         "127.0.0.1",
@@ -40,6 +46,7 @@ async def main():
         # Room for the large-message tests (the default is 1 MiB).
         max_size=64 * 2**20,
         close_timeout=2,
+        ssl=context,
     )
     print(json.dumps({"port": server.sockets[0].getsockname()[1]}), flush=True)
     loop = asyncio.get_running_loop()

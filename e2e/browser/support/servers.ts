@@ -1,13 +1,14 @@
 /**
  * Real WebSocket servers and port helpers for the end-to-end tests, all on
- * 127.0.0.1. The request path selects what a server does (both servers
- * behave alike):
+ * 127.0.0.1, over TCP (`ws:`) or, given a certificate, TLS (`wss:`). The
+ * request path selects what a server does (both servers behave alike):
  *
  *     /echo                      echo every message (text stays text)
  *     /close?code=C&reason=R     close with that code and reason at once
  */
 import * as dgram from 'node:dgram';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -23,9 +24,24 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** A `ws` WebSocket server (RFC 6455, npm `ws`) on a plain HTTP server. */
-export async function startWsServer(): Promise<RunningServer> {
-  const server = http.createServer((_, response) => response.end('a WebSocket server\n'));
+/** A server certificate and key, PEM text and files (support/tls.ts). */
+export interface ServerTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+/** A `ws` WebSocket server (RFC 6455, npm `ws`) on a plain HTTP server, or on HTTPS with `tls`. */
+export async function startWsServer(tls?: ServerTls): Promise<RunningServer> {
+  const respond = (_: http.IncomingMessage, response: http.ServerResponse) =>
+    response.end('a WebSocket server\n');
+  const server =
+    tls === undefined
+      ? http.createServer(respond)
+      : https.createServer({ cert: tls.cert, key: tls.key }, respond);
+  // The gateway drops the handshakes whose certificate it refuses: not this server's error.
+  server.on('tlsClientError', () => {});
   // 64 MiB: room for the large-message tests (ws's default is 100 MiB anyway).
   const wss = new WebSocketServer({ server, maxPayload: 64 * 2 ** 20 });
   wss.on('connection', (ws, request) => {
@@ -47,13 +63,16 @@ export async function startWsServer(): Promise<RunningServer> {
   };
 }
 
-/** A Python `websockets` server (Debian's python3-websockets 10.4). */
-export async function startPythonServer(logFile?: string): Promise<RunningServer & { service: Service }> {
+/** A Python `websockets` server (Debian's python3-websockets 10.4), over TLS with `tls`. */
+export async function startPythonServer(
+  logFile?: string,
+  tls?: ServerTls,
+): Promise<RunningServer & { service: Service }> {
   const script = fileURLToPath(new URL('./python-ws-server.py', import.meta.url));
   const service = await startService({
-    name: 'python websockets server',
+    name: `python websockets server${tls === undefined ? '' : ' (TLS)'}`,
     command: PYTHON,
-    args: [script],
+    args: tls === undefined ? [script] : [script, '--tls', tls.certFile, tls.keyFile],
     ready: /^\{"port": (\d+)\}$/,
     stdin: true, // the server exits when its stdin closes
     ...(logFile === undefined ? {} : { logFile }),
