@@ -22,7 +22,10 @@
  * and names its sockets after it (`SocketProperties.name`); the background
  * page closes the sockets whose owner's lock is gone (`sweep`), between
  * jobs. Web Locks are the one thing that the browser itself releases when
- * a window or a worker goes away.
+ * a window or a worker goes away. A scope creates its first socket only
+ * once its lock is granted: the lock request and the socket's creation are
+ * separate messages to the browser, and a socket listed before its owner's
+ * lock would be closed as an orphan.
  */
 import type {
   ChromeEventLike,
@@ -70,12 +73,24 @@ type OwnerMessage =
   | { readonly event: 'receive'; readonly info: ChromeReceiveInfo }
   | { readonly event: 'receiveError'; readonly info: ChromeReceiveErrorInfo };
 
-/** A random owner id, and its lock held for as long as this scope lives. */
-export function takeOwnership(): string {
+/** A scope's owner id, and the lock held for as long as the scope lives. */
+export interface Ownership {
+  readonly owner: string;
+  /** Resolves once the lock is granted. */
+  readonly held: Promise<void>;
+}
+
+/** A random owner id, and its lock, held for as long as this scope lives. */
+export function takeOwnership(): Ownership {
   const owner = crypto.randomUUID();
+  let granted: () => void = () => {};
+  const held = new Promise<void>((resolve) => (granted = resolve));
   // The callback's promise never settles: the lock goes when the scope does.
-  void navigator.locks.request(`${OWNER_PREFIX}${owner}`, () => new Promise<never>(() => {}));
-  return owner;
+  void navigator.locks.request(`${OWNER_PREFIX}${owner}`, () => {
+    granted();
+    return new Promise<never>(() => {});
+  });
+  return { owner, held };
 }
 
 /** A chrome.events.Event of this scope. */
@@ -89,12 +104,12 @@ class LocalEvent<Listener extends (info: never) => void> implements ChromeEventL
   }
 }
 
-/** `chrome` in a page: the real one, with every socket it creates named after `owner`. */
-export function ownedChrome(chrome: ChromeLike, owner: string): ChromeLike {
+/** `chrome` in a page: the real one, with every socket it creates named after its owner, once the lock is held. */
+export function ownedChrome(chrome: ChromeLike, { owner, held }: Ownership): ChromeLike {
   const tcp = chrome.sockets.tcp;
   const owned: ChromeSocketsTcpLike = {
     create: (properties, callback) =>
-      tcp.create({ ...properties, name: `${OWNER_PREFIX}${owner}` }, callback),
+      void held.then(() => tcp.create({ ...properties, name: `${OWNER_PREFIX}${owner}` }, callback)),
     connect: (...args) => tcp.connect(...args),
     secure: (...args) => tcp.secure(...args),
     setPaused: (...args) => tcp.setPaused(...args),
@@ -108,8 +123,8 @@ export function ownedChrome(chrome: ChromeLike, owner: string): ChromeLike {
   return { runtime: chrome.runtime, sockets: { tcp: owned } };
 }
 
-/** `chrome` in a worker: `sockets.tcp` carried out by the background page for `owner`. */
-export function relayedChrome(owner: string): ChromeLike {
+/** `chrome` in a worker: `sockets.tcp` carried out by the background page for its owner, once the lock is held. */
+export function relayedChrome({ owner, held }: Ownership): ChromeLike {
   const calls = new BroadcastChannel(RELAY_CHANNEL);
   const answers = new BroadcastChannel(ownerChannel(owner));
   const pending = new Map<number, (result: unknown) => void>();
@@ -135,20 +150,25 @@ export function relayedChrome(owner: string): ChromeLike {
       for (const listener of onReceiveError.listeners) listener(message.info);
     }
   };
+  const post = (operation: Operation, args: unknown[]): void => {
+    const last = args.at(-1);
+    const callback = typeof last === 'function' ? (last as (result: unknown) => void) : undefined;
+    const id = nextCall++;
+    pending.set(id, callback ?? (() => {}));
+    const message: CallMessage = {
+      owner,
+      call: id,
+      operation,
+      args: callback === undefined ? args : args.slice(0, -1),
+    };
+    calls.postMessage(message);
+  };
+  // Every other call is about a socket that create() gave: it comes after.
   const call =
     (operation: Operation) =>
     (...args: unknown[]): void => {
-      const last = args.at(-1);
-      const callback = typeof last === 'function' ? (last as (result: unknown) => void) : undefined;
-      const id = nextCall++;
-      pending.set(id, callback ?? (() => {}));
-      const message: CallMessage = {
-        owner,
-        call: id,
-        operation,
-        args: callback === undefined ? args : args.slice(0, -1),
-      };
-      calls.postMessage(message);
+      if (operation === 'create') void held.then(() => post(operation, args));
+      else post(operation, args);
     };
   const tcp = Object.fromEntries(OPERATIONS.map((operation) => [operation, call(operation)]));
   return {

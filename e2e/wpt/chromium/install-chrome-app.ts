@@ -56,10 +56,10 @@ interface AppChrome extends ChromeLike {
 const config = (globalThis as { __polysocketWpt?: ChromeAppInstallConfig }).__polysocketWpt;
 if (config === undefined) throw new Error('polysocket WPT install: no self.__polysocketWpt');
 const hosts = new Set(config.hosts);
-const owner = takeOwnership();
+const ownership = takeOwnership();
 const chrome = (globalThis as { chrome?: AppChrome }).chrome;
 const viaChrome = chromeSocketsTransport({
-  chrome: chrome?.sockets?.tcp === undefined ? relayedChrome(owner) : ownedChrome(chrome, owner),
+  chrome: chrome?.sockets?.tcp === undefined ? relayedChrome(ownership) : ownedChrome(chrome, ownership),
 });
 // As in the WebTransport mode, the WPT names go to their address, while the
 // URL's host stays the Host header (and the name TLS checks: the run's
