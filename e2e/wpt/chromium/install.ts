@@ -31,6 +31,12 @@ export interface InstallConfig {
   readonly hosts: readonly string[];
   /** The address they stand for (the browser maps them there too). */
   readonly address: string;
+  /**
+   * `'gateway'`: wss: through the gateway's TLS (webTransportTransport's
+   * `tls`), verified against the run's CA, which the runner gives the
+   * gateway (`--ca`). The server name stays the URL's WPT host name.
+   */
+  readonly tls?: 'gateway';
 }
 
 const config = (globalThis as { __polysocketWpt?: InstallConfig }).__polysocketWpt;
@@ -39,6 +45,7 @@ const hosts = new Set(config.hosts);
 const viaGateway = webTransportTransport({
   gateway: config.gateway,
   serverCertificateHashes: [{ algorithm: 'sha-256', value: config.certificateHash }],
+  ...(config.tls === undefined ? {} : { tls: config.tls }),
 });
 // The WPT names resolve only in the browser (its --host-resolver-rules): the
 // gateway is asked for the address instead, while the URL's host stays the

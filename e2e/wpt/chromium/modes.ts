@@ -171,6 +171,7 @@ function webTransportMode(options: ModeOptions): ModeDefinition {
         certificateHash: setup.gateway.certificateHash,
         hosts: [...WPT_HOST_NAMES],
         address: ADDRESS,
+        tls: 'gateway', // wss: through the gateway's TLS (the runner gives it the run's CA)
       };
       installScript = `self.__polysocketWpt = ${JSON.stringify(install)};\n${bundle}`;
       // WebTransport exists only in secure contexts: the pages' http: origins count as secure.

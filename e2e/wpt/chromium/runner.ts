@@ -21,7 +21,8 @@
  *    responder (pages.ts): wpt serve's wrappers, the runner's
  *    testharnessreport.js and, for polysocket, the install script.
  * 3. Starts the gateway (a certificate of its own, trusted by hash),
- *    allowed to reach pywebsocket3 and the sites of the modes that use it.
+ *    allowed to reach pywebsocket3 and the sites of the modes that use it,
+ *    and given the run's CA (`--ca`) for its TLS to them (wss:).
  * 4. Launches one Chromium per mode (modes.ts): the WPT host names map to
  *    127.0.0.1 in its resolver, every other name still fails; the run's
  *    leaf certificate is trusted by its SPKI hash (TCP TLS: wss:, https:
@@ -181,6 +182,8 @@ export async function runChromiumWpt(options: ChromiumRunOptions = {}): Promise<
         '--max-connections',
         '512',
       ],
+      // The run's CA, for the gateway's TLS to the wss: and https: servers.
+      ca: [certificates.caFile],
     });
     const spki = spkiHash(certificates.cert);
     const hostOf = {} as Record<ChromiumMode, ModeHost>;
