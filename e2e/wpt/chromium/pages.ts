@@ -10,7 +10,7 @@
  * - `/resources/testharnessreport.js`, the runner's: it sets the timeout
  *   multiplier and hands the page's results to the runner (a Playwright
  *   binding) once testharness.js completes;
- * - in the polysocket mode, a `<script>` that replaces the `WebSocket`
+ * - in the polysocket modes, a `<script>` that replaces the `WebSocket`
  *   global with polysocket's (`INSTALL_PATH`) at the top of every page it
  *   serves, and an `importScripts()` of it at the top of every worker
  *   script, so that it runs before any test script.
@@ -55,6 +55,24 @@ export interface PageOptions {
    * @defaultValue the Playwright binding {@link REPORT_BINDING}, unless the page has an opener
    */
   readonly reporter?: string;
+  /**
+   * Script text put at the top of every worker script, before the install
+   * script's `importScripts()` (which it may need: a Trusted Types policy).
+   * Only with `install`.
+   */
+  readonly workerPrelude?: string;
+  /** How the service worker pages register their worker (wpt serve's wrapper by default). */
+  readonly serviceWorkers?: {
+    /**
+     * Each page registers its worker for a scope of its own, not wpt
+     * serve's `does/not/exist` shared by every page of a directory: for
+     * pages of one origin that run at the same time in one profile, which
+     * would unregister each other's workers.
+     */
+    readonly scopePerPage: boolean;
+    /** How many times the page tries `register()` before its rejection fails the page. */
+    readonly registerAttempts: number;
+  };
 }
 
 const JS = 'text/javascript; charset=utf-8';
@@ -157,7 +175,10 @@ export function browserResponder(
     const exists = (file: string) => existsSync(join(config.wptDir, file));
     const install = options.install;
     const installTag = install === null ? '' : `<script src="${INSTALL_PATH}"></script>\n`;
-    const installImport = install === null ? '' : `importScripts(${JSON.stringify(INSTALL_PATH)});\n`;
+    const installImport =
+      install === null
+        ? ''
+        : `${options.workerPrelude ?? ''}importScripts(${JSON.stringify(INSTALL_PATH)});\n`;
     if (path === INSTALL_PATH && install !== null) {
       // The same for the whole run: cached, so that every page does not fetch and compile it afresh.
       const script = text(JS, install());
@@ -204,21 +225,39 @@ ${info.scripts.map((src) => `<script src="${escapeHtml(src)}"></script>`).join('
             HTML,
             installTag + workerPage(info, `fetch_tests_from_worker(new SharedWorker(${worker}));`),
           );
-        case 'serviceworker.html':
+        case 'serviceworker.html': {
+          const registration = options.serviceWorkers ?? { scopePerPage: false, registerAttempts: 1 };
+          const scope = JSON.stringify(
+            registration.scopePerPage
+              ? `does/not/exist/${any[1]!.split('/').pop()}${url.search.replace(/[^\w-]/g, '_')}`
+              : 'does/not/exist',
+          );
+          const register =
+            registration.registerAttempts <= 1
+              ? `reg = await navigator.serviceWorker.register(${worker}, {scope});`
+              : `for (let attempt = 1; ; attempt++) {
+    try {
+      reg = await navigator.serviceWorker.register(${worker}, {scope});
+      break;
+    } catch (error) {
+      if (attempt >= ${registration.registerAttempts}) throw error;
+    }
+  }`;
           return text(
             HTML,
             installTag +
               workerPage(
                 info,
                 `(async function() {
-  const scope = 'does/not/exist';
+  const scope = ${scope};
   let reg = await navigator.serviceWorker.getRegistration(scope);
   if (reg) await reg.unregister();
-  reg = await navigator.serviceWorker.register(${worker}, {scope});
+  ${register}
   fetch_tests_from_worker(reg.installing);
 })();`,
               ),
           );
+        }
         default:
           return text(
             JS,
