@@ -9,8 +9,9 @@
  * hands its testharness report here (`chrome.runtime.sendMessage`, the
  * reporter testharnessreport.js gets in this mode), with the errors the
  * install script saw. The window is closed once it reported, timed out or
- * closed itself, and the sockets of the scopes that are gone (this job's,
- * and any of earlier jobs' workers that outlived their windows) are closed.
+ * closed itself (the job's outcome is answered first), and then the sockets
+ * of the scopes that are gone (this job's, and any of earlier jobs' workers
+ * that outlived their windows) are closed.
  */
 import type { ChromeLike } from '../../../src/transports/chrome-sockets.js';
 import { type BackgroundTcp, serveRelay } from './chrome-sockets-relay.js';
@@ -137,9 +138,9 @@ async function runJob(request: JobRequest): Promise<JobOutcome> {
     return { report: outcome, failure: null, message: null, output };
   } finally {
     clearTimeout(timer);
-    if (window !== undefined) await closeWindow(window, closed);
     running.delete(id);
-    await relay.sweep();
+    // The lane goes on with its next job meanwhile.
+    void (window === undefined ? Promise.resolve() : closeWindow(window, closed)).then(() => relay.sweep());
   }
 }
 
