@@ -612,6 +612,8 @@ function polysocketOptions(choice: Exclude<TransportChoice, 'native'>): {
     webTransportFactory ??= webTransportTransport({
       gateway: config.gateway,
       serverCertificateHashes: [{ algorithm: 'sha-256', value: config.certificateHash }],
+      // wss:// URLs: the gateway makes the TLS connection and verifies the certificate.
+      tls: 'gateway',
     });
     return { transport: webTransportFactory, compression };
   }

@@ -5,22 +5,36 @@
  *     page (Vite, http://127.0.0.1:<port>/)
  *       ├─ native WebSocket ──────────────────────────────────▶ demo server (ws, TCP)
  *       └─ polysocket ── WebTransport ──▶ gateway (Deno, UDP) ──▶ demo server
+ *                                                    └── TLS ──▶ TLS front ──▶ demo server (wss:)
  *
  * The gateway makes a fresh certificate each start and allow-lists only the
- * demo server. The page reads the addresses and the certificate hash from
- * /config.json, served by a Vite middleware.
+ * demo server and its TLS front. The TLS front (node:tls, in this process)
+ * gives the demo server a wss: address, with a certificate from a CA made
+ * for the run (e2e/browser/support/tls.ts) that only the gateway is told to
+ * trust (--ca): wss:// URLs work through the gateway's TLS
+ * (`tls: 'gateway'`), not with the browser's own WebSocket. The page reads
+ * the addresses and the certificate hash from /config.json, served by a
+ * Vite middleware.
  */
 import { spawn } from 'node:child_process';
+import * as net from 'node:net';
 import { createInterface } from 'node:readline';
+import * as tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { createServer, type Plugin, type ViteDevServer } from 'vite';
 import { DENO, startGatewayProcess } from '../e2e/browser/support/gateway.js';
+import { makeTestCertificates, type ServerCertificate } from '../e2e/browser/support/tls.js';
 import { type DemoServer, startDemoServer } from './server.js';
 
 /** What the page gets from /config.json. */
 export interface DemoConfig {
   /** The demo server as the browser and the gateway see it: `ws://127.0.0.1:<port>`. */
   readonly server: string;
+  /**
+   * The same server over TLS, `wss://127.0.0.1:<port>`: through the gateway
+   * only (its certificate is from the run's CA, which the gateway trusts).
+   */
+  readonly secureServer: string;
   /** The WebTransport gateway: `https://127.0.0.1:<port>/`. */
   readonly gateway: string;
   /** SHA-256 of the gateway's certificate, base64, for `serverCertificateHashes`. */
@@ -78,7 +92,14 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     const log = options.log;
     const server = await startDemoServer(log === undefined ? {} : { log: (line) => log('server', line) });
     stops.push(() => server.stop());
-    const gateway = await startGatewayProcess({ allow: [`127.0.0.1:${server.port}`] });
+    const certificates = makeTestCertificates();
+    stops.push(async () => certificates.remove());
+    const front = await startTlsFront(certificates.servers.good, server.port);
+    stops.push(() => front.stop());
+    const gateway = await startGatewayProcess({
+      allow: [`127.0.0.1:${server.port}`, `127.0.0.1:${front.port}`],
+      ca: [certificates.caFile],
+    });
     stops.push(() => gateway.stop());
     if (log !== undefined) {
       const stdout = gateway.service.child.stdout;
@@ -87,6 +108,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     const ready = JSON.parse(gateway.service.ready[1]!) as { notAfter: string };
     const config: DemoConfig = {
       server: server.url,
+      secureServer: `wss://127.0.0.1:${front.port}`,
       gateway: gateway.url,
       certificateHash: gateway.certificateHash,
       certificateNotAfter: ready.notAfter,
@@ -109,17 +131,67 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
 }
 
 /**
+ * A TLS front for the demo server: TLS on 127.0.0.1 with `certificate`,
+ * each connection piped to the server's TCP port (as a TLS-terminating
+ * proxy would), half-closes both ways. Stopping it closes its connections.
+ */
+async function startTlsFront(
+  certificate: ServerCertificate,
+  serverPort: number,
+): Promise<{ readonly port: number; stop(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const track = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => sockets.delete(socket));
+  };
+  const front = tls.createServer(
+    { cert: certificate.cert, key: certificate.key, ALPNProtocols: ['http/1.1'], allowHalfOpen: true },
+    (secure) => {
+      const plain = net.connect({ host: '127.0.0.1', port: serverPort, allowHalfOpen: true });
+      track(secure);
+      track(plain);
+      // Either end gone: the other goes too.
+      secure.on('close', () => plain.destroy());
+      plain.on('close', () => secure.destroy());
+      secure.pipe(plain);
+      plain.pipe(secure);
+    },
+  );
+  // A handshake the gateway gives up on is not the demo's error.
+  front.on('tlsClientError', () => {});
+  await new Promise<void>((resolve, reject) => {
+    front.once('error', reject);
+    front.listen(0, '127.0.0.1', () => resolve());
+  });
+  return {
+    port: (front.address() as net.AddressInfo).port,
+    stop: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => front.close(() => resolve()));
+    },
+  };
+}
+
+/**
  * Check the gateway end to end without a browser: open a WebTransport
  * session with Deno's client (trusting the certificate by its hash), ask
  * for the demo server, and send a WebSocket opening handshake through the
  * stream. Resolves with the status line and the server's response line,
- * e.g. `200 connected` and `HTTP/1.1 101 Switching Protocols`.
+ * e.g. `200 connected` and `HTTP/1.1 101 Switching Protocols`. With
+ * `secure`, through the gateway's TLS to the TLS front (`200 connected tls
+ * verified …`).
  */
 export async function probeGateway(
   config: DemoConfig,
   timeoutMs = 20_000,
+  secure = false,
 ): Promise<{ status: string; response: string }> {
-  const target = new URL(config.server).host;
+  const url = new URL(secure ? config.secureServer : config.server);
+  const target = url.host;
+  const request = secure
+    ? `CONNECT ${target} tls server-name=${url.hostname} alpn=http/1.1`
+    : `CONNECT ${target}`;
   const code = `
 const hash = Uint8Array.from(atob(${JSON.stringify(config.certificateHash)}), (c) => c.charCodeAt(0));
 const wt = new WebTransport(${JSON.stringify(new URL('probe', config.gateway).href)}, {
@@ -129,7 +201,7 @@ await wt.ready;
 const { readable, writable } = await wt.createBidirectionalStream();
 const writer = writable.getWriter();
 await writer.write(new TextEncoder().encode(${JSON.stringify(
-    `CONNECT ${target}\r\nGET /echo HTTP/1.1\r\nHost: ${target}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `${request}\r\nGET /echo HTTP/1.1\r\nHost: ${target}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
       'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
   )}));
 const reader = readable.getReader();

@@ -578,7 +578,16 @@ async function pipeStream(
       (error: unknown) => {
         // Deno cannot reset a WebTransport stream (abort() is a no-op):
         // the client gets a FIN, and RFC 6455 sees a close without frame.
-        if (outcome === 'clean') outcome = `target side: ${errorText(error)}`;
+        // Many TLS servers (pywebsocket3 and others on Python's ssl) end
+        // the TCP connection without a close_notify alert first, though
+        // RFC 8446, 6.1 says "Each party MUST send a "close_notify" alert
+        // before closing its write side of the connection": rustls reports
+        // it as an error, and the log says what it was.
+        const noCloseNotify = tlsReply !== null && error instanceof Deno.errors.UnexpectedEof;
+        if (outcome === 'clean')
+          outcome = noCloseNotify
+            ? 'target ended TCP without TLS close_notify'
+            : `target side: ${errorText(error)}`;
         closeTarget();
         endStream(wt, writable);
       },

@@ -226,6 +226,85 @@ Deno.test({
     }),
 });
 
+Deno.test({
+  ...network,
+  name: 'tls: a target that ends TCP without close_notify ends the stream, and the log says so',
+  fn: async () => {
+    const certificates = await makeTestCertificates(CERT_DIR);
+    // A TLS server that says bye and keeps its connection open, behind a
+    // TCP relay that the test cuts: the gateway then sees the TCP FIN
+    // without a TLS close_notify before it.
+    const server = Deno.listenTls({
+      hostname: '127.0.0.1',
+      port: 0,
+      cert: certificates.servers.good.cert,
+      key: certificates.servers.good.key,
+    });
+    const held: Deno.Conn[] = [];
+    const serving = (async () => {
+      try {
+        for await (const conn of server) {
+          held.push(conn);
+          await conn.write(new TextEncoder().encode('bye')).catch(() => 0);
+        }
+      } catch {
+        // Closed.
+      }
+    })();
+    const relay = Deno.listen({ hostname: '127.0.0.1', port: 0 });
+    const relayed = (async () => {
+      const front = await relay.accept();
+      const back = await Deno.connect({ hostname: '127.0.0.1', port: server.addr.port });
+      held.push(front, back);
+      const stop = new AbortController();
+      void front.readable.pipeTo(back.writable, { preventClose: true }).catch(() => {});
+      const down = back.readable
+        .pipeTo(front.writable, {
+          preventClose: true,
+          preventAbort: true,
+          preventCancel: true,
+          signal: stop.signal,
+        })
+        .catch(() => {});
+      return async () => {
+        stop.abort();
+        await down;
+        await front.closeWrite();
+      };
+    })();
+    relayed.catch(() => {});
+    const target = `127.0.0.1:${relay.addr.port}`;
+    const test = await startTestGateway({ allow: [target], caCerts: [certificates.ca] });
+    try {
+      const wt = await openSession(test.url, test.certificateHash);
+      const stream = await openStream(wt, tls(target));
+      assertEquals(stream.status, '200 connected tls verified server-name=localhost');
+      const first = await stream.reader.read();
+      assertEquals(new TextDecoder().decode(first.value), 'bye');
+      const cut = await relayed;
+      await cut();
+      assertEquals((await stream.reader.read()).done, true, 'the stream ended');
+      await stream.end();
+      await test.waitForLine(/^close s1\.1 .* target ended TCP without TLS close_notify$/, 5000);
+      wt.close();
+      await assertNoUnhandledRejections();
+    } finally {
+      await test.close();
+      relay.close();
+      server.close();
+      for (const conn of held) {
+        try {
+          conn.close();
+        } catch {
+          // Closed already.
+        }
+      }
+      await serving;
+      await certificates.remove();
+    }
+  },
+});
+
 Deno.test('classifyTlsError: rustls messages as Deno 2.9.6 words them', () => {
   const cases: Array<[string, GatewayTlsFailure]> = [
     ['invalid peer certificate: UnknownIssuer', GatewayTlsFailure.UNKNOWN_ISSUER],

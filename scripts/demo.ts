@@ -1,15 +1,17 @@
 /**
  * `npm run demo`: starts the demo (demo/stack.ts) on 127.0.0.1: a `ws`
- * echo/chat/flood server, the Deno WebTransport gateway with a fresh certificate
- * (allow-listing only that server), and the demo page; prints the URL to
- * open, and runs until Ctrl-C (SIGINT) or SIGTERM, which stop everything.
+ * echo/chat/flood server (also over TLS, for wss:// through the gateway),
+ * the Deno WebTransport gateway with a fresh certificate (allow-listing
+ * only that server), and the demo page; prints the URL to open, and runs
+ * until Ctrl-C (SIGINT) or SIGTERM, which stop everything.
  *
  *     node --import tsx scripts/demo.ts [--port N] [--verbose]
  *     node --import tsx scripts/demo.ts --smoke     start, check, stop; exit 0 if all is well
  *
  * --smoke loads the page and /config.json over HTTP, talks to the server
  * (a WebSocket echo), and sends a WebSocket handshake through the gateway
- * (Deno's WebTransport client), then exits.
+ * (Deno's WebTransport client), over TCP and over the gateway's TLS, then
+ * exits.
  *
  * `node --import tsx`, not the `tsx` command: that one runs the script in a
  * child process, relays SIGINT and SIGTERM to it, and kills it with SIGKILL
@@ -117,7 +119,13 @@ async function runSmoke(running: RunningDemo): Promise<void> {
   const probe = await probeGateway(running.config);
   if (probe.status !== '200 connected' || !probe.response.startsWith('HTTP/1.1 101'))
     throw new Error(`gateway probe: ${JSON.stringify(probe)}`);
-  console.log(`smoke: page ${running.url} ok; server echo ok; gateway ${probe.status}, ${probe.response}`);
+  const secure = await probeGateway(running.config, 20_000, true);
+  if (!secure.status.startsWith('200 connected tls verified ') || !secure.response.startsWith('HTTP/1.1 101'))
+    throw new Error(`gateway probe over TLS: ${JSON.stringify(secure)}`);
+  console.log(
+    `smoke: page ${running.url} ok; server echo ok; gateway ${probe.status}, ${probe.response}; ` +
+      `over TLS ${secure.status}, ${secure.response}`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -151,6 +159,9 @@ async function main(): Promise<void> {
     [
       '',
       dim(`  demo server       ${config.server}/echo, ${config.server}/chat, ${config.server}/flood`),
+      dim(
+        `  the same, wss:    ${config.secureServer}/echo (polysocket over WebTransport only: TLS by the gateway)`,
+      ),
       dim(
         `  gateway           ${config.gateway} (WebTransport; certificate valid until ${config.certificateNotAfter})`,
       ),

@@ -374,8 +374,11 @@ test('a target the gateway does not allow: the gateway’s 403 as the reason, an
   await expect(entries(page, 'open')).toHaveCount(0);
 });
 
-test('a wss: URL over WebTransport: polysocket’s own reason, and no allow-list hint', async ({ page }) => {
+test('a wss: URL over WebTransport to a server without TLS: polysocket’s own reason, and no allow-list hint', async ({
+  page,
+}) => {
   await openDemo(page);
+  // The plain server's address: the gateway's TLS handshake with it fails.
   const url = `wss://${new URL(demo.config.server).host}/echo`;
   await page.getByTestId('url').fill(url);
   await page.getByTestId('connect').click();
@@ -383,7 +386,7 @@ test('a wss: URL over WebTransport: polysocket’s own reason, and no allow-list
   await expect(error).toHaveCount(1, { timeout: 30_000 });
   await expect(error.locator('.detail')).toContainText(`WebSocket connection to '${url}' failed:`);
   await expect(error.locator('.detail')).toContainText(
-    'wss: is not supported through a WebTransport gateway',
+    'the TLS handshake with the server failed: 502 tls-handshake-failed',
   );
   await expect(error.locator('.preview')).toContainText('kind transport · close code 1006');
   await expect(entries(page, 'close')).toContainText('code 1006 · wasClean false');
@@ -613,4 +616,25 @@ test('chat between two tabs: one over WebTransport, one with the native WebSocke
   );
   await first.getByTestId('disconnect').click();
   await expect(entries(first, 'close')).toContainText('wasClean true');
+});
+
+test('over WebTransport to a wss:// URL: the gateway makes the TLS connection, and the demo echoes', async ({
+  page,
+}) => {
+  await openDemo(page);
+  await page.getByTestId('transport-webtransport').click();
+  await page.getByTestId('url').fill(`${demo.config.secureServer}/echo`);
+  await page.getByTestId('connect').click();
+  await expect(page.getByTestId('status')).toHaveText('Open · polysocket over WebTransport', {
+    timeout: 30_000,
+  });
+  await page.getByTestId('text').fill('over the gateway’s TLS ✓');
+  await page.getByTestId('text').press('Enter');
+  await expect(entries(page, 'message').filter({ hasText: 'over the gateway’s TLS ✓' })).toHaveCount(1);
+  await page.getByTestId('close-code').fill('4000');
+  await page.getByTestId('close-reason').fill('bye');
+  await page.getByTestId('disconnect').click();
+  await expect(entries(page, 'close')).toContainText('code 4000 · reason “bye” · wasClean true', {
+    timeout: 20_000,
+  });
 });
