@@ -1,8 +1,9 @@
 /**
  * End-to-end client benchmark over TCP loopback: polysocket's Node client
  * (`polysocket/node` as built by `vite build` into dist/, which the run does
- * first) beside `ws` (pure JS, and with `bufferutil`), undici's `WebSocket`
- * and a raw TCP socket (the framing-free ceiling), in one run, against one
+ * first), its `WebSocket` and its `WebSocketStream`, beside `ws` (pure JS,
+ * and with `bufferutil`), undici's `WebSocket` and `WebSocketStream` and a
+ * raw TCP socket (the framing-free ceiling), in one run, against one
  * server.
  *
  * Run with `npm run bench:client` (i.e. `tsx bench/client.bench.ts`);
@@ -11,7 +12,10 @@
  * `--cpu-prof=IMPL` runs that implementation's client processes under
  * `node --cpu-prof`, one profile per scenario (a process per scenario, see
  * below), named build/cpu-prof/IMPL-SCENARIO.cpuprofile, and writes nothing.
- * Results go to bench/results/client.{json,md}.
+ * `--wss-send=ready` makes the WebSocketStream clients send with
+ * `await writer.ready` before each `writer.write()` (the way `pipeTo()`
+ * writes) rather than `await writer.write()` per message, and writes
+ * nothing. Results go to bench/results/client.{json,md}.
  *
  * Method
  * ------
@@ -49,6 +53,16 @@
  *   send N binary messages (a synchronous loop of N `send()` calls, timed
  *   until the server's acknowledgement of N arrives); echo latency of 16 B
  *   text messages, one in flight (p50 and p99 of each sample's round trips).
+ *   WebSocketStream clients (polysocket's and undici's) read with
+ *   `await reader.read()` in a loop (binary arrives as Uint8Array, text as
+ *   strings); they send with `await writer.write(payload)` per message, the
+ *   loop a streams user writes (and the one the WebSocketStream explainer
+ *   shows): each write resolves once the transport has taken the bytes, so
+ *   the loop goes at the pace of the socket, one message in flight. Both
+ *   implementations' sinks take one write at a time anyway, so letting the
+ *   writable queue up to its high-water mark (`--wss-send=ready`, as
+ *   `pipeTo()` does) changes little; echo is `await writer.write()` then
+ *   `await reader.read()`.
  *   `binaryType` is 'arraybuffer' for the WHATWG clients (polysocket,
  *   undici), which deliver text as strings; `ws` delivers its default Node
  *   Buffers for both; `ws (WHATWG types)` delivers what the WHATWG clients
@@ -72,7 +86,9 @@
  *   as "peak over the run".
  * - Ratio = polysocket / ws (pure JS): for throughput ≥ 1.00 means
  *   polysocket is at least as fast; for latency ≤ 1.00 means polysocket is
- *   at least as quick.
+ *   at least as quick. The WebSocketStream columns have ratios of their
+ *   own, polysocket's WebSocketStream / undici's and / ws (pure JS), read
+ *   the same way.
  */
 import { type ChildProcess, spawn as nodeSpawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -99,10 +115,16 @@ const CPU_PROF = process.argv.find((arg) => arg.startsWith('--cpu-prof='))?.slic
 const SAMPLES = QUICK ? 2 : 10;
 /** Echo: more, shorter samples, so that scheduling noise on a shared machine averages out. */
 const ECHO_SAMPLES = QUICK ? 2 : 30;
+/**
+ * How the WebSocketStream clients send: `await writer.write()` per message
+ * (the default), or `await writer.ready` before each write as `pipeTo()`
+ * does (`--wss-send=ready`, writes nothing).
+ */
+const WSS_SEND: 'await' | 'ready' = process.argv.includes('--wss-send=ready') ? 'ready' : 'await';
 /** A sample that takes longer fails the run. */
 const SAMPLE_TIMEOUT_MS = 20_000;
 /** The whole run is stopped after this long. */
-const RUN_TIMEOUT_MS = 10 * 60_000;
+const RUN_TIMEOUT_MS = 15 * 60_000;
 const SIZES = [16, 1024, 1024 * 1024, 16 * 1024 * 1024] as const;
 /** Text messages received too, where decoding to a string replaces the ArrayBuffer. */
 const TEXT_SIZES = [16, 1024] as const;
@@ -117,21 +139,27 @@ const ECHO_ROUND_TRIPS = QUICK ? 200 : 500;
 
 type ImplName =
   | 'polysocket'
+  | 'polysocket WebSocketStream'
   | 'polysocket core'
   | 'ws'
   | 'ws (WHATWG types)'
   | 'ws+bufferutil'
   | 'undici'
+  | 'undici WebSocketStream'
   | 'raw TCP';
 const IMPLS: readonly ImplName[] = [
   'polysocket',
+  'polysocket WebSocketStream',
   'polysocket core',
   'ws',
   'ws (WHATWG types)',
   'ws+bufferutil',
   'undici',
+  'undici WebSocketStream',
   'raw TCP',
 ];
+const POLYSOCKET_WSS: ImplName = 'polysocket WebSocketStream';
+const UNDICI_WSS: ImplName = 'undici WebSocketStream';
 /**
  * `ws` pure JS delivering the data types the WHATWG clients must deliver: a
  * fresh ArrayBuffer per binary message (`binaryType = 'arraybuffer'`) and a
@@ -497,6 +525,116 @@ function echoResult(times: number[], ms: number, cpuMs: number): SampleResult {
   return { ms, cpuMs, p50: percentile(times, 50), p99: percentile(times, 99) };
 }
 
+/** What polysocket's and undici's `WebSocketStream` have in common, as the benchmark uses it. */
+interface WssStream {
+  readonly opened: Promise<{
+    readonly readable: ReadableStream<string | Uint8Array>;
+    readonly writable: WritableStream<string | Uint8Array>;
+  }>;
+  readonly closed: Promise<unknown>;
+  close(): void;
+}
+type WssCtor = new (url: string) => WssStream;
+
+/** How long closing a sample's connection may take before the sample fails. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
+function wssClient(Ctor: WssCtor, base: string, version: string, notes: string): ClientImpl {
+  const open = async (
+    path: string,
+  ): Promise<{
+    stream: WssStream;
+    reader: ReadableStreamDefaultReader<string | Uint8Array>;
+    writer: WritableStreamDefaultWriter<string | Uint8Array>;
+  }> => {
+    const stream = new Ctor(`${base}${path}`);
+    // Handled here: `closed` rejects on an unclean close, which the sample reports otherwise.
+    stream.closed.catch(() => {});
+    const { readable, writable } = await stream.opened;
+    return { stream, reader: readable.getReader(), writer: writable.getWriter() };
+  };
+  const close = async (stream: WssStream): Promise<void> => {
+    stream.close();
+    await withTimeout(
+      stream.closed.catch(() => {}),
+      CLOSE_TIMEOUT_MS,
+      'WebSocketStream close',
+    );
+  };
+  const read = async (
+    reader: ReadableStreamDefaultReader<string | Uint8Array>,
+  ): Promise<string | Uint8Array> => {
+    const { value, done } = await reader.read();
+    if (done) throw new Error('the readable closed early');
+    return value;
+  };
+  return {
+    version,
+    notes,
+    async receive(size, count, text) {
+      const { stream, reader, writer } = await open(
+        `/receive?size=${size}&count=${count}&text=${text ? 1 : 0}`,
+      );
+      const result = await new Promise<SampleResult>((resolve, reject) => {
+        const tally = receiveTally(size, count, resolve, reject);
+        tally.start();
+        const run = async (): Promise<void> => {
+          await writer.write('go');
+          for (let n = 0; n < count; n++) {
+            const data = await read(reader);
+            tally.add(typeof data === 'string' ? data.length : data.byteLength);
+          }
+        };
+        run().catch(reject);
+      });
+      await close(stream);
+      return result;
+    },
+    async send(size, count) {
+      const { stream, reader, writer } = await open(`/send?size=${size}&count=${count}`);
+      const payload = payloadOf(size);
+      const answer = read(reader);
+      const cpu = cpuNow();
+      const start = now();
+      if (WSS_SEND === 'await') {
+        for (let n = 0; n < count; n++) await writer.write(payload);
+      } else {
+        // As pipeTo() writes: wait for `ready` only while the queue is full.
+        let last: Promise<void> = Promise.resolve();
+        for (let n = 0; n < count; n++) {
+          if ((writer.desiredSize ?? 0) <= 0) await writer.ready;
+          last = writer.write(payload);
+          last.catch(() => {}); // the last write's failure is awaited below; the others fail it too
+        }
+        await last;
+      }
+      const data = await answer;
+      const ms = now() - start;
+      const cpuMs = cpuNow() - cpu;
+      if (data !== String(count)) throw new Error(`server answered ${String(data)}`);
+      await close(stream);
+      return { ms, cpuMs };
+    },
+    async echo(size, count) {
+      const { stream, reader, writer } = await open('/echo');
+      const message = 'x'.repeat(size);
+      const times: number[] = [];
+      const cpu = cpuNow();
+      const begin = now();
+      for (let n = 0; n < count; n++) {
+        const sent = now();
+        await writer.write(message);
+        const data = await read(reader);
+        times.push(now() - sent);
+        if (data !== message) throw new Error('echo mismatch');
+      }
+      const result = echoResult(times, now() - begin, cpuNow() - cpu);
+      await close(stream);
+      return result;
+    },
+  };
+}
+
 interface WsClientSocket {
   binaryType: string;
   on(event: 'open', listener: () => void): this;
@@ -781,6 +919,10 @@ function makeBallast(): unknown[] {
   return objects;
 }
 
+function wssNotes(): string {
+  return `reads with await reader.read(); sends with ${WSS_SEND === 'await' ? 'await writer.write() per message' : 'await writer.ready before each writer.write()'}`;
+}
+
 async function runClient(impl: ImplName, wsPort: number, rawPort: number): Promise<void> {
   const base = `ws://127.0.0.1:${wsPort}`;
   let client: ClientImpl;
@@ -798,6 +940,19 @@ async function runClient(impl: ImplName, wsPort: number, rawPort: number): Promi
       const { WebSocket } = await import('undici');
       const version = (require('undici/package.json') as { version: string }).version;
       client = whatwgClient(WebSocket as unknown as WhatwgCtor, base, version, "binaryType 'arraybuffer'");
+      break;
+    }
+    case 'polysocket WebSocketStream': {
+      const built = '../dist/node.js';
+      const { WebSocketStream } = (await import(built)) as typeof import('../src/node.js');
+      const version = (require('../package.json') as { version: string }).version;
+      client = wssClient(WebSocketStream as unknown as WssCtor, base, version, wssNotes());
+      break;
+    }
+    case 'undici WebSocketStream': {
+      const { WebSocketStream } = await import('undici');
+      const version = (require('undici/package.json') as { version: string }).version;
+      client = wssClient(WebSocketStream as unknown as WssCtor, base, version, wssNotes());
       break;
     }
     case 'ws':
@@ -917,7 +1072,15 @@ function spawn(
           `--cpu-prof-dir=${join(HERE, '..', 'build', 'cpu-prof')}`,
           `--cpu-prof-name=${profile}`,
         ];
-  const nodeArgs = [...process.execArgv, '--expose-gc', ...prof, SELF, ...args];
+  // undici warns once per process that its WebSocketStream is experimental: not a result.
+  const nodeArgs = [
+    ...process.execArgv,
+    '--expose-gc',
+    '--disable-warning=UNDICI-WSS',
+    ...prof,
+    SELF,
+    ...args,
+  ];
   const child =
     cpu === undefined
       ? nodeSpawn(process.execPath, nodeArgs, { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
@@ -1109,6 +1272,46 @@ interface Row {
   readonly ratioCore?: number;
   /** Peak RSS of this scenario's process, polysocket / ws (pure JS) (≤ 1: polysocket used no more). */
   readonly ratioMaxRss: number;
+  /** polysocket's WebSocketStream / undici's and / ws (pure JS): as `ratio` and `ratioP99`, and peak RSS. */
+  readonly wss?: WssRatios;
+}
+
+/** The WebSocketStream columns' ratios: polysocket's / undici's, polysocket's / ws (pure JS). */
+interface WssRatios {
+  readonly vsUndici: number;
+  readonly vsWs: number;
+  /** Echo: p99 latency. */
+  readonly vsUndiciP99?: number;
+  readonly vsWsP99?: number;
+  /** Peak RSS of the scenario's process, polysocket's WebSocketStream / undici's (≤ 1: no more). */
+  readonly maxRssVsUndici: number;
+}
+
+/** `ours` against `theirs`: throughput as theirs' time / ours (≥ 1 better), latency as ours / theirs (≤ 1 better). */
+function speedRatio(
+  kind: Scenario['kind'],
+  ours: ImplResult | undefined,
+  theirs: ImplResult | undefined,
+  p99 = false,
+): number {
+  if (ours === undefined || theirs === undefined) return Number.NaN;
+  if (kind !== 'echo') return theirs.medianMs / ours.medianMs;
+  return p99 ? ours.p99Ms! / theirs.p99Ms! : ours.p50Ms! / theirs.p50Ms!;
+}
+
+function wssRatios(kind: Scenario['kind'], results: readonly ImplResult[]): WssRatios | undefined {
+  const ours = results.find((r) => r.impl === POLYSOCKET_WSS);
+  if (ours === undefined) return undefined;
+  const undici = results.find((r) => r.impl === UNDICI_WSS);
+  const ws = results.find((r) => r.impl === 'ws');
+  return {
+    vsUndici: speedRatio(kind, ours, undici),
+    vsWs: speedRatio(kind, ours, ws),
+    ...(kind === 'echo'
+      ? { vsUndiciP99: speedRatio(kind, ours, undici, true), vsWsP99: speedRatio(kind, ours, ws, true) }
+      : {}),
+    maxRssVsUndici: undici === undefined ? Number.NaN : ours.maxRssBytes / undici.maxRssBytes,
+  };
 }
 
 function summarize(
@@ -1272,6 +1475,7 @@ async function orchestrate(): Promise<void> {
       if (ours !== undefined && theirsArrayBuffer !== undefined) {
         ratioArrayBuffer = theirsArrayBuffer.medianMs / ours.medianMs;
       }
+      const wss = wssRatios(scenario.kind, results);
       const row: Row = {
         scenario: name,
         kind: scenario.kind,
@@ -1283,6 +1487,7 @@ async function orchestrate(): Promise<void> {
         ...(ratioArrayBuffer === undefined ? {} : { ratioArrayBuffer }),
         ...(ratioCore === undefined ? {} : { ratioCore }),
         ratioMaxRss: ratioOfResults(results, (r) => r.maxRssBytes),
+        ...(wss === undefined ? {} : { wss }),
       };
       rows.push(row);
       console.log(consoleLine(row));
@@ -1343,7 +1548,7 @@ async function orchestrate(): Promise<void> {
     `${rows.length} scenarios, ${loaded.length} client processes (start-up ${(startupMs / 1000).toFixed(1)} s, not timed) in ${seconds.toFixed(1)} s; load ${loadStart.toFixed(2)} → ${loadEnd.toFixed(2)}`,
   );
   killChildren();
-  if (QUICK || ONLY !== undefined || CPU_PROF !== undefined) return;
+  if (QUICK || ONLY !== undefined || CPU_PROF !== undefined || WSS_SEND !== 'await') return;
 
   const resultsDir = join(HERE, 'results');
   mkdirSync(resultsDir, { recursive: true });
@@ -1453,8 +1658,12 @@ function consoleLine(row: Row): string {
   );
   const vsArrayBuffer =
     row.ratioArrayBuffer === undefined ? '' : ` (${fmt(row.ratioArrayBuffer, 2)} vs WHATWG types)`;
+  const wss =
+    row.wss === undefined
+      ? ''
+      : ` | WebSocketStream: polysocket / undici ${fmt(row.wss.vsUndici, 2)}, / ws ${fmt(row.wss.vsWs, 2)}`;
   const peaks = row.results.map((r) => `${r.impl} ${mib(r.maxRssBytes)}`);
-  return `${row.scenario}: ${cells.join(' | ')} | ratio ${fmt(row.ratio, 2)}${vsArrayBuffer}\n  peak RSS (MiB): ${peaks.join(' | ')} | ratio ${fmt(row.ratioMaxRss, 2)}`;
+  return `${row.scenario}: ${cells.join(' | ')} | ratio ${fmt(row.ratio, 2)}${vsArrayBuffer}${wss}\n  peak RSS (MiB): ${peaks.join(' | ')} | ratio ${fmt(row.ratioMaxRss, 2)}`;
 }
 
 function markdown(
@@ -1498,16 +1707,17 @@ function markdown(
   const throughput = (kind: 'receive' | 'send', unit: 'MB/s' | 'msg/s'): string[] => {
     const ratios =
       kind === 'receive'
-        ? ['polysocket / ws', 'polysocket / ws (WHATWG types)', 'polysocket core / ws']
-        : ['polysocket / ws'];
+        ? ['polysocket / ws', 'polysocket / ws (WHATWG types)', 'polysocket core / ws', ...WSS_RATIOS]
+        : ['polysocket / ws', ...WSS_RATIOS];
     const lines = head(`${kind} (${unit})`, ...ratios);
     for (const row of rows) {
       if (row.kind !== kind) continue;
       const values = cells(row, (r) => (unit === 'MB/s' ? fmt(r.mbPerSec!) : fmt(r.messagesPerSec!, 0)));
+      const wss = ` | ${fmt(row.wss?.vsUndici ?? Number.NaN, 2)} | ${fmt(row.wss?.vsWs ?? Number.NaN, 2)}`;
       const extra =
         kind === 'receive'
-          ? ` | ${fmt(row.ratioArrayBuffer ?? Number.NaN, 2)} | ${fmt(row.ratioCore ?? Number.NaN, 2)}`
-          : '';
+          ? ` | ${fmt(row.ratioArrayBuffer ?? Number.NaN, 2)} | ${fmt(row.ratioCore ?? Number.NaN, 2)}${wss}`
+          : wss;
       const label = kind === 'receive' ? `${row.scenario.includes(' text ') ? 'text' : 'binary'} ` : '';
       lines.push(
         `| ${label}${sizeName(row.size)} × ${row.count} | ${values} | ${fmt(row.ratio, 2)}${extra} |`,
@@ -1522,10 +1732,10 @@ function markdown(
     return lines;
   };
   const memoryTable = (): string[] => {
-    const lines = head("peak RSS of the scenario's process (MiB)", 'polysocket / ws');
+    const lines = head("peak RSS of the scenario's process (MiB)", 'polysocket / ws', WSS_RATIOS[0]);
     for (const row of rows)
       lines.push(
-        `| ${row.scenario} | ${cells(row, (r) => mib(r.maxRssBytes))} | ${fmt(row.ratioMaxRss, 2)} |`,
+        `| ${row.scenario} | ${cells(row, (r) => mib(r.maxRssBytes))} | ${fmt(row.ratioMaxRss, 2)} | ${fmt(row.wss?.maxRssVsUndici ?? Number.NaN, 2)} |`,
       );
     return lines;
   };
@@ -1536,7 +1746,7 @@ function markdown(
     return lines;
   };
   const lines = [
-    '# Client benchmark: polysocket vs ws, undici and raw TCP',
+    '# Client benchmark: polysocket (WebSocket and WebSocketStream) vs ws, undici and raw TCP',
     '',
     `Generated by \`npm run bench:client\` (\`tsx bench/client.bench.ts\`) on ${environment.date}.`,
     '',
@@ -1547,6 +1757,7 @@ function markdown(
     '- Server: a `ws` WebSocketServer (with bufferutil, permessage-deflate off) in a child process of its own, the same one for the whole run. Receive: the server writes pre-built unmasked binary (or text) frames straight to the upgraded socket once the client says "go"; the clock runs from "go" to the Nth message. Send: a synchronous loop of N `send()` calls, timed until the server (ws, counting messages and bytes) answers with the count. Echo: 16 B text messages, one in flight, answered by `ws`.',
     `- ${SAMPLES} samples per implementation and scenario (echo: ${ECHO_SAMPLES} samples of ${ECHO_ROUND_TRIPS} round trips) after 1 warm-up; medians (echo: median over samples of each sample's p50 and p99). Implementations alternate (A B C …, then … C B A); a fresh connection per sample (not timed); a full GC in each client process once loaded and again before its warm-up sample, which is all it has run before the measured samples.`,
     "- `polysocket core` (receive only): polysocket's Sans-I/O `ClientProtocol` driven directly over its `NodeTransport`, the way `ws` delivers messages (synchronously in the socket callback, no task, no `MessageEvent`) but with the WHATWG data types: what the protocol and the transport cost apart from the WHATWG layer.",
+    `- WebSocketStream (polysocket's and undici's): the reader reads with \`await reader.read()\` in a loop (binary messages arrive as Uint8Array, text as strings); the sender ${WSS_SEND === 'await' ? 'awaits `writer.write(payload)` for every message, the loop a streams user writes: each write resolves once the transport has taken the bytes, so the loop goes at the pace of the socket with one message in flight (both sinks take one write at a time; `--wss-send=ready` measures writing as `pipeTo()` does, waiting for `writer.ready` only while the queue is full)' : 'waits for `writer.ready` before each `writer.write()`, as `pipeTo()` does'}; echo awaits \`writer.write()\` then \`reader.read()\`. Ratios "polysocket WSS / undici WSS" and "polysocket WSS / ws" compare polysocket's WebSocketStream with undici's and with pure-JS \`ws\`, read like the others. polysocket's \`WebSocketStream\` pauses reading from the socket while more than 1 MiB of messages wait for the reader; undici's enqueues every message as it arrives (see \`npm run bench:backpressure\` for a reader that stops).`,
     "- `binaryType` 'arraybuffer' for polysocket and undici: a fresh ArrayBuffer per binary message and a string per text message, as the WHATWG API requires. `ws` delivers its default Node Buffers for both (views, no copy, text not decoded); `ws (WHATWG types)` is pure-JS `ws` delivering the same data types as the WHATWG clients (`binaryType = 'arraybuffer'`, text read with `toString()`), run in receive scenarios only. Raw TCP: the same payload bytes without framing (receive: counts bytes; send: N writes between `cork()` and `uncork()`; echo: 16 bytes back and forth).",
     `- CPU pinning: ${environment.pinning}.`,
     `- Application heap: ${environment.ballast}, as an application holds its own state. V8 11 starts no incremental marking while the old generation is at most 8 MiB; a process holding only a WebSocket library sits right at that line, where receiving large messages (a new 64 KiB ArrayBuffer per socket read) either triggers a full GC every few MiB or none, depending on a few hundred KB of code or heap: without this ballast, 1 MiB receives varied between 0.4× and 1.1× \`ws\` from run to run. See \`BALLAST_OBJECTS\`.`,
@@ -1568,15 +1779,18 @@ function markdown(
     '',
     '## Echo latency (one message in flight)',
     '',
-    ...head('round trip (µs)', 'polysocket / ws'),
+    ...head('round trip (µs)', 'polysocket / ws', ...WSS_RATIOS),
   ];
   for (const row of rows) {
     if (row.kind !== 'echo') continue;
     const p50 = cells(row, (r) => fmt(r.p50Ms! * 1000, 0));
     const p99 = cells(row, (r) => fmt(r.p99Ms! * 1000, 0));
-    lines.push(`| p50, ${sizeName(row.size)} × ${row.count} | ${p50} | ${fmt(row.ratio, 2)} |`);
+    const wss = row.wss;
     lines.push(
-      `| p99, ${sizeName(row.size)} × ${row.count} | ${p99} | ${fmt(row.ratioP99 ?? Number.NaN, 2)} |`,
+      `| p50, ${sizeName(row.size)} × ${row.count} | ${p50} | ${fmt(row.ratio, 2)} | ${fmt(wss?.vsUndici ?? Number.NaN, 2)} | ${fmt(wss?.vsWs ?? Number.NaN, 2)} |`,
+    );
+    lines.push(
+      `| p99, ${sizeName(row.size)} × ${row.count} | ${p99} | ${fmt(row.ratioP99 ?? Number.NaN, 2)} | ${fmt(wss?.vsUndiciP99 ?? Number.NaN, 2)} | ${fmt(wss?.vsWsP99 ?? Number.NaN, 2)} |`,
     );
   }
   lines.push(
@@ -1621,6 +1835,9 @@ function markdown(
   );
   return lines.join('\n');
 }
+
+/** Ratio columns of the WebSocketStream clients ("WSS" for short). */
+const WSS_RATIOS = ['polysocket WSS / undici WSS', 'polysocket WSS / ws'] as const;
 
 function ratioOf(memory: readonly MemorySummary[], key: 'idleRssBytes' | 'maxRssBytes'): string {
   const ours = memory.find((m) => m.impl === 'polysocket');

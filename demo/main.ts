@@ -1,17 +1,30 @@
 /**
- * The demo page: one WebSocket at a time, over the transport the user picks
- * (the browser's own WebSocket, or polysocket's over WebTransport or Direct
- * Sockets), with a live event log and live figures. polysocket is imported
- * by its public package names (aliased to the sources by demo/vite.config.ts).
+ * The demo page: one connection at a time, with the API the user picks
+ * (`WebSocket` or `WebSocketStream`) over the transport the user picks (the
+ * browser's own, or polysocket's over WebTransport or Direct Sockets), with
+ * a live event log and live figures; in the flood room, the backpressure
+ * view. polysocket is imported by its public package names (aliased to the
+ * sources by demo/vite.config.ts).
  */
 import {
   GatewayError,
   WebSocket as PolySocket,
+  WebSocketStream as PolyStream,
   type TransportFactory,
+  type WebSocketCloseInfo,
   WebSocketConnectionError,
+  type WebSocketOpenInfo,
   webTransportTransport,
 } from 'polysocket';
 import { directSocketsTransport } from 'polysocket/direct-sockets';
+import {
+  FLOOD_MAX_BYTES,
+  FLOOD_MESSAGE_SIZE,
+  FLOOD_STATS_INTERVAL_MS,
+  type FloodEnd,
+  type FloodStats,
+  floodSeq,
+} from './flood-protocol.js';
 
 /** /config.json, written by demo/stack.ts for this run. */
 interface DemoConfig {
@@ -22,7 +35,8 @@ interface DemoConfig {
 }
 
 type TransportChoice = 'native' | 'webtransport' | 'direct-sockets';
-type Room = 'echo' | 'chat';
+type Api = 'websocket' | 'stream';
+type Room = 'echo' | 'chat' | 'flood';
 type LogKind = 'open' | 'message' | 'error' | 'close' | 'sent' | 'ping' | 'pong' | 'info';
 
 const TRANSPORT_NAMES: Record<TransportChoice, string> = {
@@ -30,10 +44,18 @@ const TRANSPORT_NAMES: Record<TransportChoice, string> = {
   webtransport: 'polysocket over WebTransport',
   'direct-sockets': 'polysocket over Direct Sockets',
 };
+const STREAM_NAMES: Record<TransportChoice, string> = {
+  native: 'native WebSocketStream',
+  webtransport: 'polysocket WebSocketStream over WebTransport',
+  'direct-sockets': 'polysocket WebSocketStream over Direct Sockets',
+};
+const connectionName = (api: Api, choice: TransportChoice): string =>
+  (api === 'stream' ? STREAM_NAMES : TRANSPORT_NAMES)[choice];
 const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 const MAX_LOG_ENTRIES = 500;
 const MAX_SEND_SIZE = 32 * 2 ** 20;
 const PREVIEW_CHARS = 160;
+const MAX_PENDING_PINGS = 100;
 
 // ---------------------------------------------------------------------------
 // Elements
@@ -68,12 +90,14 @@ const ui = {
   fileLabel: element('file-label'),
   ping: element<HTMLButtonElement>('ping'),
   autoPing: element<HTMLInputElement>('auto-ping'),
+  stateLabel: element('fig-state-label'),
   stateNumber: element('fig-state-number'),
   stateName: element('fig-state-name'),
   messagesIn: element('fig-messages-in'),
   messagesOut: element('fig-messages-out'),
   bytesIn: element('fig-bytes-in'),
   bytesOut: element('fig-bytes-out'),
+  bufferedLabel: element('fig-buffered-label'),
   buffered: element('fig-buffered'),
   bufferedPeak: element('fig-buffered-peak'),
   transportName: element('fig-transport'),
@@ -90,11 +114,32 @@ const ui = {
   showPings: element<HTMLInputElement>('show-pings'),
   clearLog: element<HTMLButtonElement>('clear-log'),
   footer: element('footer'),
+  apiNote: element('api-note'),
+  flood: element('flood'),
+  slowReader: element<HTMLInputElement>('slow-reader'),
+  slowReaderNote: element('slow-reader-note'),
+  floodCap: element('flood-cap'),
+  floodServerState: element('flood-server-state'),
+  floodServerStateSub: element('flood-server-state-sub'),
+  floodSent: element('flood-sent'),
+  floodSentSub: element('flood-sent-sub'),
+  floodQueue: element('flood-queue'),
+  floodQueueSub: element('flood-queue-sub'),
+  floodBetween: element('flood-between'),
+  floodReceived: element('flood-received'),
+  floodReceivedSub: element('flood-received-sub'),
+  floodRate: element('flood-rate'),
+  floodRateSub: element('flood-rate-sub'),
+  floodReading: element('flood-reading'),
+  floodReadingSub: element('flood-reading-sub'),
+  floodOrder: element('flood-order'),
+  floodOrderSub: element('flood-order-sub'),
 };
 
 const radios = (name: string) =>
   Array.from(document.querySelectorAll<HTMLInputElement>(`input[name="${name}"]`));
 const transportRadios = radios('transport');
+const apiRadios = radios('api');
 const roomRadios = radios('room');
 const checked = <T extends string>(inputs: HTMLInputElement[]): T =>
   (inputs.find((input) => input.checked)?.value ?? '') as T;
@@ -247,9 +292,127 @@ const freshStats = (): Stats => ({
   closedAt: undefined,
 });
 
+/**
+ * One connection, whichever API it uses: what the figures, the log and the
+ * composer need of it.
+ */
+interface Session {
+  readonly api: Api;
+  readonly transport: TransportChoice;
+  /** The URL the constructor resolved. */
+  readonly url: string;
+  /** As `readyState`: 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly state: number;
+  readonly protocol: string;
+  readonly extensions: string;
+  /** Bytes sent that the transport has not taken yet: `bufferedAmount`, or the writes not resolved yet. */
+  readonly queued: number;
+  send(data: string | Uint8Array<ArrayBuffer> | Blob): void;
+  /** Throws what the API's `close()` throws. */
+  close(code: number | undefined, reason: string): void;
+}
+
+class SocketSession implements Session {
+  readonly api = 'websocket';
+  readonly socket: WebSocket;
+  readonly transport: TransportChoice;
+  constructor(socket: WebSocket, transport: TransportChoice) {
+    this.socket = socket;
+    this.transport = transport;
+  }
+  get url(): string {
+    return this.socket.url;
+  }
+  get state(): number {
+    return this.socket.readyState;
+  }
+  get protocol(): string {
+    return this.socket.protocol;
+  }
+  get extensions(): string {
+    return this.socket.extensions;
+  }
+  get queued(): number {
+    return this.socket.bufferedAmount;
+  }
+  send(data: string | Uint8Array<ArrayBuffer> | Blob): void {
+    this.socket.send(data);
+  }
+  close(code: number | undefined, reason: string): void {
+    if (code === undefined) this.socket.close();
+    else this.socket.close(code, reason);
+  }
+}
+
+/** What the demo uses of a `WebSocketStream`: the browser's own and polysocket's have this shape. */
+interface WebSocketStreamLike {
+  readonly url: string;
+  readonly opened: Promise<WebSocketOpenInfo>;
+  readonly closed: Promise<WebSocketCloseInfo>;
+  close(closeInfo?: WebSocketCloseInfo): void;
+}
+type WebSocketStreamConstructor = new (
+  url: string,
+  options?: { protocols?: string[] },
+) => WebSocketStreamLike;
+/** The browser's own `WebSocketStream` (Chromium since 124), which lib.dom does not declare yet. */
+const NativeStream = (globalThis as { WebSocketStream?: WebSocketStreamConstructor }).WebSocketStream;
+
+class StreamSession implements Session {
+  readonly api = 'stream';
+  state = 0;
+  protocol = '';
+  extensions = '';
+  writer: WritableStreamDefaultWriter<string | Uint8Array<ArrayBuffer>> | undefined;
+  reader: ReadableStreamDefaultReader<string | Uint8Array> | undefined;
+  /** `write()` calls whose promise has not settled: the transport has not taken those bytes yet. */
+  writesPending = 0;
+  queued = 0;
+  /** Sends wait behind a Blob being read, so that they go in the order they were made. */
+  #tail: Promise<void> = Promise.resolve();
+  readonly stream: WebSocketStreamLike;
+  readonly transport: TransportChoice;
+  constructor(stream: WebSocketStreamLike, transport: TransportChoice) {
+    this.stream = stream;
+    this.transport = transport;
+  }
+  get url(): string {
+    return this.stream.url;
+  }
+  send(data: string | Uint8Array<ArrayBuffer> | Blob): void {
+    // The writable takes strings and BufferSources, not Blobs.
+    this.#tail = this.#tail.then(async () =>
+      this.#write(data instanceof Blob ? new Uint8Array(await data.arrayBuffer()) : data),
+    );
+  }
+  #write(chunk: string | Uint8Array<ArrayBuffer>): void {
+    const writer = this.writer;
+    if (writer === undefined) return;
+    const size = typeof chunk === 'string' ? encoder.encode(chunk).byteLength : chunk.byteLength;
+    this.writesPending++;
+    this.queued += size;
+    const settled = () => {
+      this.writesPending--;
+      this.queued -= size;
+      scheduleRender();
+    };
+    writer.write(chunk).then(settled, (error: unknown) => {
+      settled();
+      // Once the stream closes, every write still pending rejects: `closed` says why.
+      if (session === this && this.state === 1) {
+        log({ kind: 'error', badge: 'rejects', detail: `write() rejected: ${describeError(error)}` });
+      }
+    });
+    stats.bufferedPeak = Math.max(stats.bufferedPeak, this.queued);
+  }
+  close(code: number | undefined, reason: string): void {
+    this.stream.close(code === undefined ? {} : { closeCode: code, reason });
+    if (this.state < 2) this.state = 2;
+  }
+}
+
 let config: DemoConfig | undefined;
-let socket: WebSocket | undefined;
-let socketTransport: TransportChoice = 'webtransport';
+let session: Session | undefined;
 let stats: Stats = freshStats();
 let pingSeq = 0;
 const pendingPings = new Map<number, number>();
@@ -260,20 +423,33 @@ const hasTcpSocket = typeof (globalThis as { TCPSocket?: unknown }).TCPSocket ==
 const hasWebTransport = typeof (globalThis as { WebTransport?: unknown }).WebTransport === 'function';
 
 function render(): void {
-  const state = socket?.readyState;
+  const current = session;
+  const state = current?.state;
   const open = state === 1;
-  const idle = socket === undefined || state === 3;
-  ui.stateNumber.textContent = state === undefined ? '—' : String(state);
-  ui.stateName.textContent = state === undefined ? 'no socket' : (STATE_NAMES[state] ?? '');
+  const idle = current === undefined || state === 3;
+  const stream = current === undefined ? checked<Api>(apiRadios) === 'stream' : current.api === 'stream';
+  // A WebSocketStream has no readyState: the figure names the state its promises are in.
+  ui.stateLabel.textContent = stream ? 'state' : 'readyState';
+  ui.stateNumber.textContent =
+    state === undefined ? '—' : stream ? (STATE_NAMES[state] ?? '') : String(state);
+  ui.stateName.textContent =
+    state === undefined ? (stream ? '' : 'no socket') : stream ? '' : (STATE_NAMES[state] ?? '');
   ui.messagesIn.textContent = String(stats.messagesIn);
   ui.messagesOut.textContent = String(stats.messagesOut);
   ui.bytesIn.textContent = formatBytes(stats.bytesIn);
   ui.bytesOut.textContent = formatBytes(stats.bytesOut);
-  const buffered = socket?.bufferedAmount ?? 0;
+  const buffered = current?.queued ?? 0;
   stats.bufferedPeak = Math.max(stats.bufferedPeak, buffered);
+  ui.bufferedLabel.textContent = stream ? 'write() pending' : 'bufferedAmount';
   ui.buffered.textContent = formatBytes(buffered);
-  ui.bufferedPeak.textContent = stats.bufferedPeak === 0 ? '' : `peak ${formatBytes(stats.bufferedPeak)}`;
-  ui.transportName.textContent = socket === undefined ? '' : TRANSPORT_NAMES[socketTransport];
+  const peak = stats.bufferedPeak === 0 ? '' : `peak ${formatBytes(stats.bufferedPeak)}`;
+  ui.bufferedPeak.textContent =
+    current instanceof StreamSession
+      ? [`${current.writesPending} ${current.writesPending === 1 ? 'write' : 'writes'}`, peak]
+          .filter((part) => part !== '')
+          .join(' · ')
+      : peak;
+  ui.transportName.textContent = current === undefined ? '' : connectionName(current.api, current.transport);
   const rtts = stats.rtts;
   const last = rtts.at(-1);
   ui.rtt.textContent = last === undefined ? '—' : formatMs(last);
@@ -304,29 +480,30 @@ function render(): void {
       ? ''
       : `${idle ? 'was open' : 'open'} for ${formatDuration((stats.closedAt ?? performance.now()) - stats.openedAt)}`;
   ui.protocol.textContent =
-    socket === undefined || state === 0 ? '—' : socket.protocol === '' ? '(none)' : socket.protocol;
+    current === undefined || state === 0 ? '—' : current.protocol === '' ? '(none)' : current.protocol;
   ui.extensions.textContent =
-    socket === undefined || state === 0 ? '—' : socket.extensions === '' ? '(none)' : socket.extensions;
+    current === undefined || state === 0 ? '—' : current.extensions === '' ? '(none)' : current.extensions;
 
   const statusState =
-    socket === undefined
+    current === undefined
       ? 'idle'
       : lastError && idle
         ? 'error'
         : ['connecting', 'open', 'closing', 'closed'][state ?? 3]!;
   ui.status.dataset['state'] = statusState;
   ui.statusText.textContent =
-    socket === undefined
+    current === undefined
       ? 'Not connected'
       : state === 1
-        ? `Open · ${TRANSPORT_NAMES[socketTransport]}`
+        ? `Open · ${connectionName(current.api, current.transport)}`
         : state === 0
           ? 'Connecting…'
           : state === 2
             ? 'Closing…'
             : 'Closed';
 
-  ui.connect.disabled = !idle || config === undefined || !transportAvailable(checked(transportRadios));
+  ui.connect.disabled =
+    !idle || config === undefined || !available(checked(apiRadios), checked(transportRadios));
   ui.connect.textContent = idle
     ? 'Connect'
     : state === 0
@@ -339,12 +516,14 @@ function render(): void {
   for (const control of [ui.sendText, ui.sendBinary, ui.ping]) control.disabled = !open;
   ui.file.disabled = !open;
   ui.fileLabel.setAttribute('aria-disabled', String(!open));
-  for (const input of [...transportRadios, ...roomRadios, ui.url, ui.protocols]) {
+  for (const input of [...transportRadios, ...apiRadios, ...roomRadios, ui.url, ui.protocols]) {
     input.disabled =
       !idle || (input.name === 'transport' && !transportAvailable(input.value as TransportChoice));
   }
   ui.compression.disabled = !idle || checked(transportRadios) === 'native';
+  ui.apiNote.hidden = available(checked(apiRadios), checked(transportRadios));
   renderRoute(open);
+  renderFlood();
 }
 
 let renderQueued = false;
@@ -363,15 +542,21 @@ function transportAvailable(choice: TransportChoice): boolean {
   return true;
 }
 
+/** polysocket's WebSocketStream goes wherever its transport goes; the browser's own only where it exists. */
+function available(api: Api, choice: TransportChoice): boolean {
+  return (
+    transportAvailable(choice) && (api === 'websocket' || choice !== 'native' || NativeStream !== undefined)
+  );
+}
+
 let routeKey = '';
 function renderRoute(live: boolean): void {
-  const choice =
-    socket === undefined || socket.readyState === 3
-      ? checked<TransportChoice>(transportRadios)
-      : socketTransport;
+  const idle = session === undefined || session.state === 3;
+  const choice = idle ? checked<TransportChoice>(transportRadios) : session!.transport;
+  const api = idle ? checked<Api>(apiRadios) : session!.api;
   const server = resolveWebSocketUrl(ui.url.value.trim())?.host || '?';
   // Rebuilt only when it changes: the live links' animation must not restart.
-  const key = `${choice} ${server} ${live} ${config?.gateway}`;
+  const key = `${choice} ${api} ${server} ${live} ${config?.gateway}`;
   if (key === routeKey) return;
   routeKey = key;
   const hop = (title: string, sub: string) => {
@@ -394,7 +579,8 @@ function renderRoute(live: boolean): void {
   };
   const hops: HTMLLIElement[] = [];
   if (choice === 'native') {
-    hops.push(hop('This page', 'browser WebSocket'), link('TCP'), hop('Server', server));
+    const name = api === 'stream' ? 'WebSocketStream' : 'WebSocket';
+    hops.push(hop('This page', `browser ${name}`), link('TCP'), hop('Server', server));
   } else if (choice === 'webtransport') {
     const gateway = config === undefined ? '?' : new URL(config.gateway).host;
     hops.push(
@@ -415,8 +601,11 @@ function renderRoute(live: boolean): void {
 
 let webTransportFactory: TransportFactory | undefined;
 
-function createSocket(choice: TransportChoice, url: string, protocols: string[]): WebSocket {
-  if (choice === 'native') return new WebSocket(url, protocols);
+/** polysocket's options for the transport chosen: the same for both APIs. */
+function polysocketOptions(choice: Exclude<TransportChoice, 'native'>): {
+  transport: TransportFactory;
+  compression: boolean;
+} {
   if (config === undefined) throw new Error('no gateway configuration (start the demo with npm run demo)');
   const compression = ui.compression.checked;
   if (choice === 'webtransport') {
@@ -426,62 +615,107 @@ function createSocket(choice: TransportChoice, url: string, protocols: string[])
       // wss:// URLs: the gateway makes the TLS connection and verifies the certificate.
       tls: 'gateway',
     });
-    return new PolySocket(url, protocols, { transport: webTransportFactory, compression });
+    return { transport: webTransportFactory, compression };
   }
-  return new PolySocket(url, protocols, { transport: directSocketsTransport(), compression });
+  return { transport: directSocketsTransport(), compression };
+}
+
+function createSocket(choice: TransportChoice, url: string, protocols: string[]): WebSocket {
+  if (choice === 'native') return new WebSocket(url, protocols);
+  return new PolySocket(url, protocols, polysocketOptions(choice));
+}
+
+function createStream(choice: TransportChoice, url: string, protocols: string[]): WebSocketStreamLike {
+  if (choice === 'native') {
+    if (NativeStream === undefined) throw new Error('this browser has no WebSocketStream');
+    return new NativeStream(url, { protocols });
+  }
+  return new PolyStream(url, { protocols }, polysocketOptions(choice));
+}
+
+/**
+ * The input with a fresh flood id if it is the flood room's URL: the server
+ * keys a flood's figures (/flood-stats) by it.
+ */
+function withFloodId(input: string): string {
+  const url = resolveWebSocketUrl(input);
+  if (url?.pathname !== '/flood' || url.searchParams.has('id')) return input;
+  url.searchParams.set('id', crypto.randomUUID().slice(0, 8));
+  return url.href;
 }
 
 function connect(): void {
   const choice = checked<TransportChoice>(transportRadios);
-  const url = ui.url.value.trim();
+  const api = checked<Api>(apiRadios);
+  const input = ui.url.value.trim();
+  const url = withFloodId(input);
   const protocols = ui.protocols.value
     .split(/[,\s]+/)
     .map((protocol) => protocol.trim())
     .filter((protocol) => protocol !== '');
-  let ws: WebSocket;
+  let opened: Session;
   try {
-    ws = createSocket(choice, url, protocols);
+    opened =
+      api === 'stream'
+        ? new StreamSession(createStream(choice, url, protocols), choice)
+        : new SocketSession(createSocket(choice, url, protocols), choice);
   } catch (error) {
-    log({ kind: 'error', badge: 'throws', detail: `new WebSocket() threw ${describeError(error)}` });
+    const name = api === 'stream' ? 'WebSocketStream' : 'WebSocket';
+    log({ kind: 'error', badge: 'throws', detail: `new ${name}() threw ${describeError(error)}` });
     return;
   }
-  socket = ws;
-  socketTransport = choice;
+  session = opened;
   stats = freshStats();
   pendingPings.clear();
   chatName = undefined;
   lastError = false;
-  ws.binaryType = 'arraybuffer';
-  // ws.url is the URL the constructor resolved: a relative input is
-  // resolved against the page's address, so the log shows where it goes.
+  // The url attribute is the URL the constructor resolved: a relative input
+  // is resolved against the page's address, so the log shows where it goes.
   log({
     kind: 'info',
     badge: 'connect',
     detail: rich(
       'Connecting to ',
-      ['mono', ws.url],
-      isAbsoluteUrl(url) ? '' : rich(' (resolved from ', ['mono', `“${url}”`], ')'),
-      ` with the ${TRANSPORT_NAMES[choice]}`,
+      ['mono', opened.url],
+      isAbsoluteUrl(input) ? '' : rich(' (resolved from ', ['mono', `“${input}”`], ')'),
+      ` with the ${connectionName(api, choice)}`,
     ),
     ...(protocols.length > 0 ? { preview: `subprotocols offered: ${protocols.join(', ')}` } : {}),
   });
+  startFlood(opened);
+  if (opened instanceof StreamSession) watchStream(opened);
+  else if (opened instanceof SocketSession) watchSocket(opened);
+  render();
+}
+
+function onOpen(opened: Session): void {
+  stats.openedAt = performance.now();
+  log({
+    kind: 'open',
+    detail: rich(`Open in ${formatMs(stats.openedAt - stats.startedAt)}`),
+    preview: `protocol ${opened.protocol === '' ? '(none)' : `“${opened.protocol}”`} · extensions ${opened.extensions === '' ? '(none)' : opened.extensions}`,
+  });
+  if (ui.autoPing.checked) sendPing();
+  render();
+}
+
+function onClosed(closed: Session): void {
+  stats.closedAt = performance.now();
+  stopFlood(closed);
+  render();
+}
+
+function watchSocket(current: SocketSession): void {
+  const ws = current.socket;
+  ws.binaryType = 'arraybuffer';
   ws.addEventListener('open', () => {
-    if (socket !== ws) return;
-    stats.openedAt = performance.now();
-    log({
-      kind: 'open',
-      detail: rich(`Open in ${formatMs(stats.openedAt - stats.startedAt)}`),
-      preview: `protocol ${ws.protocol === '' ? '(none)' : `“${ws.protocol}”`} · extensions ${ws.extensions === '' ? '(none)' : ws.extensions}`,
-    });
-    if (ui.autoPing.checked) sendPing();
-    render();
+    if (session === current) onOpen(current);
   });
   ws.addEventListener('message', (event) => {
-    if (socket !== ws) return;
-    onMessage((event as MessageEvent).data);
+    if (session === current) receive(current, (event as MessageEvent).data);
   });
   ws.addEventListener('error', (event) => {
-    if (socket !== ws) return;
+    if (session !== current) return;
     lastError = true;
     // polysocket's error event is still a plain Event, as the standard
     // has it, with the reason added as event.error; the browser's own
@@ -489,7 +723,7 @@ function connect(): void {
     const failure = (event as { error?: unknown }).error;
     log(
       failure instanceof WebSocketConnectionError
-        ? failureLine(failure, choice)
+        ? failureLine(failure, current.transport)
         : {
             kind: 'error',
             detail: `error event (readyState ${ws.readyState})`,
@@ -499,9 +733,8 @@ function connect(): void {
     scheduleRender();
   });
   ws.addEventListener('close', (event) => {
-    if (socket !== ws) return;
+    if (session !== current) return;
     const { code, reason, wasClean } = event as CloseEvent;
-    stats.closedAt = performance.now();
     log({
       kind: 'close',
       detail: rich(`code ${code}`, reason === '' ? '' : ` · reason ${quoted(reason)}`, ' · wasClean ', [
@@ -510,9 +743,108 @@ function connect(): void {
       ]),
       preview: closeCodeMeaning(code),
     });
-    render();
+    onClosed(current);
   });
-  render();
+}
+
+/**
+ * A WebSocketStream reports through its promises: `opened` with the
+ * streams, `closed` with the close code and reason of a clean close, or a
+ * WebSocketError (with the code and reason received) otherwise.
+ */
+function watchStream(current: StreamSession): void {
+  current.stream.opened.then(
+    (info) => {
+      if (session !== current || current.state === 3) return;
+      if (current.state === 0) current.state = 1;
+      current.protocol = info.protocol;
+      current.extensions = info.extensions;
+      current.writer = info.writable.getWriter();
+      current.reader = info.readable.getReader();
+      // Never rejected unhandled: `closed` reports how the connection ended.
+      current.writer.closed.catch(() => {});
+      onOpen(current);
+      void readStream(current, current.reader);
+    },
+    (error: unknown) => {
+      if (session !== current) return;
+      lastError = true;
+      log({
+        kind: 'error',
+        badge: 'rejects',
+        detail: `opened rejected: ${describeError(error)}`,
+        preview: 'A WebSocketStream’s error says no more than its close code.',
+      });
+      scheduleRender();
+    },
+  );
+  current.stream.closed.then(
+    ({ closeCode, reason }) => {
+      if (session !== current) return;
+      current.state = 3;
+      log({
+        kind: 'close',
+        detail: rich(
+          `code ${closeCode ?? '(none)'}`,
+          reason === undefined || reason === '' ? '' : ` · reason ${quoted(reason)}`,
+          ' · closed ',
+          ['ok', 'resolved'],
+        ),
+        preview: closeCodeMeaning(closeCode ?? 1005),
+      });
+      onClosed(current);
+    },
+    (error: unknown) => {
+      if (session !== current) return;
+      current.state = 3;
+      lastError = true;
+      const { closeCode, reason } = error as { closeCode?: number | null; reason?: string };
+      log({
+        kind: 'close',
+        detail: rich(
+          `code ${closeCode ?? '(none)'}`,
+          reason === undefined || reason === '' ? '' : ` · reason ${quoted(reason)}`,
+          ' · closed ',
+          ['bad', 'rejected'],
+        ),
+        preview: `${describeError(error)}${typeof closeCode === 'number' ? ` · ${closeCodeMeaning(closeCode)}` : ''}`,
+      });
+      onClosed(current);
+    },
+  );
+}
+
+/**
+ * Read messages one at a time, as an application that keeps up does. With
+ * "Slow reader" on, no read() is made: the readable's queue fills, and the
+ * connection stops taking bytes from the transport, which stops the server.
+ */
+async function readStream(
+  current: StreamSession,
+  reader: ReadableStreamDefaultReader<string | Uint8Array>,
+): Promise<void> {
+  for (;;) {
+    while (ui.slowReader.checked && session === current && current.state !== 3) await readerResumed();
+    if (session !== current) return;
+    let result: ReadableStreamReadResult<string | Uint8Array>;
+    try {
+      result = await reader.read();
+    } catch {
+      return; // the stream errored: `closed` says why
+    }
+    if (result.done || session !== current) return;
+    receive(current, result.value);
+  }
+}
+
+/** Readers waiting for "Slow reader" to be turned off (or for their connection to end). */
+const pausedReaders = new Set<() => void>();
+function readerResumed(): Promise<void> {
+  return new Promise((resolve) => pausedReaders.add(resolve));
+}
+function resumeReaders(): void {
+  for (const resume of pausedReaders) resume();
+  pausedReaders.clear();
 }
 
 function closeCodeMeaning(code: number): string {
@@ -642,17 +974,27 @@ function describeError(error: unknown): string {
 }
 
 function disconnect(): void {
-  const ws = socket;
-  if (ws === undefined) return;
+  const current = session;
+  if (current === undefined) return;
   const code = ui.closeCode.value.trim() === '' ? undefined : Number(ui.closeCode.value);
   const reason = ui.closeReason.value;
   try {
-    if (code === undefined) ws.close();
-    else ws.close(code, reason);
+    current.close(code, reason);
     log({
       kind: 'info',
       badge: 'close()',
-      detail: code === undefined ? 'close()' : rich(`close(${code}, `, ['mono', JSON.stringify(reason)], ')'),
+      detail:
+        code === undefined
+          ? 'close()'
+          : current.api === 'stream'
+            ? rich(`close({ closeCode: ${code}, reason: `, ['mono', JSON.stringify(reason)], ' })')
+            : rich(`close(${code}, `, ['mono', JSON.stringify(reason)], ')'),
+      ...(current.api === 'stream' && ui.slowReader.checked
+        ? {
+            preview:
+              'The server’s close frame waits behind the messages not read: the close completes once the reader reads again.',
+          }
+        : {}),
     });
   } catch (error) {
     // The standard's checks: InvalidAccessError (code), SyntaxError (reason over 123 bytes).
@@ -667,14 +1009,19 @@ function disconnect(): void {
 function countOut(size: number): void {
   stats.messagesOut++;
   stats.bytesOut += size;
-  if (socket !== undefined) stats.bufferedPeak = Math.max(stats.bufferedPeak, socket.bufferedAmount);
+  if (session !== undefined) stats.bufferedPeak = Math.max(stats.bufferedPeak, session.queued);
   scheduleRender();
 }
 
+/** The session, if messages can be sent on it. */
+function openSession(): Session | undefined {
+  return session?.state === 1 ? session : undefined;
+}
+
 function sendText(): void {
-  const ws = socket;
+  const ws = openSession();
   const text = ui.text.value;
-  if (ws === undefined || ws.readyState !== 1) return;
+  if (ws === undefined) return;
   ws.send(text);
   const size = encoder.encode(text).byteLength;
   countOut(size);
@@ -693,8 +1040,8 @@ function randomBytes(length: number): Uint8Array<ArrayBuffer> {
 }
 
 function sendBinary(): void {
-  const ws = socket;
-  if (ws === undefined || ws.readyState !== 1) return;
+  const ws = openSession();
+  if (ws === undefined) return;
   const size = Math.floor(Number(ui.size.value));
   if (!Number.isFinite(size) || size < 0 || size > MAX_SEND_SIZE) {
     log({ kind: 'error', badge: 'demo', detail: `Pick a size from 0 to ${formatBytes(MAX_SEND_SIZE)}` });
@@ -712,10 +1059,10 @@ function sendBinary(): void {
 }
 
 function sendFile(): void {
-  const ws = socket;
+  const ws = openSession();
   const file = ui.file.files?.[0];
   ui.file.value = '';
-  if (ws === undefined || ws.readyState !== 1 || file === undefined) return;
+  if (ws === undefined || file === undefined) return;
   if (file.size > MAX_SEND_SIZE) {
     log({
       kind: 'error',
@@ -728,51 +1075,79 @@ function sendFile(): void {
   countOut(file.size);
   log({
     kind: 'sent',
-    detail: rich(['tag', 'Blob'], file.name),
+    // The writable takes no Blob: stream mode writes the file's bytes.
+    detail: rich(['tag', ws.api === 'stream' ? 'file' : 'Blob'], file.name),
     preview: file.type === '' ? 'type unknown' : file.type,
     size: file.size,
   });
 }
 
 function sendPing(): void {
-  const ws = socket;
-  if (ws === undefined || ws.readyState !== 1) return;
+  const ws = openSession();
+  if (ws === undefined) return;
   const seq = ++pingSeq;
   const t = performance.now();
   const text = JSON.stringify({ type: 'ping', seq, t });
   pendingPings.set(seq, t);
+  // A reader that stops reading gets no answers: the oldest pings are given up.
+  for (const old of pendingPings.keys()) {
+    if (pendingPings.size <= MAX_PENDING_PINGS) break;
+    pendingPings.delete(old);
+  }
   ws.send(text);
   countOut(text.length);
   log({ kind: 'ping', badge: 'ping', detail: `ping #${seq}`, size: text.length, isPing: true });
 }
 
-function onMessage(data: unknown): void {
-  if (typeof data === 'string') {
-    const size = encoder.encode(data).byteLength;
-    stats.messagesIn++;
-    stats.bytesIn += size;
-    if (data.startsWith('{"type":')) {
-      if (onJson(data, size)) {
-        scheduleRender();
-        return;
-      }
+/** A message as the API gives it: WebSocket gives ArrayBuffers (binaryType), a WebSocketStream Uint8Arrays. */
+type Incoming = string | ArrayBuffer | Uint8Array | Blob;
+
+function sizeOf(data: Incoming): number {
+  if (typeof data === 'string') return encoder.encode(data).byteLength;
+  return data instanceof Blob ? data.size : data.byteLength;
+}
+
+/**
+ * A message arrived (a message event, or a read). With "Slow reader" on, a
+ * WebSocket's messages cannot be left unread: the event comes anyway, and
+ * all the page can do is hold the message for later, in its own memory.
+ */
+function receive(from: Session, data: Incoming): void {
+  const size = sizeOf(data);
+  stats.messagesIn++;
+  stats.bytesIn += size;
+  const watching = flood?.session === from ? flood : undefined;
+  if (watching !== undefined) {
+    watching.received++;
+    watching.receivedBytes += size;
+    if (from.api === 'websocket' && (ui.slowReader.checked || watching.backlog.length > 0)) {
+      watching.backlog.push([data, size]);
+      watching.backlogBytes += size;
+      watching.backlogPeak = Math.max(watching.backlogPeak, watching.backlogBytes);
+      scheduleRender();
+      return;
     }
+  }
+  onMessage(data, size);
+  scheduleRender();
+}
+
+function onMessage(data: Incoming, size: number): void {
+  if (typeof data === 'string') {
+    if (data.startsWith('{"type":') && onJson(data, size)) return;
     log({ kind: 'message', detail: rich(['tag', 'text'], quoted(data)), size });
-  } else if (data instanceof ArrayBuffer) {
-    stats.messagesIn++;
-    stats.bytesIn += data.byteLength;
+  } else if (data instanceof Blob) {
+    log({ kind: 'message', detail: rich(['tag', 'Blob'], `${data.size} bytes`), size: data.size });
+  } else {
+    const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+    if (flood !== undefined && onFloodMessage(flood, bytes)) return;
     log({
       kind: 'message',
-      detail: rich(['tag', 'binary'], `${data.byteLength} bytes`),
-      preview: hexPreview(new Uint8Array(data)),
-      size: data.byteLength,
+      detail: rich(['tag', 'binary'], `${bytes.byteLength} bytes`),
+      preview: hexPreview(bytes),
+      size: bytes.byteLength,
     });
-  } else if (data instanceof Blob) {
-    stats.messagesIn++;
-    stats.bytesIn += data.size;
-    log({ kind: 'message', detail: rich(['tag', 'Blob'], `${data.size} bytes`), size: data.size });
   }
-  scheduleRender();
 }
 
 /** The demo server's JSON messages; false for anything else. */
@@ -830,6 +1205,8 @@ function onJson(text: string, size: number): boolean {
       });
       return true;
     }
+    case 'flood-end':
+      return flood !== undefined && onFloodEnd(flood, message as unknown as FloodEnd, size);
     default:
       return false;
   }
@@ -837,6 +1214,287 @@ function onJson(text: string, size: number): boolean {
 
 function peers(value: unknown): string {
   return typeof value === 'number' ? String(value) : '?';
+}
+
+// ---------------------------------------------------------------------------
+// The flood room: backpressure, live
+
+/** One flood: the server's figures (from /flood-stats) and the page's. */
+interface FloodView {
+  readonly session: Session;
+  readonly id: string;
+  /** The side channel: a WebSocket over the same transport, to /flood-stats. */
+  stats: WebSocket | undefined;
+  /** The last report; undefined before the first. */
+  server: FloodStats | undefined;
+  reports: number;
+  /** Messages and bytes that reached the page: message events, or reads. */
+  received: number;
+  receivedBytes: number;
+  /** WebSocket mode, slow reader: messages that arrived and wait for the page, oldest first. */
+  backlog: Array<[Incoming, number]>;
+  backlogBytes: number;
+  backlogPeak: number;
+  /** Flood messages handled, and the number the next one must have. */
+  handled: number;
+  next: number;
+  /** The first message out of order, described. */
+  disorder: string | undefined;
+  end: FloodEnd | undefined;
+  /** [time, bytes received], the last second: the rate. */
+  samples: Array<[number, number]>;
+  /** Closes the side channel if no report says the flood stopped. */
+  giveUp: ReturnType<typeof setTimeout> | undefined;
+}
+
+let flood: FloodView | undefined;
+/** A flood message is logged once every this many: the log shows progress, not 16 384 lines. */
+const FLOOD_LOG_EVERY = 1024;
+
+function isFloodUrl(input: string): boolean {
+  return resolveWebSocketUrl(input)?.pathname === '/flood';
+}
+
+/** The cap the server will apply to a flood URL (see demo/flood.ts). */
+function floodCap(input: string): number {
+  const asked = resolveWebSocketUrl(input)?.searchParams.get('bytes');
+  const bytes = asked === null || asked === undefined ? FLOOD_MAX_BYTES : Number(asked);
+  if (!Number.isFinite(bytes)) return 0;
+  return Math.max(0, Math.floor(Math.min(FLOOD_MAX_BYTES, bytes) / FLOOD_MESSAGE_SIZE)) * FLOOD_MESSAGE_SIZE;
+}
+
+/** A connection to the flood room: open its side channel, with the same transport. */
+function startFlood(opened: Session): void {
+  closeFloodStats();
+  flood = undefined;
+  const url = resolveWebSocketUrl(opened.url);
+  const id = url?.searchParams.get('id');
+  if (url === undefined || url.pathname !== '/flood' || id === null || id === undefined) return;
+  const view: FloodView = {
+    session: opened,
+    id,
+    stats: undefined,
+    server: undefined,
+    reports: 0,
+    received: 0,
+    receivedBytes: 0,
+    backlog: [],
+    backlogBytes: 0,
+    backlogPeak: 0,
+    handled: 0,
+    next: 0,
+    disorder: undefined,
+    end: undefined,
+    samples: [[performance.now(), 0]],
+    giveUp: undefined,
+  };
+  flood = view;
+  url.pathname = '/flood-stats';
+  url.search = `?id=${encodeURIComponent(id)}`;
+  let ws: WebSocket;
+  try {
+    ws = createSocket(opened.transport, url.href, []);
+  } catch (error) {
+    log({ kind: 'error', badge: 'flood', detail: `The server’s figures: ${describeError(error)}` });
+    return;
+  }
+  view.stats = ws;
+  ws.addEventListener('message', (event) => {
+    const data = (event as MessageEvent).data;
+    if (flood !== view || typeof data !== 'string') return;
+    let report: FloodStats;
+    try {
+      report = JSON.parse(data) as FloodStats;
+    } catch {
+      return;
+    }
+    if (report.type !== 'flood-stats') return;
+    view.server = report;
+    view.reports++;
+    // The connection ended: the first report after it has the server's last word.
+    if (view.session.state === 3 && report.state !== 'flooding') closeFloodStats();
+    scheduleRender();
+  });
+  ws.addEventListener('close', (event) => {
+    if (view.stats !== ws) return;
+    view.stats = undefined;
+    if (view.giveUp !== undefined) clearTimeout(view.giveUp);
+    view.giveUp = undefined;
+    if (flood === view && view.session.state !== 3) {
+      log({
+        kind: 'error',
+        badge: 'flood',
+        detail: `No more figures from the server: its /flood-stats connection closed (code ${(event as CloseEvent).code})`,
+      });
+    }
+  });
+}
+
+/** The flood's connection ended: its side channel closes after one more report. */
+function stopFlood(closed: Session): void {
+  resumeReaders();
+  const view = flood;
+  if (view?.session !== closed || view.stats === undefined) return;
+  view.giveUp = setTimeout(closeFloodStats, 4 * FLOOD_STATS_INTERVAL_MS);
+}
+
+function closeFloodStats(): void {
+  const view = flood;
+  if (view === undefined) return;
+  if (view.giveUp !== undefined) clearTimeout(view.giveUp);
+  view.giveUp = undefined;
+  const ws = view.stats;
+  view.stats = undefined;
+  if (ws !== undefined && ws.readyState <= 1) ws.close();
+}
+
+/** A flood message: checked against the number expected; false if `bytes` is not one. */
+function onFloodMessage(view: FloodView, bytes: Uint8Array): boolean {
+  const seq = floodSeq(bytes);
+  if (seq === undefined) return false;
+  if (seq !== view.next && view.disorder === undefined) {
+    view.disorder = `#${seq} came where #${view.next} was due`;
+    log({ kind: 'error', badge: 'flood', detail: `Out of order: ${view.disorder}`, size: bytes.byteLength });
+  }
+  view.next = seq + 1;
+  view.handled++;
+  if (seq % FLOOD_LOG_EVERY === 0) {
+    log({
+      kind: 'message',
+      detail: rich(['tag', 'flood'], `message #${seq}`),
+      preview: `${formatBytes((seq + 1) * bytes.byteLength)} into the flood; one line every ${FLOOD_LOG_EVERY} messages`,
+      size: bytes.byteLength,
+    });
+  }
+  return true;
+}
+
+/** The flood's last message: were they all there, in order? */
+function onFloodEnd(view: FloodView, end: FloodEnd, size: number): boolean {
+  view.end = end;
+  const complete = view.handled === end.messages && view.next === end.messages && view.disorder === undefined;
+  log(
+    complete
+      ? {
+          kind: 'message',
+          detail: rich(
+            ['tag', 'flood'],
+            `All ${end.messages} messages arrived, in order (${formatBytes(end.bytes)})`,
+          ),
+          size,
+        }
+      : {
+          kind: 'error',
+          badge: 'flood',
+          detail: `The server sent ${end.messages} messages; ${view.handled} arrived${view.disorder === undefined ? '' : `, and ${view.disorder}`}`,
+          size,
+        },
+  );
+  return true;
+}
+
+/** WebSocket mode, "Slow reader" off: handle what piled up, in the order it came. */
+function drainBacklog(): void {
+  const view = flood;
+  if (view === undefined) return;
+  const backlog = view.backlog;
+  view.backlog = [];
+  view.backlogBytes = 0;
+  for (const [data, size] of backlog) onMessage(data, size);
+  scheduleRender();
+}
+
+/** Bytes per second over the last second. */
+function sampleRate(view: FloodView): number {
+  const now = performance.now();
+  view.samples.push([now, view.receivedBytes]);
+  while (view.samples.length > 2 && now - view.samples[1]![0] >= 1000) view.samples.shift();
+  const [since, bytes] = view.samples[0]!;
+  return now - since < 1 ? 0 : ((view.receivedBytes - bytes) * 1000) / (now - since);
+}
+
+let floodRate = 0;
+
+function renderFlood(): void {
+  const view = flood;
+  const input = ui.url.value.trim();
+  // Kept with the last figures once the flood is over, until another room is picked.
+  const shown = isFloodUrl(input) || (view !== undefined && view.session.state !== 3);
+  ui.flood.hidden = !shown;
+  if (!shown) return;
+  const api = view?.session.api ?? checked<Api>(apiRadios);
+  const live = view !== undefined && view.session.state !== 3;
+  ui.slowReaderNote.textContent =
+    api === 'stream'
+      ? 'Slow reader: no more reader.read() calls, so the connection stops taking bytes from the transport, and the server stops.'
+      : 'Slow reader: a WebSocket cannot stop reading, so the messages keep coming and pile up in the page’s memory.';
+  const server = view?.server;
+  ui.floodCap.textContent = formatBytes(
+    server === undefined || server.state === 'waiting' ? floodCap(view?.session.url ?? input) : server.cap,
+  );
+  ui.floodServerState.textContent =
+    server === undefined
+      ? '—'
+      : server.state === 'flooding' && server.stalledMs >= 1000
+        ? 'stalled'
+        : server.state;
+  ui.floodServerStateSub.textContent =
+    server === undefined
+      ? 'no report yet'
+      : server.state === 'flooding' && server.stalledMs >= 1000
+        ? `its socket took nothing for ${formatDuration(server.stalledMs)}`
+        : server.state === 'done'
+          ? 'every message sent'
+          : server.state === 'waiting'
+            ? 'not connected yet'
+            : server.state === 'closed'
+              ? 'the client went before the end'
+              : 'sending while its socket takes them';
+  ui.floodSent.textContent = server === undefined ? '—' : String(server.sent);
+  ui.floodSentSub.textContent =
+    server === undefined ? '' : `${formatBytes(server.sentBytes)} of ${formatBytes(server.cap)}`;
+  ui.floodQueue.textContent = server === undefined ? '—' : formatBytes(server.buffered);
+  ui.floodQueueSub.textContent =
+    server === undefined ? 'ws bufferedAmount' : `bufferedAmount · peak ${formatBytes(server.bufferedPeak)}`;
+  const between =
+    server === undefined || view === undefined ? undefined : server.sentBytes - view.receivedBytes;
+  ui.floodBetween.textContent = between === undefined ? '—' : formatBytes(Math.max(0, between));
+  ui.floodReceived.textContent = String(view?.received ?? 0);
+  ui.floodReceivedSub.textContent = formatBytes(view?.receivedBytes ?? 0);
+  ui.floodRate.textContent = live ? `${formatBytes(floodRate)}/s` : '—';
+  ui.floodRateSub.textContent = live ? 'over the last second' : '';
+  const paused = ui.slowReader.checked;
+  if (api === 'stream') {
+    ui.floodReading.textContent = paused ? 'paused' : 'reading';
+    ui.floodReadingSub.textContent = paused ? 'no read() call waiting' : 'a read() always waiting';
+  } else {
+    const held = view?.backlog.length ?? 0;
+    ui.floodReading.textContent = paused ? 'piling up' : held > 0 ? 'draining' : 'keeping up';
+    ui.floodReadingSub.textContent = `${held} ${held === 1 ? 'message' : 'messages'} · ${formatBytes(view?.backlogBytes ?? 0)} held in page memory${view === undefined || view.backlogPeak === 0 ? '' : ` (peak ${formatBytes(view.backlogPeak)})`}`;
+  }
+  ui.floodOrder.textContent =
+    view === undefined || view.handled === 0
+      ? '—'
+      : view.disorder === undefined
+        ? '✓ in order'
+        : '✗ out of order';
+  ui.floodOrderSub.textContent =
+    view === undefined || view.handled === 0
+      ? `each message is numbered, ${formatBytes(FLOOD_MESSAGE_SIZE)}`
+      : (view.disorder ??
+        `#0 to #${view.next - 1}${view.end === undefined ? '' : ` · all ${view.end.messages}`}`);
+  // For the tests: the figures as numbers.
+  const data = ui.flood.dataset;
+  data['serverState'] = server?.state ?? '';
+  data['serverSent'] = String(server?.sent ?? 0);
+  data['serverSentBytes'] = String(server?.sentBytes ?? 0);
+  data['serverStalledMs'] = String(server?.stalledMs ?? 0);
+  data['reports'] = String(view?.reports ?? 0);
+  data['received'] = String(view?.received ?? 0);
+  data['handled'] = String(view?.handled ?? 0);
+  data['backlog'] = String(view?.backlog.length ?? 0);
+  data['inOrder'] = String(view !== undefined && view.disorder === undefined);
+  data['endMessages'] = String(view?.end?.messages ?? '');
 }
 
 // ---------------------------------------------------------------------------
@@ -910,9 +1568,31 @@ function wire(): void {
     if (chip?.dataset['size'] !== undefined) selectSize(Number(chip.dataset['size']));
   });
   ui.size.addEventListener('input', updateChips);
-  for (const radio of transportRadios) radio.addEventListener('change', render);
+  for (const radio of [...transportRadios, ...apiRadios]) radio.addEventListener('change', render);
   for (const radio of roomRadios) radio.addEventListener('change', () => setRoom(radio.value as Room));
-  ui.url.addEventListener('input', () => renderRoute(false));
+  ui.url.addEventListener('input', () => {
+    renderRoute(false);
+    renderFlood();
+  });
+  ui.slowReader.addEventListener('change', () => {
+    const on = ui.slowReader.checked;
+    if (session !== undefined && session.state !== 3) {
+      log({
+        kind: 'info',
+        badge: 'reader',
+        detail: on
+          ? session.api === 'stream'
+            ? 'Slow reader on: no more reader.read() calls'
+            : 'Slow reader on: messages are held, not handled (a WebSocket cannot stop reading)'
+          : 'Slow reader off: reading again',
+      });
+    }
+    if (!on) {
+      resumeReaders();
+      drainBacklog();
+    }
+    render();
+  });
   ui.clearLog.addEventListener('click', () => {
     ui.log.replaceChildren(ui.logEmpty);
     ui.logEmpty.hidden = false;
@@ -924,9 +1604,10 @@ function wire(): void {
     const next = THEMES[(THEMES.indexOf(current as (typeof THEMES)[number]) + 1) % THEMES.length]!;
     applyTheme(next);
   });
-  // Live figures: bufferedAmount and the open time change without events.
+  // Live figures: bufferedAmount, the open time and the flood's rate change without events.
   setInterval(() => {
-    if (socket !== undefined && socket.readyState !== 3) render();
+    if (flood !== undefined) floodRate = sampleRate(flood);
+    if (session !== undefined && session.state !== 3) render();
   }, 250);
   setInterval(() => {
     if (ui.autoPing.checked) sendPing();
@@ -946,13 +1627,26 @@ async function loadConfig(): Promise<void> {
   }
   setRoom(checked<Room>(roomRadios));
   const hash = config.certificateHash;
+  // One flex item per fact: a fragment's text and code would each be one, with a gap between.
+  const fact = (part: Node): HTMLSpanElement => {
+    const span = document.createElement('span');
+    span.append(part);
+    return span;
+  };
   ui.footer.replaceChildren(
-    rich('Server ', ['mono', `${config.server}/echo`], ' and ', ['mono', '/chat']),
-    rich('Gateway ', ['mono', config.gateway]),
-    rich(
-      'Certificate sha-256 ',
-      ['mono', `${hash.slice(0, 12)}…`],
-      ` (ECDSA P-256, valid until ${new Date(config.certificateNotAfter).toLocaleDateString()})`,
+    fact(
+      rich('Server ', ['mono', `${config.server}/echo`], ', ', ['mono', '/chat'], ' and ', [
+        'mono',
+        '/flood',
+      ]),
+    ),
+    fact(rich('Gateway ', ['mono', config.gateway])),
+    fact(
+      rich(
+        'Certificate sha-256 ',
+        ['mono', `${hash.slice(0, 12)}…`],
+        ` (ECDSA P-256, valid until ${new Date(config.certificateNotAfter).toLocaleDateString()})`,
+      ),
     ),
   );
 }

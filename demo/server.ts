@@ -9,6 +9,9 @@
  *             text as {"type":"chat","from","text","at"}, binary as is.
  *             On join: {"type":"welcome","name","peers"}; then
  *             {"type":"presence","peers","joined"|"left"} to everyone.
+ *     /flood  numbered binary messages as fast as the client reads them, up
+ *             to a cap, and /flood-stats, the server's figures for one
+ *             flood (see flood-protocol.ts)
  *
  * The server selects the first subprotocol the client offers, and
  * negotiates permessage-deflate (compressing messages of 256 bytes or more).
@@ -16,6 +19,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { floodRooms } from './flood.js';
 
 /** A running demo server. */
 export interface DemoServer {
@@ -54,12 +58,12 @@ export function isPing(text: string): boolean {
 /** Largest message the server accepts (the page's binary sizes stay below it). */
 export const DEMO_MAX_PAYLOAD = 64 * 2 ** 20;
 
-/** Start the echo and chat server on 127.0.0.1. */
+/** Start the echo, chat and flood server on 127.0.0.1. */
 export async function startDemoServer(options: DemoServerOptions = {}): Promise<DemoServer> {
   const log = options.log ?? (() => {});
   const server = http.createServer((_, response) => {
     response.setHeader('content-type', 'text/plain; charset=utf-8');
-    response.end('polysocket demo WebSocket server: ws://…/echo and ws://…/chat\n');
+    response.end('polysocket demo WebSocket server: ws://…/echo, ws://…/chat and ws://…/flood\n');
   });
   const wss = new WebSocketServer({
     server,
@@ -70,6 +74,7 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
       return first ?? false;
     },
   });
+  const floods = floodRooms(log);
   const chat = new Set<WebSocket>();
   let guests = 0;
   const broadcast = (data: string | Buffer, binary: boolean) => {
@@ -79,6 +84,7 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
     const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname;
     const from = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
     ws.on('error', () => {});
+    if (floods.handle(ws, request, path)) return;
     if (path === '/chat') {
       const name = `guest-${++guests}`;
       chat.add(ws);
@@ -114,6 +120,7 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
     port,
     url: `ws://127.0.0.1:${port}`,
     stop: async () => {
+      floods.stop();
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));

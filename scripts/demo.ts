@@ -1,9 +1,9 @@
 /**
  * `npm run demo`: starts the demo (demo/stack.ts) on 127.0.0.1: a `ws`
- * echo/chat server (also over TLS, for wss:// through the gateway), the
- * Deno WebTransport gateway with a fresh certificate (allow-listing only
- * that server), and the demo page; prints the URL to open, and runs until
- * Ctrl-C (SIGINT) or SIGTERM, which stop everything.
+ * echo/chat/flood server (also over TLS, for wss:// through the gateway),
+ * the Deno WebTransport gateway with a fresh certificate (allow-listing
+ * only that server), and the demo page; prints the URL to open, and runs
+ * until Ctrl-C (SIGINT) or SIGTERM, which stop everything.
  *
  *     node --import tsx scripts/demo.ts [--port N] [--verbose]
  *     node --import tsx scripts/demo.ts --smoke     start, check, stop; exit 0 if all is well
@@ -158,7 +158,7 @@ async function main(): Promise<void> {
   console.log(
     [
       '',
-      dim(`  echo/chat server  ${config.server}/echo, ${config.server}/chat`),
+      dim(`  demo server       ${config.server}/echo, ${config.server}/chat, ${config.server}/flood`),
       dim(
         `  the same, wss:    ${config.secureServer}/echo (polysocket over WebTransport only: TLS by the gateway)`,
       ),

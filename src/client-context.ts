@@ -8,6 +8,13 @@
  * is a secure context loaded over `https:` and `url` is `ws:` to a host that
  * is not a priori authenticated (loopback names and addresses are: they are
  * potentially trustworthy origins). Outside browsers there is no such page.
+ *
+ * Only `https:` pages: an Isolated Web App's page (`isolated-app:`) is a
+ * secure context too, but there polysocket runs over Direct Sockets, which
+ * have no TLS, so `ws:` is the only scheme such an app can reach at all;
+ * the app, which chose to open raw TCP sockets, is what decides where they
+ * go (the browser's own `WebSocket` there is bound by the app's Content
+ * Security Policy instead).
  */
 export function isMixedContent(url: URL): boolean {
   const scope = globalThis as { isSecureContext?: unknown; location?: { protocol?: unknown } };

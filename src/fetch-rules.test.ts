@@ -48,7 +48,8 @@ async function inPage<T>(href: string, body: (document: { cookie: string }) => P
     },
   };
   scope.location = { href, origin: url.origin, protocol: url.protocol, hostname: url.hostname };
-  scope.isSecureContext = url.protocol === 'https:' || url.hostname === 'localhost';
+  scope.isSecureContext =
+    url.protocol === 'https:' || url.protocol === 'isolated-app:' || url.hostname === 'localhost';
   scope.document = document;
   try {
     return await body(document);
@@ -129,6 +130,8 @@ describe('mixed content: ws: from a page loaded over https:', () => {
     ['ws: to localhost', 'https://app.example/', 'ws://localhost:8080/', {}],
     ['ws: to [::1]', 'https://app.example/', 'ws://[::1]:8080/', {}],
     ['ws: from an http: page', 'http://app.example/', 'ws://example.com/', {}],
+    // Secure, but Direct Sockets have no TLS: ws: is all such an app can reach.
+    ['ws: from an Isolated Web App (isolated-app:)', 'isolated-app://abc/', 'ws://example.com/', {}],
     ['ws: with allowMixedContent', 'https://app.example/', 'ws://example.com/', { allowMixedContent: true }],
   ])('allowed: %s', async (_, page, url, extra) => {
     await inPage(page, () => {

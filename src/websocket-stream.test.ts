@@ -259,6 +259,22 @@ describe('WebSocketStream', () => {
     await wss.closed;
   });
 
+  test('cancel() while reading is paused drops what waits and resumes reading, so the closing handshake completes', async () => {
+    const { server, wss } = open();
+    const { readable } = await wss.opened;
+    const clientEnd = server.clients[0] as MemoryTransport;
+    const pause = vi.spyOn(clientEnd, 'pause');
+    const resume = vi.spyOn(clientEnd, 'resume');
+    const connection = await server.connection();
+    for (let i = 0; i < 48; i++) connection.sendBinary(new Uint8Array(64 * 1024).fill(i));
+    await vi.waitFor(() => expect(pause).toHaveBeenCalled());
+    // More behind the pause: read (and dropped) after the cancel, before the server's close frame.
+    for (let i = 0; i < 8; i++) connection.sendBinary(new Uint8Array(64 * 1024));
+    void readable.cancel(new WebSocketError('', { closeCode: 3333, reason: 'set' }));
+    expect(await wss.closed).toEqual({ closeCode: 3333, reason: 'set' });
+    expect(resume).toHaveBeenCalled();
+  });
+
   test('bindOptions binds options to WebSocketStream too; instanceof holds', async () => {
     const server = memoryServer();
     const Bound = bindOptions(WebSocketStream, { transport: server.factory });

@@ -249,8 +249,14 @@ export class WebSocketStream {
     return {
       opened: (protocol, extensions) => this.#onOpened(protocol, extensions),
       message: (message) => {
-        this.#waiting.push(message);
-        this.#fillReadable();
+        // After `readable.cancel()` nobody reads: dropped, and reported as
+        // handled so that reading from the transport goes on and the
+        // closing handshake the cancel started can complete.
+        if (this.#readableDone) this.#connection?.delivered(message);
+        else {
+          this.#waiting.push(message);
+          this.#fillReadable();
+        }
       },
       closing: () => this.#onPeerClosing(),
       closed: (outcome) => this.#onClosed(outcome),
@@ -268,7 +274,10 @@ export class WebSocketStream {
         pull: () => this.#fillReadable(),
         cancel: (reason) => {
           this.#readableDone = true;
-          this.#waiting = [];
+          // Dropped, not delivered: the connection is told, so that a read
+          // pause they caused is lifted and the peer's close frame, behind
+          // them, can be read.
+          for (const message of this.#waiting.splice(0)) this.#connection?.delivered(message);
           this.#closeFromStream(reason);
         },
       },

@@ -1,12 +1,15 @@
 /**
  * The demo page (demo/), served the way `npm run demo` serves it
- * (demo/stack.ts: the `ws` echo/chat server, the Deno gateway with a fresh
- * certificate, the Vite page server), driven through its UI in headless
- * Chromium like a person would: pick a transport, connect, send text,
- * random binary and a file, watch the log and the figures, disconnect with
- * a code and a reason. Also what the log says when a connection fails (the
- * reason polysocket gives, and a hint only where one applies), and that
- * nothing overlaps or is cut off at phone, tablet and desktop widths.
+ * (demo/stack.ts: the `ws` echo/chat/flood server, the Deno gateway with a
+ * fresh certificate, the Vite page server), driven through its UI in
+ * headless Chromium like a person would: pick a transport and an API
+ * (WebSocket or WebSocketStream), connect, send text, random binary and a
+ * file, watch the log and the figures, disconnect with a code and a reason.
+ * In the flood room, the backpressure view: with the slow reader on, a
+ * WebSocketStream stops the server and a WebSocket cannot. Also what the log
+ * says when a connection fails (the reason polysocket gives, and a hint only
+ * where one applies), and that nothing overlaps or is cut off at phone,
+ * tablet and desktop widths.
  */
 import { expect, type Locator, type Page, test } from '@playwright/test';
 import { type RunningDemo, startDemo } from '../../demo/stack.js';
@@ -116,6 +119,194 @@ for (const transport of transports) {
     await expect(page.getByTestId('connect')).toBeEnabled();
     await expect(page.getByTestId('send-text')).toBeDisabled();
     await expect(entries(page, 'error').filter({ hasText: 'error event' })).toHaveCount(0);
+  });
+}
+
+const streamTransports = [
+  {
+    name: 'WebTransport',
+    testId: 'transport-webtransport',
+    status: 'polysocket WebSocketStream over WebTransport',
+  },
+  { name: 'the native WebSocketStream', testId: 'transport-native', status: 'native WebSocketStream' },
+] as const;
+
+for (const transport of streamTransports) {
+  test(`WebSocketStream over ${transport.name}: connect, echo text, binary and a file through the writer, close with a code and a reason`, async ({
+    page,
+  }) => {
+    await openDemo(page);
+    await page.getByTestId(transport.testId).click();
+    await page.getByTestId('api-stream').click();
+    await expect(page.getByTestId('api-note')).toBeHidden();
+    await page.getByTestId('connect').click();
+
+    await expect(page.getByTestId('status')).toHaveText(`Open · ${transport.status}`, { timeout: 30_000 });
+    // No readyState: the state its promises are in.
+    await expect(page.getByTestId('fig-ready-state')).toHaveText('OPEN');
+    await expect(entries(page, 'open')).toHaveCount(1);
+    await expect(page.getByTestId('fig-protocol')).toHaveText('demo.v1');
+    await expect(page.getByTestId('fig-extensions')).toContainText('permessage-deflate');
+    await expect(page.locator('#fig-buffered-label')).toHaveText('write() pending');
+
+    await page.getByTestId('text').fill('héllo from a WebSocketStream ✓');
+    await page.getByTestId('text').press('Enter');
+    await expect(entries(page, 'message').filter({ hasText: 'héllo from a WebSocketStream ✓' })).toHaveCount(
+      1,
+    );
+
+    await page.getByTestId('size').fill('70000');
+    await page.getByTestId('send-binary').click();
+    const sent = entries(page, 'sent').filter({ hasText: '70000 random bytes' });
+    await expect(sent).toHaveCount(1);
+    const echoed = entries(page, 'message').filter({ hasText: '70000 bytes' });
+    await expect(echoed).toHaveCount(1);
+    expect(await echoed.locator('.preview').textContent()).toBe(await sent.locator('.preview').textContent());
+    // Every write resolved: the transport took the bytes.
+    await expect(page.getByTestId('fig-buffered')).toHaveText('0 B');
+
+    // The writable takes no Blob: the file's bytes are written.
+    await page.getByTestId('file').setInputFiles({
+      name: 'demo.bin',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.alloc(1234, 7),
+    });
+    await expect(entries(page, 'sent').filter({ hasText: 'demo.bin' })).toHaveCount(1);
+    await expect(entries(page, 'message').filter({ hasText: '1234 bytes' })).toHaveCount(1);
+    await expect(page.getByTestId('fig-rtt')).toHaveText(/^\d+(\.\d+)? ms$/, { timeout: 20_000 });
+
+    await page.getByTestId('close-code').fill('1001');
+    await page.getByTestId('disconnect').click();
+    await expect(entries(page, 'error').filter({ hasText: 'InvalidAccessError' })).toHaveCount(1);
+    await expect(page.getByTestId('fig-ready-state')).toHaveText('OPEN');
+
+    await page.getByTestId('close-code').fill('4321');
+    await page.getByTestId('close-reason').fill('see you later');
+    await page.getByTestId('disconnect').click();
+    await expect(
+      entries(page, 'info').filter({ hasText: 'close({ closeCode: 4321, reason: "see you later" })' }),
+    ).toHaveCount(1);
+    const close = entries(page, 'close');
+    await expect(close).toHaveCount(1, { timeout: 20_000 });
+    await expect(close).toContainText('code 4321 · reason “see you later” · closed resolved');
+    await expect(page.getByTestId('status')).toHaveText('Closed');
+    await expect(page.getByTestId('fig-ready-state')).toHaveText('CLOSED');
+    await expect(page.getByTestId('connect')).toBeEnabled();
+    await expect(page.getByTestId('send-text')).toBeDisabled();
+    await expect(entries(page, 'error').filter({ hasNotText: 'InvalidAccessError' })).toHaveCount(0);
+  });
+}
+
+/**
+ * A figure of the backpressure view, as a number (the view keeps them in
+ * data attributes). A page busy with a flood on a loaded machine may take a
+ * while to answer: more than the default action timeout.
+ */
+async function flood(page: Page, name: string): Promise<number> {
+  return Number(await page.getByTestId('flood').getAttribute(`data-${name}`, { timeout: 60_000 }));
+}
+
+/** Open the flood room with a cap of `mib` MiB, the slow reader on, and connect (the page is open). */
+async function startFlood(page: Page, transportId: string, api: 'api-stream' | 'api-websocket', mib: number) {
+  await page.getByTestId(transportId).click();
+  await page.getByTestId(api).click();
+  await page.getByTestId('room-flood').click();
+  await expect(page.getByTestId('flood')).toBeVisible();
+  await page.getByTestId('url').fill(`${demo.config.server}/flood?bytes=${mib * 2 ** 20}`);
+  await page.getByTestId('slow-reader').check();
+  await page.getByTestId('connect').click();
+  await expect(page.getByTestId('status')).toContainText('Open', { timeout: 30_000 });
+}
+
+/** Turn the slow reader off; then every message of the flood arrives, in order. */
+async function drainFlood(page: Page, messages: number, mib: number): Promise<void> {
+  await page.getByTestId('slow-reader').uncheck();
+  await expect(page.getByTestId('flood')).toHaveAttribute('data-end-messages', String(messages), {
+    timeout: 120_000,
+  });
+  expect(await flood(page, 'handled')).toBe(messages);
+  await expect(page.getByTestId('flood')).toHaveAttribute('data-in-order', 'true');
+  await expect(page.getByTestId('flood-order')).toHaveText('✓ in order');
+  await expect(
+    entries(page, 'message').filter({ hasText: `All ${messages} messages arrived, in order (${mib}.0 MiB)` }),
+  ).toHaveCount(1);
+  await expect(entries(page, 'error').filter({ hasText: /Out of order|The server sent/ })).toHaveCount(0);
+  await expect(page.getByTestId('flood')).toHaveAttribute('data-server-state', 'done');
+}
+
+/** 16 KiB a message. */
+const FLOOD_MESSAGES_PER_MIB = 64;
+/**
+ * The most a WebSocketStream's slow reader lets the server send: what the
+ * buffers along the route hold is well below it (about 5 MiB with the
+ * browser's own, 11 MiB through the gateway, in Chromium 150).
+ */
+const STALL_BOUND = 32 * 2 ** 20;
+
+/**
+ * WebSocketStream mode, the flood running with the slow reader on: the
+ * server stalls, far from the cap; then, reading again, every message
+ * arrives in order, and the connection closes cleanly.
+ */
+async function slowReaderStopsTheServer(page: Page, mib: number): Promise<void> {
+  await expect(page.getByTestId('flood-reading')).toHaveText('paused');
+  // The server's own figure: its socket has taken nothing for a while.
+  await expect.poll(() => flood(page, 'server-stalled-ms'), { timeout: 30_000 }).toBeGreaterThanOrEqual(1500);
+  await expect(page.getByTestId('flood-server-state')).toHaveText('stalled');
+  const stalledAt = await flood(page, 'server-sent-bytes');
+  // What the buffers along the route hold (TCP, the gateway, QUIC, the connection's 1 MiB): far from the cap.
+  expect(stalledAt).toBeGreaterThan(0);
+  expect(stalledAt).toBeLessThan(STALL_BOUND);
+  expect(await flood(page, 'handled')).toBe(0);
+  // Four more reports (a second): the sent count stands still.
+  const reports = await flood(page, 'reports');
+  await expect.poll(() => flood(page, 'reports')).toBeGreaterThanOrEqual(reports + 4);
+  expect(await flood(page, 'server-sent-bytes')).toBe(stalledAt);
+  expect(await clipped(page.locator('.flood-grid .value, .flood-grid .sub, .flood-head > *'))).toEqual([]);
+
+  await drainFlood(page, mib * FLOOD_MESSAGES_PER_MIB, mib);
+  await page.getByTestId('disconnect').click();
+  await expect(entries(page, 'close').last()).toContainText('code 1000 · reason “bye” · closed resolved', {
+    timeout: 20_000,
+  });
+}
+
+for (const transport of streamTransports) {
+  test(`WebSocketStream over ${transport.name}, flood room: a slow reader stops the server; reading again, every message arrives in order`, async ({
+    page,
+  }) => {
+    test.setTimeout(180_000);
+    await openDemo(page);
+    await startFlood(page, transport.testId, 'api-stream', 48);
+    await slowReaderStopsTheServer(page, 48);
+  });
+}
+
+for (const transport of transports) {
+  test(`WebSocket over ${transport.name}, flood room: a slow reader cannot stop the server: every message arrives and piles up in the page`, async ({
+    page,
+  }) => {
+    test.setTimeout(180_000);
+    // The bound a WebSocketStream's slow reader keeps the server under: here it sends all of it.
+    const mib = STALL_BOUND / 2 ** 20;
+    const messages = mib * FLOOD_MESSAGES_PER_MIB;
+    await openDemo(page);
+    await startFlood(page, transport.testId, 'api-websocket', mib);
+    // The server sends everything, as fast as the messages are received: none of them handled.
+    await expect(page.getByTestId('flood')).toHaveAttribute('data-server-state', 'done', { timeout: 60_000 });
+    expect(await flood(page, 'server-sent')).toBe(messages);
+    // Held: every flood message and the last one, the flood's end (and the pings' answers).
+    await expect.poll(() => flood(page, 'backlog'), { timeout: 60_000 }).toBeGreaterThan(messages);
+    expect(await flood(page, 'handled')).toBe(0);
+    await expect(page.getByTestId('flood-reading')).toHaveText('piling up');
+    await expect(page.locator('#flood-reading-sub')).toContainText(`${mib}.0 MiB held in page memory`);
+
+    await drainFlood(page, messages, mib);
+    expect(await flood(page, 'backlog')).toBe(0);
+    await page.getByTestId('disconnect').click();
+    await expect(entries(page, 'close')).toContainText('code 1000 · reason “bye” · wasClean true', {
+      timeout: 20_000,
+    });
   });
 }
 
@@ -302,10 +493,21 @@ for (const width of [390, 768, 1400]) {
     await page.getByTestId('connect').click();
     await expect(hints(page)).toHaveCount(1, { timeout: 30_000 });
     expect(await clipped(page.locator('#log .entry').locator('.detail, .preview, .hint'))).toEqual([]);
+
+    // The API switch, the flood room and its backpressure view fit this width too.
+    await page.getByTestId('api-stream').click();
+    await page.getByTestId('room-flood').click();
+    await expect(page.getByTestId('flood')).toBeVisible();
+    expect(
+      await clipped(page.locator('.segmented span, .flood-head > *, .flood-grid .label, .flood-grid .value')),
+    ).toEqual([]);
+    expect(
+      await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth),
+    ).toBeLessThanOrEqual(0);
   });
 }
 
-test('installed as an Isolated Web App: without the permission, the page says how to grant it; with it, Direct Sockets echoes', async () => {
+test('installed as an Isolated Web App: without the permission, the page says how to grant it; with it, Direct Sockets echoes with either API, and a slow reader stops the flood', async () => {
   test.setTimeout(180_000);
   // The same page, served by the same server, installed as a dev-mode IWA (a browser of its own).
   const iwa = await launchIwa(demo.url);
@@ -354,6 +556,28 @@ test('installed as an Isolated Web App: without the permission, the page says ho
     await expect(entries(page, 'close').nth(1)).toContainText('code 4000 · reason “bye” · wasClean true', {
       timeout: 20_000,
     });
+
+    // polysocket's WebSocketStream over the same transport.
+    await page.getByTestId('api-stream').click();
+    await page.getByTestId('connect').click();
+    await expect(page.getByTestId('status')).toHaveText(
+      'Open · polysocket WebSocketStream over Direct Sockets',
+      { timeout: 30_000 },
+    );
+    await page.getByTestId('text').fill('a stream over TCP');
+    await page.getByTestId('text').press('Enter');
+    await expect(entries(page, 'message').filter({ hasText: 'a stream over TCP' })).toHaveCount(1);
+    await page.getByTestId('send-binary').click();
+    await expect(entries(page, 'message').filter({ hasText: '70000 bytes' })).toHaveCount(2);
+    await page.getByTestId('disconnect').click();
+    await expect(entries(page, 'close').nth(2)).toContainText('code 4000 · reason “bye” · closed resolved', {
+      timeout: 20_000,
+    });
+
+    // Backpressure over Direct Sockets: the slow reader stops the server through TCP's flow control.
+    await page.getByTestId('close-code').fill('1000');
+    await startFlood(page, 'transport-direct-sockets', 'api-stream', 48);
+    await slowReaderStopsTheServer(page, 48);
   } finally {
     await iwa.close();
   }

@@ -1,7 +1,9 @@
 /**
  * The web-platform-tests `websockets/` suite in headless Chromium, in each
  * mode (e2e/wpt/chromium/runner.ts: the browser's own WebSocket, and
- * polysocket's over WebTransport through the gateway), compared with
+ * polysocket's over WebTransport through the gateway, over Direct Sockets
+ * in an Isolated Web App and over chrome.sockets.tcp in a Chrome App),
+ * compared with
  * e2e/wpt/expectations/chromium-<mode>.json: any failure the file does not
  * list, any listed failure that passes, and any listed subtest that no
  * longer runs fails the mode's test. The run starts its own servers,

@@ -121,7 +121,7 @@ const PYTHON_HANDLERS: Readonly<Record<string, (url: URL, headers: RequestHeader
 };
 
 /** wpt serve's routes to files under another name. */
-const ALIASES: Readonly<Record<string, string>> = {
+export const ALIASES: Readonly<Record<string, string>> = {
   '/resources/WebIDLParser.js': '/resources/webidl2/lib/webidl2.js',
 };
 

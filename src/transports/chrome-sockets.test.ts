@@ -223,6 +223,68 @@ describe('ChromeSocketsTransport over TCP', () => {
     await once(transport, 'close');
   });
 
+  test('pause() stops reading until resume(): the peer is held back, nothing is lost', async () => {
+    const size = 4 * 1024 * 1024;
+    const payload = new Uint8Array(size).map((_, i) => i % 253);
+    let written = false;
+    const port = await listen(
+      net.createServer((socket) => {
+        socket.end(payload, () => (written = true));
+      }),
+    );
+    const chrome = fakeChrome();
+    const transport = new ChromeSocketsTransport(target(port), { chrome, bufferSize: 65_536 });
+    // Before the socket exists: applied once it is connected.
+    transport.pause();
+    const chunks: Uint8Array[] = [];
+    transport.on('data', (chunk) => chunks.push(chunk));
+    await once(transport, 'open');
+    const socketId = chrome.pauseLog[0]?.[0];
+    expect(chrome.pauseLog).toEqual([[socketId, true]]);
+    // The peer cannot write 4 MiB into a paused socket's buffers.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(written).toBe(false);
+    const ended = once(transport, 'end');
+    transport.resume();
+    await ended;
+    expect(chrome.pauseLog.at(-1)).toEqual([socketId, false]);
+    expect(sameBytes(concat(chunks), payload)).toBe(true);
+    transport.destroy();
+    await once(transport, 'close');
+  });
+
+  test('a burst does not resume a socket the consumer paused', async () => {
+    const size = 8 * 1024 * 1024;
+    const port = await listen(net.createServer((socket) => socket.end(new Uint8Array(size))));
+    const chrome = fakeChrome();
+    const transport = new ChromeSocketsTransport(target(port), {
+      chrome,
+      bufferSize: 65_536,
+      readHighWaterMark: 64 * 1024,
+    });
+    let bytes = 0;
+    let pausedAt = -1;
+    transport.on('data', (chunk) => {
+      bytes += chunk.byteLength;
+      // The consumer stops reading once a burst paused the socket.
+      if (pausedAt < 0 && chrome.pauseLog.some(([, paused]) => paused)) {
+        pausedAt = chrome.pauseLog.length;
+        transport.pause();
+      }
+    });
+    await until(() => pausedAt > 0, 'a burst pause');
+    // Timers run (the burst is over), and the socket stays paused.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(chrome.pauseLog.slice(pausedAt).filter(([, paused]) => !paused)).toEqual([]);
+    expect(bytes).toBeLessThan(size);
+    const ended = once(transport, 'end');
+    transport.resume();
+    await ended;
+    expect(bytes).toBe(size);
+    transport.destroy();
+    await once(transport, 'close');
+  });
+
   test('destroy() rejects pending writes and closes with the error', async () => {
     const port = await listen(net.createServer(() => {}));
     const transport = new ChromeSocketsTransport(target(port), { chrome: fakeChrome() });

@@ -22,7 +22,9 @@
  *   delivers and queues `onReceive` events. When more than
  *   `readHighWaterMark` bytes arrive before the event loop gets to a timer
  *   (the consumer is behind), the socket is paused with `setPaused(true)`,
- *   and resumed once a timer runs again.
+ *   and resumed once a timer runs again. `pause()` and `resume()` (a
+ *   consumer that stops reading, e.g. a `WebSocketStream` whose readable is
+ *   not read) pause it too: reading resumes once neither wants it paused.
  * - Errors come from `chrome.runtime.lastError`, read inside each callback
  *   (Chrome reports an unchecked one otherwise).
  */
@@ -182,6 +184,15 @@ export class ChromeSocketsTransport extends Transport {
   /** Bytes received since the last timer tick; reading pauses above the mark. */
   #burst = 0;
   #tick: ReturnType<typeof setTimeout> | undefined;
+  /** Reading stopped for a burst above the high-water mark, until a timer runs. */
+  #burstPaused = false;
+  /** `pause()` was called (and not `resume()`). */
+  #consumerPaused = false;
+  /** Reading stopped until `secure()` completed: TLS must see every byte. */
+  #securing = false;
+  /** The peer's FIN came (`end` is emitted once): Chrome paused the socket, and there is nothing more to read. */
+  #ended = false;
+  /** What `setPaused` was last asked. */
   #paused = false;
 
   /**
@@ -252,7 +263,10 @@ export class ChromeSocketsTransport extends Transport {
       // are done: until then the burst keeps growing.
       this.#tick = setTimeout(() => this.#onTick(), 0);
     }
-    if (!this.#paused && this.#burst > this.#highWaterMark) this.#setPaused(true);
+    if (!this.#burstPaused && this.#burst > this.#highWaterMark) {
+      this.#burstPaused = true;
+      this.#updatePaused();
+    }
     // A fresh ArrayBuffer per event: the listener may own the view.
     this.emit('data', new Uint8Array(data));
   }
@@ -262,6 +276,8 @@ export class ChromeSocketsTransport extends Transport {
     if (this.#closed) return;
     if (resultCode === ERR_CONNECTION_CLOSED) {
       // The peer's FIN. Chrome pauses the socket; sending still works.
+      if (this.#ended) return;
+      this.#ended = true;
       this.emit('end');
       return;
     }
@@ -275,7 +291,10 @@ export class ChromeSocketsTransport extends Transport {
     options: ChromeSocketsOptions,
   ) {
     // secure() needs a socket that isn't reading yet: pause before connect.
-    if (target.secure) this.#setPaused(true);
+    if (target.secure) {
+      this.#securing = true;
+      this.#updatePaused();
+    }
     tcp.connect(socketId, target.host, target.port, (result) => {
       const error = this.#lastError('connect', result);
       if (error !== null) return this.#fail(error);
@@ -286,7 +305,8 @@ export class ChromeSocketsTransport extends Transport {
         const tlsError = this.#lastError('secure (TLS)', secured);
         if (tlsError !== null) return this.#fail(tlsError);
         if (this.#closed) return;
-        this.#setPaused(false);
+        this.#securing = false;
+        this.#updatePaused();
         this.#opened();
       });
     });
@@ -294,6 +314,8 @@ export class ChromeSocketsTransport extends Transport {
 
   #opened(): void {
     this.#open = true;
+    // A pause() before the socket existed.
+    this.#updatePaused();
     this.emit('open');
   }
 
@@ -325,8 +347,28 @@ export class ChromeSocketsTransport extends Transport {
   #onTick(): void {
     this.#tick = undefined;
     this.#burst = 0;
-    // The event loop caught up: read again.
-    if (this.#paused && !this.#closed && this.#open) this.#setPaused(false);
+    // The event loop caught up: read again (unless something else keeps the socket paused).
+    if (this.#burstPaused) {
+      this.#burstPaused = false;
+      this.#updatePaused();
+    }
+  }
+
+  override pause(): void {
+    this.#consumerPaused = true;
+    this.#updatePaused();
+  }
+
+  override resume(): void {
+    this.#consumerPaused = false;
+    this.#updatePaused();
+  }
+
+  /** Ask Chrome for the paused state the reasons above add up to, if it changed. */
+  #updatePaused(): void {
+    if (this.#closed || this.#ended) return;
+    const paused = this.#securing || this.#burstPaused || this.#consumerPaused;
+    if (paused !== this.#paused) this.#setPaused(paused);
   }
 
   #setPaused(paused: boolean): void {

@@ -1,5 +1,6 @@
 /**
- * A Chrome App for the chrome.sockets.tcp tests (chrome-sockets.spec.ts):
+ * A Chrome App for the chrome.sockets.tcp tests (chrome-sockets.spec.ts)
+ * and the WPT run's Chrome App mode (e2e/wpt/chromium/mode-chrome-app.ts):
  * the API exists only for Chrome Apps.
  *
  * - The app's background script (pages/chrome-app.ts, with polysocket from
@@ -8,7 +9,8 @@
  * - The app is an MV2 "app" manifest with the `sockets.tcp.connect`
  *   permission, written to a temporary directory and loaded unpacked with
  *   `--load-extension` (Playwright's default `--disable-extensions` is
- *   dropped). Chromium 150 still runs such apps.
+ *   dropped). Chromium 150 still runs such apps. Its id (`chrome-extension://<id>`)
+ *   derives from the directory's path, as the manifest has no "key".
  * - Chromium is launched as a persistent context with a fresh user-data dir
  *   of its own (deleted on close), so it is a browser separate from the
  *   other specs'.
@@ -62,6 +64,8 @@ export async function bundleChromeAppScript(): Promise<string> {
 /** Chromium with the app loaded, and a way to run code in its background page. */
 export interface RunningChromeApp {
   readonly context: BrowserContext;
+  /** The browser's version. */
+  readonly version: string;
   /** `chrome-extension://<id>` */
   readonly origin: string;
   /**
@@ -92,10 +96,23 @@ interface RuntimeResult {
   };
 }
 
-/** Options of {@link launchChromeApp}. */
+/** The manifest of a Chrome App whose background page runs `background.js`, with chrome.sockets.tcp. */
+export function chromeAppManifest(name: string): string {
+  return JSON.stringify({
+    manifest_version: 2,
+    name,
+    version: '1.0',
+    app: { background: { scripts: ['background.js'] } },
+    sockets: { tcp: { connect: '*' } },
+  });
+}
+
+/** Options of {@link launchChromeApp} and {@link launchChromeAppDir}. */
 export interface LaunchChromeAppOptions {
   /** How long to wait for the background page to be ready. @defaultValue `30000` */
   readonly readyTimeoutMs?: number;
+  /** Chromium's switches, before the app's own. @defaultValue `CHROMIUM_ARGS` */
+  readonly args?: readonly string[];
 }
 
 /** Launch Chromium with the app, attach to its background page and wait until the script is ready. */
@@ -104,23 +121,39 @@ export async function launchChromeApp(
   options: LaunchChromeAppOptions = {},
 ): Promise<RunningChromeApp> {
   const appDir = mkdtempSync(join(tmpdir(), 'polysocket-chrome-app-'));
+  const removeApp = () => rmSync(appDir, { recursive: true, force: true, maxRetries: 3 });
+  try {
+    writeFileSync(join(appDir, 'manifest.json'), chromeAppManifest('polysocket e2e (chrome.sockets.tcp)'));
+    writeFileSync(join(appDir, 'background.js'), script);
+    const app = await launchChromeAppDir(appDir, options);
+    return {
+      ...app,
+      close: async () => {
+        await app.close();
+        removeApp();
+      },
+    };
+  } catch (error) {
+    removeApp();
+    throw error;
+  }
+}
+
+/**
+ * Launch Chromium with the unpacked app in `appDir` (its manifest and
+ * scripts written by the caller, which also removes it), in a fresh
+ * profile of its own (removed on close), attach to the background page and
+ * wait until its script set `chromeAppReady`.
+ */
+export async function launchChromeAppDir(
+  appDir: string,
+  options: LaunchChromeAppOptions = {},
+): Promise<RunningChromeApp> {
   const profile = mkdtempSync(join(tmpdir(), 'polysocket-chrome-app-profile-'));
-  writeFileSync(
-    join(appDir, 'manifest.json'),
-    JSON.stringify({
-      manifest_version: 2,
-      name: 'polysocket e2e (chrome.sockets.tcp)',
-      version: '1.0',
-      app: { background: { scripts: ['background.js'] } },
-      sockets: { tcp: { connect: '*' } },
-    }),
-  );
-  writeFileSync(join(appDir, 'background.js'), script);
   let context: BrowserContext | undefined;
   const close = async () => {
     await context?.close().catch(() => {});
     rmSync(profile, { recursive: true, force: true, maxRetries: 3 });
-    rmSync(appDir, { recursive: true, force: true, maxRetries: 3 });
   };
   try {
     context = await chromium.launchPersistentContext(profile, {
@@ -128,7 +161,11 @@ export async function launchChromeApp(
       headless: true,
       timeout: 60_000,
       ignoreDefaultArgs: ['--disable-extensions'],
-      args: [...CHROMIUM_ARGS, `--load-extension=${appDir}`, `--disable-extensions-except=${appDir}`],
+      args: [
+        ...(options.args ?? CHROMIUM_ARGS),
+        `--load-extension=${appDir}`,
+        `--disable-extensions-except=${appDir}`,
+      ],
     });
     const browser = context.browser();
     if (browser === null) throw new Error('no browser behind the persistent context');
@@ -148,7 +185,7 @@ export async function launchChromeApp(
     }
     // new URL().origin is "null" for chrome-extension: URLs in Node.
     const origin = /^chrome-extension:\/\/[^/]+/.exec(target.url)?.[0] ?? target.url;
-    return { context, origin, evaluate, messages, close };
+    return { context, version: browser.version(), origin, evaluate, messages, close };
   } catch (error) {
     await close();
     throw error;

@@ -19,6 +19,10 @@
  * Each set-up step is retried within bounds (the install, the origin, the
  * first navigation), with a fresh profile on a failed launch; the tests
  * themselves are not retried.
+ *
+ * The WPT runner's Direct Sockets mode (e2e/wpt/chromium/iwa.ts) installs
+ * its own site as an app the same way: `iwaAppFiles` (manifest and icon)
+ * and `launchIwa` (with its own switches and features).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
@@ -73,16 +77,38 @@ export interface IwaDevServer {
   close(): Promise<void>;
 }
 
-/** Serve the app: manifest, icon, the page and the bundled script `/iwa.js`. */
-export async function startIwaDevServer(script: string): Promise<IwaDevServer> {
+/** Where Chromium asks a dev-mode app's server for the web app manifest. */
+export const IWA_MANIFEST_PATH = '/.well-known/manifest.webmanifest';
+/** Where {@link iwaAppFiles}'s manifest says the icon is. */
+export const IWA_ICON_PATH = '/icon.png';
+
+/** What makes a site an installable Isolated Web App, besides its pages. */
+export interface IwaAppFiles {
+  /** The web app manifest (`application/manifest+json`), served at {@link IWA_MANIFEST_PATH}. */
+  readonly manifest: string;
+  /** A PNG, served at {@link IWA_ICON_PATH}. */
+  readonly icon: Buffer;
+}
+
+/**
+ * The manifest, with the permissions policy Direct Sockets to 127.0.0.1
+ * needs in Chromium 150 (and `permissions`: more features the app's pages
+ * may use; an app's pages get no feature its manifest does not list), and
+ * the icon it names.
+ */
+export function iwaAppFiles(
+  name: string,
+  shortName: string,
+  permissions: Readonly<Record<string, readonly string[]>> = {},
+): IwaAppFiles {
   const manifest = JSON.stringify({
-    name: 'polysocket e2e',
-    short_name: 'polysocket',
+    name,
+    short_name: shortName,
     version: '1.0.0',
     start_url: '/',
     scope: '/',
     display: 'standalone',
-    icons: [{ src: '/icon.png', sizes: '256x256', type: 'image/png' }],
+    icons: [{ src: IWA_ICON_PATH, sizes: '256x256', type: 'image/png' }],
     // Chromium 150 refuses TCPSocket to 127.0.0.1 without
     // 'direct-sockets-private' (InvalidAccessError: Access to local network
     // is blocked) and wants 'local-network' with it; later versions ignore it.
@@ -92,17 +118,23 @@ export async function startIwaDevServer(script: string): Promise<IwaDevServer> {
       'direct-sockets-private': ['self'],
       'local-network': ['self'],
       'loopback-network': ['self'],
+      ...permissions,
     },
   });
-  const icon = png(256, 256);
+  return { manifest, icon: png(256, 256) };
+}
+
+/** Serve the app: manifest, icon, the page and the bundled script `/iwa.js`. */
+export async function startIwaDevServer(script: string): Promise<IwaDevServer> {
+  const { manifest, icon } = iwaAppFiles('polysocket e2e', 'polysocket');
   const html =
     '<!doctype html><meta charset="utf-8"><title>polysocket e2e (Direct Sockets)</title>' +
     '<script type="module" src="/iwa.js"></script>';
   const server = http.createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0]!;
-    if (path === '/.well-known/manifest.webmanifest') {
+    if (path === IWA_MANIFEST_PATH) {
       response.writeHead(200, { 'content-type': 'application/manifest+json' }).end(manifest);
-    } else if (path === '/icon.png') {
+    } else if (path === IWA_ICON_PATH) {
       response.writeHead(200, { 'content-type': 'image/png' }).end(icon);
     } else if (path === '/' || path === '/index.html') {
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
@@ -140,6 +172,16 @@ export interface LaunchIwaOptions {
   readonly attempts?: number;
   /** How long to wait for the app in chrome://web-app-internals, per launch. @defaultValue `30000` */
   readonly installTimeoutMs?: number;
+  /**
+   * Chromium's switches, to which the app's are added.
+   * @defaultValue `CHROMIUM_ARGS`
+   */
+  readonly args?: readonly string[];
+  /**
+   * Chromium features to enable besides the app's: they share its one
+   * `--enable-features` switch (of several, Chromium takes the last).
+   */
+  readonly features?: readonly string[];
 }
 
 /** Launch Chromium, install the app from `devServerUrl`, and grant local network access. */
@@ -159,8 +201,8 @@ export async function launchIwa(devServerUrl: string, options: LaunchIwaOptions 
         headless: true,
         timeout: 60_000,
         args: [
-          ...CHROMIUM_ARGS,
-          '--enable-features=IsolatedWebApps,IsolatedWebAppDevMode',
+          ...(options.args ?? CHROMIUM_ARGS),
+          `--enable-features=${['IsolatedWebApps', 'IsolatedWebAppDevMode', ...(options.features ?? [])].join(',')}`,
           `--install-isolated-web-app-from-url=${devServerUrl}`,
         ],
       });

@@ -89,9 +89,16 @@ export function jobResult(
 /** A page of a {@link PageSource}, with its reports routed to the lane. */
 export interface SourcePage {
   readonly page: Page;
-  /** The context the page lives in (its other pages: windows the test opened). */
+  /** The context the page lives in. */
   readonly context: BrowserContext;
-  /** Close the page (and its context, if it has one of its own). */
+  /**
+   * Whether other lanes' pages share the context: then what the context
+   * reports (its service workers) cannot be told apart by page.
+   */
+  readonly shared: boolean;
+  /** How many of the windows the page opened (and those they opened) are still open. */
+  openWindows(): number;
+  /** Close the page, the windows it opened, and its context if it has one of its own. */
   close(): Promise<void>;
 }
 
@@ -114,9 +121,78 @@ export function contextPages(newContext: () => Promise<BrowserContext>): PageSou
         if (page !== undefined && source.page === page && source.frame === page.mainFrame()) onReport(json);
       });
       page = await context.newPage();
-      return { page, context, close: () => context.close() };
+      return {
+        page,
+        context,
+        shared: false,
+        // Every other page of its context is a window it opened.
+        openWindows: () => context.pages().length - 1,
+        close: () => context.close(),
+      };
     },
   };
+}
+
+/**
+ * A {@link PageSource} whose pages all live in `context`, which the lanes
+ * share (a persistent context: an Isolated Web App is installed in the
+ * profile, which only that context sees). The report binding is exposed
+ * once, and each report goes to the lane whose page's main frame made it.
+ * A page's windows are the popups it opened, and theirs.
+ */
+export async function sharedContextPages(context: BrowserContext): Promise<PageSource> {
+  const routes = new Map<Page, (json: string) => void>();
+  await context.exposeBinding(REPORT_BINDING, (source, json: string) => {
+    if (source.frame !== source.page.mainFrame()) return;
+    routes.get(source.page)?.(json);
+  });
+  return {
+    async open(onReport) {
+      const page = await context.newPage();
+      routes.set(page, onReport);
+      const windows = new Set<Page>();
+      const watch = (opener: Page) =>
+        opener.on('popup', (popup) => {
+          if (popup.isClosed()) return;
+          windows.add(popup);
+          popup.once('close', () => windows.delete(popup));
+          watch(popup);
+        });
+      watch(page);
+      return {
+        page,
+        context,
+        shared: true,
+        openWindows: () => windows.size,
+        close: async () => {
+          routes.delete(page);
+          await Promise.all([...windows, page].map((each) => each.close().catch(() => {})));
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Where a page that did not report got to (its URL, load state, whether
+ * testharness.js ran, its scripts), for the job's output; within 2 s, as
+ * the page may be stuck.
+ */
+async function pageState(page: Page): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const state = page
+    .evaluate(
+      `JSON.stringify({ url: location.href, readyState: document.readyState, harness: typeof add_completion_callback, scripts: [...document.scripts].map((s) => s.src.split('/').pop()).join(' ') })`,
+    )
+    .then(String, (error: Error) => `evaluate failed: ${error.message.split('\n')[0]}`);
+  const stuck = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve('the page did not answer within 2 s'), 2000);
+  });
+  try {
+    return await Promise.race([state, stuck]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A page kept from job to job while they end normally. */
@@ -159,12 +235,14 @@ export class PageLane implements ModeLane {
       current: null,
     };
     const note = (line: string) => tab.current?.output.note(line);
-    const { page, context } = tab.source;
-    context.on('serviceworker', (worker) =>
-      worker.on('console', (message) => {
-        if (message.type() === 'error') note(`[service worker console] ${message.text()}`);
-      }),
-    );
+    const { page, context, shared } = tab.source;
+    if (!shared) {
+      context.on('serviceworker', (worker) =>
+        worker.on('console', (message) => {
+          if (message.type() === 'error') note(`[service worker console] ${message.text()}`);
+        }),
+      );
+    }
     page.on('pageerror', (error) => note(`[page error] ${error.message}`));
     page.on('console', (message) => {
       if (message.type() === 'error') note(`[console] ${message.text()}`);
@@ -198,7 +276,7 @@ export class PageLane implements ModeLane {
       let failed: (why: string) => void = () => {};
       const failure = new Promise<string>((resolveFailure) => (failed = resolveFailure));
       const onCrash = () => failed('the page crashed');
-      const { page, context } = tab.source;
+      const { page } = tab.source;
       page.once('crash', onCrash);
       const deadline = job.timeoutMs + GRACE_MS;
       const timedOut = new Promise<string>((resolveTimeout) => {
@@ -211,10 +289,11 @@ export class PageLane implements ModeLane {
       page.off('crash', onCrash);
       tab.current = null;
       if (typeof outcome !== 'string') {
-        clean = context.pages().length === 1;
+        clean = tab.source.openWindows() === 0;
         return jobResult(this.#mode, job, started, output, { report: outcome, nativeExpected: this.#native });
       }
       if (outcome === 'timeout') {
+        output.note(`[runner] page at timeout: ${await pageState(page)}`);
         return jobResult(this.#mode, job, started, output, {
           status: 'TIMEOUT',
           message: `no result from the page within ${deadline} ms`,

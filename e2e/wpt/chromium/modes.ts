@@ -6,7 +6,14 @@
  * - `chromium-webtransport`: polysocket's `WebSocket` (the browser entry,
  *   src/index.ts, bundled by Vite) over WebTransport through the
  *   repository's gateway, installed as the `WebSocket` global of every page
- *   and worker before the test's scripts run (pages.ts, install.ts).
+ *   and worker before the test's scripts run (pages.ts, install.ts);
+ * - `chromium-direct-sockets`: polysocket's `WebSocket` over Direct Sockets
+ *   (`TCPSocket`) straight to pywebsocket3, installed the same way
+ *   (install-direct-sockets.ts), with the pages loaded inside a dev-mode
+ *   Isolated Web App whose dev server is the mode's site (iwa.ts).
+ * - `chromium-chrome-sockets`: polysocket's `WebSocket` over
+ *   chrome.sockets.tcp, the pages running in a Chrome App
+ *   (mode-chrome-app.ts).
  *
  * A mode is a {@link ModeDefinition}: the runner starts the servers (one
  * site per mode) while each mode prepares, then the gateway, then launches
@@ -23,12 +30,20 @@ import type { RunningGateway } from '../../browser/support/gateway.js';
 import { WPT_HOST_NAMES, type WptConfig } from '../resources.js';
 import type { StaticSite } from '../servers.js';
 import type { InstallConfig } from './install.js';
+import type { DirectSocketsInstallConfig } from './install-direct-sockets.js';
+import { iwaResponder, launchIwaHost, TRUSTED_TYPES_PRELUDE } from './iwa.js';
 import { contextPages, type ModeHost, PageLane } from './lanes.js';
+import { chromeAppMode } from './mode-chrome-app.js';
 import { browserResponder } from './pages.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-export const CHROMIUM_MODES = ['chromium-native', 'chromium-webtransport'] as const;
+export const CHROMIUM_MODES = [
+  'chromium-native',
+  'chromium-webtransport',
+  'chromium-direct-sockets',
+  'chromium-chrome-sockets',
+] as const;
 export type ChromiumMode = (typeof CHROMIUM_MODES)[number];
 
 /** The address the WPT host names stand for. */
@@ -177,11 +192,55 @@ function webTransportMode(options: ModeOptions): ModeDefinition {
   };
 }
 
+function directSocketsMode(options: ModeOptions): ModeDefinition {
+  let installScript: string | undefined;
+  return {
+    label: "polysocket's `WebSocket` over Direct Sockets in an Isolated Web App",
+    viaGateway: false,
+    respond: iwaResponder(
+      browserResponder({
+        timeoutMultiplier: options.timeoutMultiplier,
+        install: () => {
+          if (installScript === undefined) throw new Error('install script requested before it was bundled');
+          return installScript;
+        },
+        workerPrelude: TRUSTED_TYPES_PRELUDE,
+        serviceWorkers: {
+          // One origin (the app's) and one profile for every lane's pages.
+          scopePerPage: true,
+          // In the app, Chromium 150 now and then aborts the fetch of a
+          // service worker's script that the server answered in full
+          // ('An unknown error occurred when fetching the script'); the
+          // next register() fetches it again.
+          registerAttempts: 3,
+        },
+      }),
+    ),
+    prepare: async (dir) => {
+      const entry = join(ROOT, 'e2e/wpt/chromium/install-direct-sockets.ts');
+      const bundle = await bundleClassicScript(entry, dir, 'installDirectSockets');
+      const install: DirectSocketsInstallConfig = { hosts: [...WPT_HOST_NAMES], address: ADDRESS };
+      installScript = `${TRUSTED_TYPES_PRELUDE}self.__polysocketWpt = ${JSON.stringify(install)};\n${bundle}`;
+    },
+    // The app's dev server is the mode's own site; its pages reach
+    // pywebsocket3 through TCPSocket, which the resolver rules also map.
+    launch: (setup) =>
+      launchIwaHost(
+        'chromium-direct-sockets',
+        `http://${ADDRESS}:${setup.config.ports.http[0]}/`,
+        wptChromiumArgs(setup.spki),
+        false,
+      ),
+  };
+}
+
 /** Every mode, in `CHROMIUM_MODES` order. */
 export function modeDefinitions(options: ModeOptions): Readonly<Record<ChromiumMode, ModeDefinition>> {
   return {
     'chromium-native': nativeMode(options),
     'chromium-webtransport': webTransportMode(options),
+    'chromium-direct-sockets': directSocketsMode(options),
+    'chromium-chrome-sockets': chromeAppMode(options),
   };
 }
 

@@ -10,7 +10,7 @@
  * - `/resources/testharnessreport.js`, the runner's: it sets the timeout
  *   multiplier and hands the page's results to the runner (a Playwright
  *   binding) once testharness.js completes;
- * - in the polysocket mode, a `<script>` that replaces the `WebSocket`
+ * - in the polysocket modes, a `<script>` that replaces the `WebSocket`
  *   global with polysocket's (`INSTALL_PATH`) at the top of every page it
  *   serves, and an `importScripts()` of it at the top of every worker
  *   script, so that it runs before any test script.
@@ -47,6 +47,32 @@ export interface PageOptions {
    * servers started.
    */
   readonly install: (() => string) | null;
+  /**
+   * A JavaScript expression, evaluated when testharnessreport.js runs in a
+   * top-level page, for the function that page's report (JSON) is handed
+   * to once the harness completes; anything else, and the page does not
+   * report (a window the test opened). Frames never report.
+   * @defaultValue the Playwright binding {@link REPORT_BINDING}, unless the page has an opener
+   */
+  readonly reporter?: string;
+  /**
+   * Script text put at the top of every worker script, before the install
+   * script's `importScripts()` (which it may need: a Trusted Types policy).
+   * Only with `install`.
+   */
+  readonly workerPrelude?: string;
+  /** How the service worker pages register their worker (wpt serve's wrapper by default). */
+  readonly serviceWorkers?: {
+    /**
+     * Each page registers its worker for a scope of its own, not wpt
+     * serve's `does/not/exist` shared by every page of a directory: for
+     * pages of one origin that run at the same time in one profile, which
+     * would unregister each other's workers.
+     */
+    readonly scopePerPage: boolean;
+    /** How many times the page tries `register()` before its rejection fails the page. */
+    readonly registerAttempts: number;
+  };
 }
 
 const JS = 'text/javascript; charset=utf-8';
@@ -60,18 +86,21 @@ function escapeHtml(value: string): string {
   return value.replace(/[&<>"]/g, (char) => `&#${char.charCodeAt(0)};`);
 }
 
+/** The default of {@link PageOptions.reporter}. */
+const BINDING_REPORTER = `self.opener ? null : self[${JSON.stringify(REPORT_BINDING)}]`;
+
 /**
  * The runner's testharnessreport.js. Only the test's own page reports: not
  * its frames, not the windows it opens (they may load the harness too).
  */
-function testharnessReport(timeoutMultiplier: number): string {
+function testharnessReport(timeoutMultiplier: number, reporter: string): string {
   return `// The browser runner's testharnessreport.js (e2e/wpt/chromium/pages.ts).
 setup({ output: false, timeout_multiplier: ${timeoutMultiplier} });
 (function () {
-  if (self !== self.top || self.opener) return;
+  if (self !== self.top) return;
+  var report = (${reporter});
+  if (typeof report !== 'function') return;
   add_completion_callback(function (tests, status) {
-    var report = self[${JSON.stringify(REPORT_BINDING)}];
-    if (typeof report !== 'function') return;
     var message = function (value) { return value === null || value === undefined ? null : String(value); };
     report(JSON.stringify({
       tests: tests.map(function (test) {
@@ -146,14 +175,17 @@ export function browserResponder(
     const exists = (file: string) => existsSync(join(config.wptDir, file));
     const install = options.install;
     const installTag = install === null ? '' : `<script src="${INSTALL_PATH}"></script>\n`;
-    const installImport = install === null ? '' : `importScripts(${JSON.stringify(INSTALL_PATH)});\n`;
+    const installImport =
+      install === null
+        ? ''
+        : `${options.workerPrelude ?? ''}importScripts(${JSON.stringify(INSTALL_PATH)});\n`;
     if (path === INSTALL_PATH && install !== null) {
       // The same for the whole run: cached, so that every page does not fetch and compile it afresh.
       const script = text(JS, install());
       return { ...script, headers: { ...script.headers, 'cache-control': 'max-age=3600' } };
     }
     if (path === '/resources/testharnessreport.js')
-      return text(JS, testharnessReport(options.timeoutMultiplier));
+      return text(JS, testharnessReport(options.timeoutMultiplier, options.reporter ?? BINDING_REPORTER));
 
     const any = /^(.*\.any)\.(html|worker\.html|sharedworker\.html|serviceworker\.html|worker\.js)$/.exec(
       path,
@@ -161,8 +193,10 @@ export function browserResponder(
     if (any !== null && exists(`${any[1]}.js`)) {
       const script = `${any[1]!.split('/').pop()}.js`;
       const info = meta(config, `${any[1]}.js`);
-      // The worker script keeps the page's query: constants.sub.js reads the variant from it.
-      const worker = JSON.stringify(`${any[1]!.split('/').pop()}.worker.js${url.search}`);
+      // The worker script keeps the page's query: constants.sub.js reads the
+      // variant from it. Taken from `location`, not from the request: a page
+      // that is a file (a Chrome App's) is the same whatever the query.
+      const worker = `${JSON.stringify(`${any[1]!.split('/').pop()}.worker.js`)} + location.search`;
       switch (any[2]) {
         case 'html':
           return text(
@@ -191,21 +225,39 @@ ${info.scripts.map((src) => `<script src="${escapeHtml(src)}"></script>`).join('
             HTML,
             installTag + workerPage(info, `fetch_tests_from_worker(new SharedWorker(${worker}));`),
           );
-        case 'serviceworker.html':
+        case 'serviceworker.html': {
+          const registration = options.serviceWorkers ?? { scopePerPage: false, registerAttempts: 1 };
+          const scope = JSON.stringify(
+            registration.scopePerPage
+              ? `does/not/exist/${any[1]!.split('/').pop()}${url.search.replace(/[^\w-]/g, '_')}`
+              : 'does/not/exist',
+          );
+          const register =
+            registration.registerAttempts <= 1
+              ? `reg = await navigator.serviceWorker.register(${worker}, {scope});`
+              : `for (let attempt = 1; ; attempt++) {
+    try {
+      reg = await navigator.serviceWorker.register(${worker}, {scope});
+      break;
+    } catch (error) {
+      if (attempt >= ${registration.registerAttempts}) throw error;
+    }
+  }`;
           return text(
             HTML,
             installTag +
               workerPage(
                 info,
                 `(async function() {
-  const scope = 'does/not/exist';
+  const scope = ${scope};
   let reg = await navigator.serviceWorker.getRegistration(scope);
   if (reg) await reg.unregister();
-  reg = await navigator.serviceWorker.register(${worker}, {scope});
+  ${register}
   fetch_tests_from_worker(reg.installing);
 })();`,
               ),
           );
+        }
         default:
           return text(
             JS,
@@ -225,7 +277,7 @@ done();
 
     const worker = /^(.*\.worker)\.html$/.exec(path);
     if (worker !== null && exists(`${worker[1]}.js`)) {
-      const script = JSON.stringify(`${worker[1]!.split('/').pop()}.js${url.search}`);
+      const script = `${JSON.stringify(`${worker[1]!.split('/').pop()}.js`)} + location.search`;
       return text(
         HTML,
         installTag +
