@@ -187,7 +187,7 @@ describe('npm run demo (scripts/demo.ts)', () => {
         const port = Number(url[1]);
         expect(port).toBeGreaterThan(0);
         // Printed before the URL, in the same write.
-        const server = /echo\/chat server\s+ws:\/\/127\.0\.0\.1:(\d+)\/echo/.exec(run.output());
+        const server = /demo server\s+ws:\/\/127\.0\.0\.1:(\d+)\/echo/.exec(run.output());
         expect(server).not.toBeNull();
         const page = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(START_MS) });
         expect(page.status).toBe(200);
