@@ -17,9 +17,9 @@
  *
  * The same policy requires Trusted Types for scripts
  * (`require-trusted-types-for 'script'`): every string handed to a script
- * sink throws, among them `importScripts()`, `new Worker()`,
- * `navigator.serviceWorker.register()` and `innerHTML`, which
- * testharness.js and wpt serve's wrappers use. {@link TRUSTED_TYPES_PRELUDE}
+ * sink throws, among them `importScripts()` (in workers too), `new Worker()`,
+ * `new SharedWorker()` and `navigator.serviceWorker.register()`, with which
+ * wpt serve's wrappers start the tests. {@link TRUSTED_TYPES_PRELUDE}
  * makes a default policy that lets strings through, so that the pages run
  * as they do outside the app; it touches nothing of `WebSocket`. It runs
  * first in every page (with the install script) and every worker (before
