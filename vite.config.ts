@@ -20,6 +20,7 @@ export default defineConfig({
         'chrome-sockets': 'src/transports/chrome-sockets.ts',
         streams: 'src/transports/streams.ts',
         webtransport: 'src/transports/webtransport.ts',
+        proxy: 'src/transports/proxy.ts',
         deno: 'src/transports/deno.ts',
         bun: 'src/transports/bun.ts',
         'electron/main': 'src/electron/main.ts',

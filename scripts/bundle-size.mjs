@@ -56,6 +56,11 @@ const ENTRIES = [
     file: 'src/transports/webtransport.ts',
   },
   {
+    name: 'proxy tunnels, HTTP CONNECT and SOCKS5 (`polysocket/proxy`, src/transports/proxy.ts)',
+    key: 'proxy',
+    file: 'src/transports/proxy.ts',
+  },
+  {
     name: 'streams transport (`polysocket/streams`, src/transports/streams.ts)',
     key: 'streams',
     file: 'src/transports/streams.ts',

@@ -5,6 +5,8 @@
 //   WebSocket server, e2e/wpt) imports;
 // - Debian's chromium (the browser of the end-to-end tests, driven by
 //   Playwright with executablePath; browsers are never downloaded);
+// - Debian's tinyproxy, squid and microsocks: real HTTP, HTTPS and SOCKS5
+//   proxies for e2e/proxies (started there on loopback, never as services);
 // and checks that the Deno and Bun binaries of the `deno` and `bun` npm
 //   packages run: Deno hosts the WebTransport gateway (gateway/) of the
 //   browser tests, and both run the cross-runtime suite (e2e/runtimes). They
@@ -53,6 +55,12 @@ const missing = [];
 if (!hasPythonWebsockets()) missing.push('python3-websockets');
 if (!hasPythonSix()) missing.push('python3-six');
 if (!existsSync(CHROMIUM)) missing.push('chromium');
+const PROXIES = {
+  tinyproxy: '/usr/bin/tinyproxy',
+  squid: '/usr/sbin/squid',
+  microsocks: '/usr/bin/microsocks',
+};
+for (const [name, path] of Object.entries(PROXIES)) if (!existsSync(path)) missing.push(name);
 if (missing.length > 0) aptInstall(missing);
 if (!hasPythonWebsockets()) {
   console.error(`setup: ${PYTHON} still cannot import websockets`);
@@ -62,9 +70,11 @@ if (!hasPythonSix()) {
   console.error(`setup: ${PYTHON} still cannot import six`);
   process.exit(1);
 }
-if (!existsSync(CHROMIUM)) {
-  console.error(`setup: ${CHROMIUM} is still missing`);
-  process.exit(1);
+for (const path of [CHROMIUM, ...Object.values(PROXIES)]) {
+  if (!existsSync(path)) {
+    console.error(`setup: ${path} is still missing`);
+    process.exit(1);
+  }
 }
 
 /** Check that node_modules/.bin/NAME runs; run the package's postinstall once if not. */

@@ -15,6 +15,17 @@ import { WebSocketStream as BaseWebSocketStream } from './websocket-stream.js';
 
 export * from './api.js';
 export {
+  type ProxyConfig,
+  type ProxyEnvironment,
+  ProxyError,
+  type ProxyErrorCode,
+  ProxyTransport,
+  type ProxyTransportOptions,
+  parseProxyUrl,
+  proxyForUrl,
+  proxyTransport,
+} from './transports/proxy.js';
+export {
   type OpenedStreams,
   type StreamPair,
   StreamsTransport,

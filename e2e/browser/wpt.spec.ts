@@ -16,7 +16,13 @@
  */
 import { expect, test } from '@playwright/test';
 import { writeChromiumReport } from '../wpt/chromium/report.js';
-import { CHROMIUM_MODES, type ChromiumWptRun, RUN_BOUND_MS, runChromiumWpt } from '../wpt/chromium/runner.js';
+import {
+  CHROMIUM_MODES,
+  type ChromiumWptRun,
+  RETRY_BOUND_MS,
+  RUN_BOUND_MS,
+  runChromiumWpt,
+} from '../wpt/chromium/runner.js';
 import { problems } from '../wpt/expectations.js';
 import { TIMEOUT_MS } from '../wpt/manifest.js';
 
@@ -28,10 +34,12 @@ const number = (name: string): number | undefined => {
 const concurrency = number('WPT_BROWSER_JOBS');
 const timeoutMultiplier = number('WPT_TIMEOUT_MULTIPLIER');
 /**
- * The runner's own bound, then the longest page's timeout and grace, and the
+ * The runner's own bound, then the longest page's timeout and grace (twice:
+ * the retries of unexpected results have a bound of their own), and the
  * start (bundle, servers, gateway, browsers) and stop around them.
  */
-const RUN_TIMEOUT_MS = RUN_BOUND_MS + TIMEOUT_MS.long * (timeoutMultiplier ?? 2) + 120_000;
+const RUN_TIMEOUT_MS =
+  RUN_BOUND_MS + RETRY_BOUND_MS + 2 * TIMEOUT_MS.long * (timeoutMultiplier ?? 2) + 120_000;
 
 test.describe.configure({ mode: 'serial' });
 
@@ -41,6 +49,10 @@ test.beforeAll(async () => {
   test.setTimeout(RUN_TIMEOUT_MS);
   run = await runChromiumWpt({ filter, concurrency, timeoutMultiplier });
   if (filter === undefined || filter === '') writeChromiumReport(run);
+  // Retried tests pass or fail on their second result; what the first was stays visible.
+  for (const { mode, id, first } of run.retried) {
+    console.log(`retried in ${mode}: ${id} (first run: ${first.join('; ').slice(0, 400)})`);
+  }
 });
 
 test.afterAll(() => {

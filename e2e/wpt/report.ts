@@ -37,6 +37,12 @@ export interface ReportInput {
   readonly durationMs: number;
   readonly modes: readonly ReportMode[];
   readonly results: readonly JobResult<string>[];
+  /** Tests run a second time because their first result was unexpected, with that result's problems. */
+  readonly retried?: readonly {
+    readonly mode: string;
+    readonly id: string;
+    readonly first: readonly string[];
+  }[];
 }
 
 const MODE_LABELS: Readonly<Record<Mode, string>> = {
@@ -96,6 +102,7 @@ export function writeWptReport(input: ReportInput): void {
       const modes = [...new Set([...ids.values()].flat())];
       return { reason, modes, ids: [...ids.keys()] };
     }),
+    retried: input.retried ?? [],
   };
   writeFileSync(`${RESULTS_DIR}${input.name}.json`, `${JSON.stringify(json, null, 2)}\n`);
 
@@ -158,6 +165,21 @@ export function writeWptReport(input: ReportInput): void {
     ),
   );
   if (passing.length > 0) lines.push('### Listed as failing, but passed', '', ...passing, '');
+  if (input.retried !== undefined) {
+    lines.push(
+      '## Retried',
+      '',
+      'Tests whose first result was not what the expectations say ran once more, alone; the tables count',
+      'the second result. Their first results:',
+      '',
+      ...(input.retried.length === 0
+        ? ['- none']
+        : input.retried.map(
+            ({ mode, id, first }) => `- ${mode}: \`${id}\`: ${first.join('; ').slice(0, 300)}`,
+          )),
+      '',
+    );
+  }
   lines.push('## Not run', '');
   for (const [reason, ids] of notRun) {
     const modes = [...new Set([...ids.values()].flat())];

@@ -1,12 +1,19 @@
 /**
  * The Node.js transport: TCP through `node:net` for `ws:`, TLS through
- * `node:tls` for `wss:`. Reachable only from the `./node` entry point; runs
- * on Node.js, Electron's main and preload processes, Deno and Bun.
+ * `node:tls` for `wss:`, directly or through an HTTP(S) or SOCKS5 proxy
+ * (the `proxy` option, or the environment: `wss_proxy`, `https_proxy`, …,
+ * `no_proxy`; see proxy-environment.ts). Reachable only from the `./node`
+ * entry point; runs on Node.js, Electron's main and preload processes, Deno
+ * and Bun.
  */
+import { lookup } from 'node:dns/promises';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-
-import { Transport, type TransportFactory, type TransportTarget } from '../transports/transport.js';
+import { failedTransport, tunnelTransport } from '../transports/proxy.js';
+import { type ProxyEnvironment, proxyForUrl } from '../transports/proxy-environment.js';
+import { type ProxyConfig, parseProxyUrl } from '../transports/proxy-url.js';
+import { Transport, type TransportFactory, type TransportTarget, toError } from '../transports/transport.js';
+import { TransportDuplex } from './transport-duplex.js';
 
 /** Options of {@link NodeTransport}. */
 export interface NodeTransportOptions {
@@ -25,6 +32,22 @@ export interface NodeTransportOptions {
   readonly net?: Readonly<Omit<net.TcpNetConnectOpts, 'host' | 'port' | 'allowHalfOpen'>>;
   /** Disable Nagle's algorithm: frames leave at once. @defaultValue `true` */
   readonly noDelay?: boolean;
+  /**
+   * The proxy to connect through: `http://[user:password@]host:port`,
+   * `https://…` (TLS to the proxy, then the target's TLS inside the tunnel
+   * for `wss:`), `socks5://…` (the target's name resolved here) or
+   * `socks5h://…` (resolved by the proxy); `false` for none, whatever the
+   * environment says. Used by {@link nodeTransport} (the `NodeTransport`
+   * class itself connects directly).
+   * @defaultValue the environment's: `wss_proxy`, `https_proxy`,
+   * `all_proxy` for `wss:`; `ws_proxy`, `http_proxy`, `all_proxy` for `ws:`;
+   * `no_proxy` lists hosts to reach directly (lower case first, then upper)
+   */
+  readonly proxy?: string | URL | false;
+  /** TLS options for an `https:` proxy's own certificate (`ca`, …). @defaultValue `{}` */
+  readonly proxyTls?: Readonly<tls.ConnectionOptions>;
+  /** The environment the proxy is read from when `proxy` is not given. @defaultValue `process.env` */
+  readonly env?: ProxyEnvironment;
 }
 
 /** TCP (`ws:`) or TLS (`wss:`) via Node's `net`/`tls`. */
@@ -38,8 +61,10 @@ export class NodeTransport extends Transport {
    * Start connecting to `target`.
    *
    * @param target - Host, port and whether TLS is required.
+   * @param over - For `wss:` only: a transport that carries the bytes (a
+   *   proxy tunnel) instead of a new TCP connection; TLS runs over it.
    */
-  constructor(target: TransportTarget, options: NodeTransportOptions = {}) {
+  constructor(target: TransportTarget, options: NodeTransportOptions = {}, over?: Transport) {
     super();
     this.secure = target.secure;
     const base = {
@@ -53,6 +78,7 @@ export class NodeTransport extends Transport {
     if (target.secure) {
       this.#socket = tls.connect({
         ...base,
+        ...(over === undefined ? {} : { socket: new TransportDuplex(over) }),
         // SNI (RFC 6066, 3) carries host names only: "Literal IPv4 and IPv6
         // addresses are not permitted in "HostName"."
         ...(net.isIP(target.host) === 0 ? { servername: target.host } : {}),
@@ -66,7 +92,7 @@ export class NodeTransport extends Transport {
       this.#socket = net.connect(base);
       this.#socket.once('connect', () => this.emit('open'));
     }
-    this.#socket.setNoDelay(options.noDelay ?? true);
+    if (over === undefined) this.#socket.setNoDelay(options.noDelay ?? true);
     // Hand on a plain Uint8Array view of the Buffer's bytes (no copy), so
     // that Buffer semantics (slice() is a view) never leak downstream.
     this.#socket.on('data', (chunk: Buffer) =>
@@ -126,8 +152,38 @@ export class NodeTransport extends Transport {
 
 /**
  * A `TransportFactory` of {@link NodeTransport}s with `options`, e.g. a
- * custom CA for `wss:`: `{ transport: nodeTransport({ tls: { ca } }) }`.
+ * custom CA for `wss:`: `{ transport: nodeTransport({ tls: { ca } }) }`,
+ * through the proxy that `options.proxy` or the environment names.
+ *
+ * @throws TypeError for a `proxy` option that cannot be parsed. A proxy URL
+ *   from the environment that cannot be parsed fails each connection it
+ *   applies to instead.
  */
 export function nodeTransport(options: NodeTransportOptions = {}): TransportFactory {
-  return (target) => new NodeTransport(target, options);
+  const explicit =
+    options.proxy === undefined || options.proxy === false ? null : parseProxyUrl(options.proxy);
+  return (target) => {
+    let proxy: ProxyConfig | null = explicit;
+    if (options.proxy === undefined) {
+      const named = proxyForUrl(target.url, options.env ?? process.env);
+      try {
+        proxy = named === null ? null : parseProxyUrl(named);
+      } catch (error) {
+        return failedTransport(toError(error));
+      }
+    }
+    if (proxy === null) return new NodeTransport(target, options);
+    const { net: netOptions, noDelay, proxyTls } = options;
+    return tunnelTransport(target, proxy, {
+      connect: (hop) =>
+        new NodeTransport(hop, {
+          ...(netOptions === undefined ? {} : { net: netOptions }),
+          ...(noDelay === undefined ? {} : { noDelay }),
+          ...(proxyTls === undefined ? {} : { tls: proxyTls }),
+        }),
+      resolve: async (host) =>
+        (await lookup(host, netOptions?.family === undefined ? {} : { family: netOptions.family })).address,
+      tls: (tunnel, secureTarget) => new NodeTransport(secureTarget, options, tunnel),
+    });
+  };
 }

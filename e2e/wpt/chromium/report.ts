@@ -25,5 +25,6 @@ export function writeChromiumReport(run: ChromiumWptRun): void {
       expectations: run.expectations[mode],
     })),
     results: run.results,
+    retried: run.retried,
   });
 }
