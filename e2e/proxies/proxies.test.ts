@@ -180,6 +180,12 @@ describe('HTTP CONNECT through tinyproxy, with Basic auth', () => {
     expect(error.message).toContain(
       `proxy http://127.0.0.1:${tinyproxy.ports[0]} (to 127.0.0.1:${plain.port})`,
     );
+    // For wss: the proxy's refusal comes through the TLS layer above the tunnel unchanged.
+    const secureError = await refusal(
+      `wss://localhost:${secure.port}/`,
+      via({ proxy: `http://127.0.0.1:${tinyproxy.ports[0]}`, tls: trust() }),
+    );
+    expect([secureError.code, secureError.status]).toEqual(['auth-required', 407]);
   });
 
   test('a wrong password: auth-failed, and the password is in no message', async () => {
