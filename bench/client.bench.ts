@@ -15,7 +15,12 @@
  * `--wss-send=ready` makes the WebSocketStream clients send with
  * `await writer.ready` before each `writer.write()` (the way `pipeTo()`
  * writes) rather than `await writer.write()` per message, and writes
- * nothing. Results go to bench/results/client.{json,md}.
+ * nothing. `--no-app-heap` runs every client without the application heap
+ * (see BALLAST_OBJECTS), as a bare process that holds only its WebSocket
+ * library, and writes bench/results/client-no-app-heap.{json,md}: the two
+ * regimes give different ratios, and neither hides the other
+ * (`npm run bench:client` runs both). Results go to
+ * bench/results/client.{json,md}.
  *
  * Method
  * ------
@@ -108,6 +113,9 @@ const require = createRequire(import.meta.url);
 // Configuration
 
 const QUICK = process.argv.includes('--quick');
+/** `--no-app-heap`: clients hold no application heap (BALLAST_OBJECTS); results go to client-no-app-heap.*. */
+const APP_HEAP = !process.argv.includes('--no-app-heap');
+const RESULTS_NAME = APP_HEAP ? 'client' : 'client-no-app-heap';
 const ONLY = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 /** `--cpu-prof=IMPL`: run that client's processes under `node --cpu-prof` (one profile per scenario, in build/cpu-prof); writes nothing. */
 const CPU_PROF = process.argv.find((arg) => arg.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
@@ -915,6 +923,7 @@ const BALLAST_OBJECTS = 300_000;
 
 function makeBallast(): unknown[] {
   const objects: unknown[] = [];
+  if (!APP_HEAP) return objects;
   for (let i = 0; i < BALLAST_OBJECTS; i++) objects.push({ id: i, name: `item ${i}`, tags: [i & 7] });
   return objects;
 }
@@ -1177,7 +1186,13 @@ async function startWorkers(
         ? `${`${impl} ${scenarioName(scenario)}`.replace(/[^A-Za-z0-9]+/g, '-')}.cpuprofile`
         : undefined;
     const child = spawn(
-      [`--role=client`, `--impl=${impl}`, `--ws-port=${ports.wsPort}`, `--raw-port=${ports.rawPort}`],
+      [
+        `--role=client`,
+        `--impl=${impl}`,
+        `--ws-port=${ports.wsPort}`,
+        `--raw-port=${ports.rawPort}`,
+        ...(APP_HEAP ? [] : ['--no-app-heap']),
+      ],
       env,
       PINNING?.client,
       profile,
@@ -1534,7 +1549,9 @@ async function orchestrate(): Promise<void> {
       PINNING === null
         ? 'none'
         : `taskset: server on CPU ${PINNING.server}, clients on CPU ${PINNING.client}`,
-    ballast: `${BALLAST_OBJECTS} live objects per client, ${mib(median(loaded.map((w) => w.ballastBytes)))} MiB of heap`,
+    ballast: APP_HEAP
+      ? `${BALLAST_OBJECTS} live objects per client, ${mib(median(loaded.map((w) => w.ballastBytes)))} MiB of heap`
+      : 'none (--no-app-heap): each client holds only its WebSocket library',
     samples: SAMPLES,
     echoSamples: ECHO_SAMPLES,
     warmup: 1,
@@ -1553,11 +1570,11 @@ async function orchestrate(): Promise<void> {
   const resultsDir = join(HERE, 'results');
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(
-    join(resultsDir, 'client.json'),
+    join(resultsDir, `${RESULTS_NAME}.json`),
     `${JSON.stringify({ environment, memory, floor, rows }, null, 2)}\n`,
   );
-  writeFileSync(join(resultsDir, 'client.md'), markdown(environment, columns, memory, rows, floor));
-  console.log(`wrote ${join('bench', 'results', 'client.{json,md}')}`);
+  writeFileSync(join(resultsDir, `${RESULTS_NAME}.md`), markdown(environment, columns, memory, rows, floor));
+  console.log(`wrote ${join('bench', 'results', `${RESULTS_NAME}.{json,md}`)}`);
 }
 
 /** Build the package (`vite build`) so that the clients run what `npm pack` would ship. */
@@ -1760,7 +1777,7 @@ function markdown(
     `- WebSocketStream (polysocket's and undici's): the reader reads with \`await reader.read()\` in a loop (binary messages arrive as Uint8Array, text as strings); the sender ${WSS_SEND === 'await' ? 'awaits `writer.write(payload)` for every message, the loop a streams user writes: each write resolves once the transport has taken the bytes, so the loop goes at the pace of the socket with one message in flight (both sinks take one write at a time; `--wss-send=ready` measures writing as `pipeTo()` does, waiting for `writer.ready` only while the queue is full)' : 'waits for `writer.ready` before each `writer.write()`, as `pipeTo()` does'}; echo awaits \`writer.write()\` then \`reader.read()\`. Ratios "polysocket WSS / undici WSS" and "polysocket WSS / ws" compare polysocket's WebSocketStream with undici's and with pure-JS \`ws\`, read like the others. polysocket's \`WebSocketStream\` pauses reading from the socket while more than 1 MiB of messages wait for the reader; undici's enqueues every message as it arrives (see \`npm run bench:backpressure\` for a reader that stops).`,
     "- `binaryType` 'arraybuffer' for polysocket and undici: a fresh ArrayBuffer per binary message and a string per text message, as the WHATWG API requires. `ws` delivers its default Node Buffers for both (views, no copy, text not decoded); `ws (WHATWG types)` is pure-JS `ws` delivering the same data types as the WHATWG clients (`binaryType = 'arraybuffer'`, text read with `toString()`), run in receive scenarios only. Raw TCP: the same payload bytes without framing (receive: counts bytes; send: N writes between `cork()` and `uncork()`; echo: 16 bytes back and forth).",
     `- CPU pinning: ${environment.pinning}.`,
-    `- Application heap: ${environment.ballast}, as an application holds its own state. V8 11 starts no incremental marking while the old generation is at most 8 MiB; a process holding only a WebSocket library sits right at that line, where receiving large messages (a new 64 KiB ArrayBuffer per socket read) either triggers a full GC every few MiB or none, depending on a few hundred KB of code or heap: without this ballast, 1 MiB receives varied between 0.4× and 1.1× \`ws\` from run to run. See \`BALLAST_OBJECTS\`.`,
+    `- Application heap: ${environment.ballast}${APP_HEAP ? ', as an application holds its own state' : '; client.md has the same run with an application heap of 40 MiB'}. V8 11 starts no incremental marking while the old generation is at most 8 MiB; a process holding only a WebSocket library sits right at that line, where receiving large messages (a new 64 KiB ArrayBuffer per socket read) either triggers a full GC every few MiB or none, depending on a few hundred KB of code or heap: without this ballast, 1 MiB receives varied between 0.4× and 1.1× \`ws\` from run to run. See \`BALLAST_OBJECTS\`. \`npm run bench:client\` runs both regimes; client-no-app-heap.md has the bare one (a new user's first measurement: a fresh process with nothing but the library).`,
     '- MB/s = 10^6 payload bytes per second. Ratio = polysocket / ws (pure JS): throughput ≥ 1.00 means polysocket is at least as fast; latency ≤ 1.00 means at least as quick.',
     '- Client CPU = `process.cpuUsage()` (user + system) of the client process over the timed region / wall time: near 100 % means the client, not the server or the loopback, is the bottleneck.',
     `- Total run time: ${fmt(environment.seconds)} s; 1-minute load average ${fmt(environment.loadAverage.start, 2)} at the start, ${fmt(environment.loadAverage.end, 2)} at the end, on ${environment.cpus} cores. The machine is shared and noisy: read ratios, not absolute figures.`,
