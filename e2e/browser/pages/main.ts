@@ -2,8 +2,10 @@
  * The test page's script: exposes polysocket's browser entry (src/index.ts,
  * served by Vite) as `window.polysocket`, and small helpers as `window.e2e`
  * that record a WebSocket's events in a form `page.evaluate()` can return.
+ * Also polysocket/proxy (src/transports/proxy.ts) as `window.e2eProxy`.
  */
 import * as polysocket from '../../../src/index.js';
+import { ProxyError, proxyTransport } from '../../../src/transports/proxy.js';
 import type { E2eHelpers, SocketRecord } from '../support/page-api.js';
 
 function record(ws: polysocket.WebSocket): SocketRecord {
@@ -127,4 +129,5 @@ const helpers: E2eHelpers = {
 
 window.polysocket = polysocket;
 window.e2e = helpers;
+window.e2eProxy = { proxyTransport, ProxyError };
 window.e2eReady = true;

@@ -3,6 +3,7 @@
  * `page.evaluate()` callbacks, which run in the page.
  */
 import type * as polysocket from '../../../src/index.js';
+import type { ProxyError, proxyTransport } from '../../../src/transports/proxy.js';
 
 /** A WebSocket with its events recorded. */
 export interface SocketRecord {
@@ -42,10 +43,17 @@ export interface E2eHelpers {
   sameBytes(a: ArrayBuffer | ArrayBufferView, b: ArrayBuffer | ArrayBufferView): boolean;
 }
 
+/** `window.e2eProxy`: polysocket/proxy (src/transports/proxy.ts), for proxies.spec.ts. */
+export interface ProxyHelpers {
+  readonly proxyTransport: typeof proxyTransport;
+  readonly ProxyError: typeof ProxyError;
+}
+
 declare global {
   interface Window {
     polysocket: typeof polysocket;
     e2e: E2eHelpers;
+    e2eProxy: ProxyHelpers;
     e2eReady: boolean;
   }
 }
