@@ -23,7 +23,8 @@
  * glibc: a copy (`TypedArray.prototype.set`, i.e. memmove) of tens of KiB
  * runs at 0.5–1 GB/s instead of 10–20 GB/s when the destination's address
  * minus the source's, modulo 4096, is within a few dozen bytes of 0
- * (4K aliasing between the copy's loads and its pending stores). A frame's
+ * (most likely 4K aliasing between the copy's loads and its pending
+ * stores). A frame's
  * payload sits 14 bytes after the start of a fresh frame array and a
  * caller's payload usually at the start of its own, and large allocations
  * and the module's memory start at or near page boundaries: both copies hit

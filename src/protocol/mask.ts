@@ -6,9 +6,10 @@ import { createSimdMasker, type Masker } from './mask-simd.js';
  * octet i of the original data ("original-octet-i") with octet at index
  * i modulo 4 of the masking key ("masking-key-octet-j")".
  *
- * Large payloads are masked in WebAssembly SIMD where the runtime has it
- * (see mask-simd.ts), otherwise one 32-bit word at a time once `data` is
- * 4-byte aligned in memory, with the key rotated to match the alignment.
+ * Payloads of SIMD_MIN_BYTES or more are masked in WebAssembly SIMD where
+ * the runtime has it (see mask-simd.ts), otherwise one 32-bit word at a
+ * time once `data` is 4-byte aligned in memory, with the key rotated to
+ * match the alignment.
  */
 export function applyMask(data: Uint8Array, key: Uint8Array): void {
   maskInto(data, data, key);
@@ -30,8 +31,8 @@ export const SIMD_MIN_BYTES = 128;
  * share: masking is a pure function of its arguments (no I/O, no timers),
  * the module's memory is scratch that a call fills before reading and never
  * hands out, and JavaScript runs one call at a time per agent (workers have
- * their own module instances). Small and lite bundles pay for the code only;
- * nothing is compiled until a large payload is masked.
+ * their own module instances). Bundles pay for the code only: nothing is
+ * compiled until a payload of SIMD_MIN_BYTES or more is masked.
  */
 let simd: Masker | null | undefined;
 
