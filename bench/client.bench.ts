@@ -11,7 +11,8 @@
  * the scenarios whose name contains TEXT and writes nothing;
  * `--cpu-prof=IMPL` runs that implementation's client processes under
  * `node --cpu-prof`, one profile per scenario (a process per scenario, see
- * below), named build/cpu-prof/IMPL-SCENARIO.cpuprofile, and writes nothing.
+ * below), in build/cpu-prof/IMPL-SCENARIO/ (the main thread's file has
+ * thread id 0 in its name), and writes nothing.
  * `--wss-send=ready` makes the WebSocketStream clients send with
  * `await writer.ready` before each `writer.write()` (the way `pipeTo()`
  * writes) rather than `await writer.write()` per message, and writes
@@ -117,7 +118,7 @@ const QUICK = process.argv.includes('--quick');
 const APP_HEAP = !process.argv.includes('--no-app-heap');
 const RESULTS_NAME = APP_HEAP ? 'client' : 'client-no-app-heap';
 const ONLY = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
-/** `--cpu-prof=IMPL`: run that client's processes under `node --cpu-prof` (one profile per scenario, in build/cpu-prof); writes nothing. */
+/** `--cpu-prof=IMPL`: run that client's processes under `node --cpu-prof` (a directory per scenario in build/cpu-prof, a file per thread); writes nothing. */
 const CPU_PROF = process.argv.find((arg) => arg.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
 /** Samples per implementation and scenario after one warm-up (even: each order runs as often). */
 const SAMPLES = QUICK ? 2 : 10;
@@ -1066,7 +1067,15 @@ const PINNING: { readonly server: string; readonly client: string } | null = (()
   return { server: String(cpus - 1), client: '0' };
 })();
 
-/** `profile`: the file name for a `--cpu-prof` profile of this process (in build/cpu-prof), if any. */
+/**
+ * `profile`: the name of this process's `--cpu-prof` directory (in
+ * build/cpu-prof), if any. A directory per process, not a file name: tsx's
+ * module hooks run in a thread of their own, which `--cpu-prof` profiles too,
+ * and with one `--cpu-prof-name` both threads wrote the same file, the
+ * hooks thread last (a profile 98% idle). Node names each thread's file
+ * `CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile`: thread 0 is the
+ * client's main thread.
+ */
 function spawn(
   args: string[],
   env: NodeJS.ProcessEnv,
@@ -1076,11 +1085,7 @@ function spawn(
   const prof =
     profile === undefined
       ? []
-      : [
-          '--cpu-prof',
-          `--cpu-prof-dir=${join(HERE, '..', 'build', 'cpu-prof')}`,
-          `--cpu-prof-name=${profile}`,
-        ];
+      : ['--cpu-prof', `--cpu-prof-dir=${join(HERE, '..', 'build', 'cpu-prof', profile)}`];
   // undici warns once per process that its WebSocketStream is experimental: not a result.
   const nodeArgs = [
     ...process.execArgv,
@@ -1182,9 +1187,7 @@ async function startWorkers(
     const pureJs = impl === 'ws' || impl === 'ws (WHATWG types)';
     const env = pureJs ? { ...baseEnv, WS_NO_BUFFER_UTIL: '1' } : baseEnv;
     const profile =
-      impl === CPU_PROF
-        ? `${`${impl} ${scenarioName(scenario)}`.replace(/[^A-Za-z0-9]+/g, '-')}.cpuprofile`
-        : undefined;
+      impl === CPU_PROF ? `${impl} ${scenarioName(scenario)}`.replace(/[^A-Za-z0-9]+/g, '-') : undefined;
     const child = spawn(
       [
         `--role=client`,
