@@ -323,6 +323,19 @@ describe('the environment', () => {
     }
   });
 
+  test('an environment that may not be read (Deno without --allow-env) names no proxy: a direct connection', async () => {
+    const denied = new Proxy(
+      {},
+      {
+        get: (_target, name) => {
+          throw new Error(`Requires env access to "${String(name)}"`);
+        },
+      },
+    );
+    (await open(`ws://127.0.0.1:${plain.port}/`, via({ env: denied }))).close();
+    expect(lastPeer(plain)).toBe('127.0.0.1');
+  });
+
   test('a proxy URL in the environment that cannot be parsed fails the connection, not the constructor', async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${plain.port}/`, [], {
       transport: via({ env: { ws_proxy: 'gopher://p:70' } }),

@@ -46,7 +46,11 @@ export interface NodeTransportOptions {
   readonly proxy?: string | URL | false;
   /** TLS options for an `https:` proxy's own certificate (`ca`, …). @defaultValue `{}` */
   readonly proxyTls?: Readonly<tls.ConnectionOptions>;
-  /** The environment the proxy is read from when `proxy` is not given. @defaultValue `process.env` */
+  /**
+   * The environment the proxy is read from when `proxy` is not given. Where
+   * it may not be read (Deno without `--allow-env`), no proxy is used.
+   * @defaultValue `process.env`
+   */
   readonly env?: ProxyEnvironment;
 }
 
@@ -165,7 +169,14 @@ export function nodeTransport(options: NodeTransportOptions = {}): TransportFact
   return (target) => {
     let proxy: ProxyConfig | null = explicit;
     if (options.proxy === undefined) {
-      const named = proxyForUrl(target.url, options.env ?? process.env);
+      let named: string | null = null;
+      try {
+        named = proxyForUrl(target.url, options.env ?? process.env);
+      } catch {
+        // An environment that may not be read (Deno without --allow-env
+        // throws NotCapable) names no proxy: connect directly, as before
+        // proxies were read from it.
+      }
       try {
         proxy = named === null ? null : parseProxyUrl(named);
       } catch (error) {
