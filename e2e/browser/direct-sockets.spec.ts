@@ -341,7 +341,10 @@ test.describe('WebSocket over Direct Sockets in an Isolated Web App', () => {
     for (let k = 0; k < 8; k++) plan.push(65_536, 'tick', 100_000, 'tick');
     const total = plan.reduce<number>((sum, step) => sum + (step === 'tick' ? 0 : step), 0);
     for (const pauseMs of [0, 1500]) {
-      const delivered = sink!.next(total, pauseMs);
+      // The transport may hold a write back for up to 1 s at a time while the
+      // pipe drains, and a loaded machine stretches that: the sink waits 15 s
+      // for more before it gives up (3 s reset the connection in one CI run).
+      const delivered = sink!.next(total, pauseMs, 15_000);
       const written = await page.evaluate(
         async ({ port, plan, total }) => {
           const transport = window.e2eDirectSockets.transport()({

@@ -21,9 +21,11 @@ export interface SlowTcpSink {
   readonly port: number;
   /**
    * Arm the sink for the next connection: it reads nothing for `pauseMs`,
-   * then up to `total` bytes. Resolves with what it got.
+   * then up to `total` bytes, and gives up (closing the connection, which
+   * resets it if data is still coming) once nothing came for `idleMs`.
+   * Resolves with what it got.
    */
-  next(total: number, pauseMs?: number): Promise<SinkResult>;
+  next(total: number, pauseMs?: number, idleMs?: number): Promise<SinkResult>;
   stop(): Promise<void>;
 }
 
@@ -41,8 +43,8 @@ export async function startSlowTcpSink(): Promise<SlowTcpSink> {
   const { port } = JSON.parse(await line()) as { port: number };
   return {
     port,
-    next: async (total, pauseMs = 0) => {
-      child.stdin!.write(`${pauseMs} ${total}\n`);
+    next: async (total, pauseMs = 0, idleMs = 3000) => {
+      child.stdin!.write(`${pauseMs} ${total} ${idleMs}\n`);
       return JSON.parse(await line()) as SinkResult;
     },
     stop: async () => {
