@@ -767,6 +767,8 @@ async function coreClient(base: string): Promise<ClientImpl> {
       const { port } = new URL(url);
       const transport = new NodeTransport({ url, host: '127.0.0.1', port: Number(port), secure: false });
       const protocol = new ClientProtocol(url, { maxMessageSize: 64 * 1024 * 1024 });
+      // Large payloads read in place, as the WebSocket class does.
+      transport.readTarget = () => protocol.receiveBuffer();
       let failed: ((error: Error) => void) | undefined;
       let tally: ReturnType<typeof receiveTally> | undefined;
       const result = new Promise<SampleResult>((resolve, reject) => {

@@ -159,6 +159,8 @@ class DeferredTransport extends Transport {
       this.emit('close', error);
     });
     if (this.#paused) inner.pause();
+    // Reading in place passes through: whoever reads this transport decides.
+    inner.readTarget = () => (this.readTarget === null ? null : this.readTarget());
   }
 
   write(chunk: Uint8Array): Promise<void> {

@@ -325,6 +325,10 @@ export class Connection {
       () => this.#onAllDelivered(),
       frontEnd.readPauseBytes,
     );
+    // Large payloads are read straight into the array the protocol assembles
+    // them in, when the transport can (Node's onread) and nothing waits in
+    // the inbox (bytes must reach the protocol in order).
+    this.#transport.readTarget = () => (this.#inbox.idle ? this.#protocol.receiveBuffer() : null);
     this.#outbox = new Outbox(this.#transport, {
       writeFailed: (error) => this.#destroyTransport(error),
       maySendPong: () => this.#state === 'open',
@@ -724,6 +728,7 @@ export class Connection {
     this.#transport.off('data', this.#listeners.data);
     this.#transport.off('end', this.#listeners.end);
     this.#transport.off('close', this.#listeners.close);
+    this.#transport.readTarget = null;
     this.#sendQueue = [];
     // Bytes that arrived before the transport closed are parsed first: their
     // messages go up, and a protocol error among them fails the connection.

@@ -73,6 +73,11 @@ export class Inbox {
     this.#pauseBytes = pauseBytes;
   }
 
+  /** No chunk waits to be parsed and the input is open: the next bytes go to the protocol at once. */
+  get idle(): boolean {
+    return this.#input.length === 0 && !this.#ended && !this.#endPending && !this.#closed;
+  }
+
   /** Bytes from the transport. */
   data(chunk: Uint8Array): void {
     if (this.#ended || this.#endPending) return;

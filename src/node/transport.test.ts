@@ -70,6 +70,39 @@ describe('NodeTransport over TCP', () => {
     for (const chunk of chunks) expect(Object.getPrototypeOf(chunk)).toBe(Uint8Array.prototype);
   });
 
+  test('reads into the array readTarget() gives, and hands on a view of it; else copies of its own buffer', async () => {
+    const sent = new Uint8Array(600_000).map((_, i) => (i * 7) % 251);
+    const server = net.createServer((socket) => socket.end(sent));
+    const port = await listen(server);
+    const transport = new NodeTransport(target(port));
+    const payload = new Uint8Array(sent.byteLength); // where a protocol would assemble the bytes
+    let filled = 0;
+    transport.readTarget = () => (filled < 200_000 ? null : payload.subarray(filled));
+    const chunks: Uint8Array[] = [];
+    transport.on('data', (chunk) => {
+      chunks.push(chunk);
+      if (chunk.buffer !== payload.buffer) payload.set(chunk, filled);
+      filled += chunk.byteLength;
+    });
+    const closed = once(transport, 'close');
+    await once(transport, 'end');
+    await transport.end();
+    expect(await closed).toBeUndefined();
+    expect(filled).toBe(sent.byteLength);
+    expect(payload).toEqual(sent);
+    const inPlace = chunks.filter((chunk) => chunk.buffer === payload.buffer);
+    const copied = chunks.filter((chunk) => chunk.buffer !== payload.buffer);
+    expect(inPlace.length).toBeGreaterThan(0);
+    // A target shorter than a read is not used: the rest of the bytes come in the transport's own buffer.
+    expect(inPlace.reduce((n, chunk) => n + chunk.byteLength, 0)).toBeGreaterThan(
+      sent.byteLength - 200_000 - 2 * 65_536,
+    );
+    for (const chunk of copied) {
+      expect(chunk.byteOffset).toBe(0); // an exact copy, not a view of a reused buffer
+      expect(chunk.buffer.byteLength).toBe(chunk.byteLength);
+    }
+  });
+
   test('keeps writing after the peer half-closed (allowHalfOpen)', async () => {
     const received: string[] = [];
     let serverClosed!: Promise<void>;

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { concat, hex, seededRandom } from '../testing/chunking.js';
 import { ByteQueue } from './byte-queue.js';
-import { frame, Opcode, serializeFrame } from './frames.js';
+import { type Frame, frame, Opcode, serializeFrame } from './frames.js';
 import { Protocol } from './protocol.js';
 
 function queueOf(...chunks: string[]): ByteQueue {
@@ -142,16 +142,17 @@ function receiveInRandomChunks(
 }
 
 describe('ByteQueue.reserve: a large region assembled as it arrives', () => {
-  test('once half is buffered, the region is copied into one array and later chunks are released', () => {
+  test('once 1/16 is buffered, the region is copied into one array and later chunks are released', () => {
     const queue = new ByteQueue();
     const header = hex('82 7f 0000000000020000'); // a 128 KiB binary frame
     const payload = pattern(128 * 1024, 3);
-    const first = new Uint8Array(10 + 40_000);
+    const first = new Uint8Array(10 + 4_000);
     first.set(header);
-    first.set(payload.subarray(0, 40_000), 10);
+    first.set(payload.subarray(0, 4_000), 10);
     queue.push(first);
-    queue.reserve(10, payload.byteLength); // under half: nothing happens yet
-    queue.push(payload.slice(40_000, 70_000));
+    queue.reserve(10, payload.byteLength); // under 1/16: nothing happens yet
+    expect(queue.fillTarget()).toBeNull();
+    queue.push(payload.slice(4_000, 70_000));
     queue.reserve(10, payload.byteLength);
     const chunk = payload.slice(70_000, 100_000);
     queue.push(chunk);
@@ -195,11 +196,11 @@ describe('ByteQueue.reserve: a large region assembled as it arrives', () => {
     expect(queue.take(100_000)).toEqual(payload);
   });
 
-  test('no reservation for short regions, regions already buffered, or under half buffered', () => {
+  test('no reservation for short regions, regions already buffered, or under 1/16 buffered', () => {
     for (const [length, buffered] of [
       [30_000, 20_000],
       [100_000, 100_000],
-      [100_000, 49_999],
+      [200_000, 12_499],
     ] as const) {
       const queue = new ByteQueue();
       const payload = pattern(length, 1);
@@ -212,6 +213,70 @@ describe('ByteQueue.reserve: a large region assembled as it arrives', () => {
       if (chunk.byteLength > 0) expected.fill(0, buffered);
       expect(queue.take(length)).toEqual(expected);
     }
+  });
+
+  test('fillTarget(): bytes written into it and pushed as a view of it are not copied again', () => {
+    const queue = new ByteQueue();
+    const payload = pattern(300_000, 7);
+    queue.push(hex('82 7f 00000000000493e0')); // a 300,000-byte binary frame
+    queue.push(payload.slice(0, 20_000));
+    expect(queue.fillTarget()).toBeNull();
+    queue.reserve(10, payload.byteLength);
+    let offset = 20_000;
+    for (const size of [65_536, 100_000, 114_464]) {
+      const target = queue.fillTarget()!;
+      expect(target.byteLength).toBe(payload.byteLength - offset);
+      target.set(payload.subarray(offset, offset + size)); // a socket read into it
+      queue.push(target.subarray(0, size));
+      offset += size;
+    }
+    expect(queue.fillTarget()).toBeNull(); // complete: nothing more to fill
+    expect(queue.length).toBe(10 + payload.byteLength);
+    queue.skip(10);
+    const out = queue.take(payload.byteLength);
+    expect(sameBytes(out, payload)).toBe(true);
+    expect([out.byteOffset, out.buffer.byteLength]).toEqual([0, payload.byteLength]);
+  });
+
+  test('fillTarget(): a target gone stale (the region was cancelled) is copied like any chunk', () => {
+    const queue = new ByteQueue();
+    const payload = pattern(100_000, 2);
+    queue.push(hex('aa bb'));
+    queue.push(payload.slice(0, 60_000));
+    queue.reserve(2, 100_000);
+    const target = queue.fillTarget()!;
+    expect(queue.take(1)).toEqual(hex('aa')); // cancels the region
+    expect(queue.fillTarget()).toBeNull();
+    target.set(payload.subarray(60_000));
+    queue.push(target.subarray(0, 40_000));
+    expect(queue.take(1)).toEqual(hex('bb'));
+    expect(sameBytes(queue.take(100_000), payload)).toBe(true);
+  });
+
+  test('Protocol.receiveBuffer(): a frame read into it in socket-sized pieces is received whole, not copied', () => {
+    const protocol = new Protocol('client', { maxMessageSize: null });
+    const payload = pattern(1 << 20, 4);
+    const wire = concat([serializeFrame(frame(Opcode.BINARY, payload), null), hex('81 02 6f 6b')]);
+    expect(protocol.receiveBuffer()).toBeNull();
+    protocol.receiveData(wire.slice(0, 65_536)); // the header and 1/16 of the payload
+    const frames: Frame[] = [];
+    let offset = 65_536;
+    let direct = 0;
+    while (offset < wire.byteLength) {
+      const target = protocol.receiveBuffer();
+      const into = target ?? new Uint8Array(65_536);
+      const count = Math.min(into.byteLength, 65_536, wire.byteLength - offset);
+      into.set(wire.subarray(offset, offset + count)); // a socket read
+      if (target !== null) direct += count;
+      protocol.receiveData(into.subarray(0, count));
+      offset += count;
+      frames.push(...(protocol.eventsReceived() as Frame[]));
+    }
+    expect(direct).toBeGreaterThan(payload.byteLength - 65_536 * 2);
+    expect(frames.map((f) => f.data.byteLength)).toEqual([payload.byteLength, 2]);
+    expect(sameBytes(frames[0]!.data, payload)).toBe(true);
+    expect(frames[0]!.data.buffer.byteLength).toBe(payload.byteLength);
+    expect(protocol.receiveBuffer()).toBeNull();
   });
 
   test('parsing 1 MiB frames split at random points gives the same frames, and the payload is the whole buffer', async () => {

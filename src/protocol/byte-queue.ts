@@ -48,7 +48,10 @@ export class ByteQueue {
     if (reserved !== null) {
       // Fill the reserved region first; what lies beyond it is queued as usual.
       const count = Math.min(size, reserved.byteLength - this.#reservedFilled);
-      reserved.set(count === size ? chunk : chunk.subarray(0, count), this.#reservedFilled);
+      // Bytes read straight into `fillTarget()` are already in place.
+      const inPlace =
+        chunk.buffer === reserved.buffer && chunk.byteOffset === reserved.byteOffset + this.#reservedFilled;
+      if (!inPlace) reserved.set(count === size ? chunk : chunk.subarray(0, count), this.#reservedFilled);
       this.#reservedFilled += count;
       this.#length += count;
       this.#chunks[this.#chunks.length - 1] = reserved.subarray(0, this.#reservedFilled);
@@ -93,22 +96,25 @@ export class ByteQueue {
    * Announce that the `length` bytes that start `offset` bytes from the
    * front will be taken whole (`skip(offset)`, then `take(length)`), as the
    * frame parser does once it has read the header of a large frame. Once
-   * half of them are buffered, they are assembled in one array: what is
-   * buffered is copied into it, and later chunks are copied as they arrive
-   * and released at once. Memory then peaks at about the region's size
-   * rather than twice it (every chunk kept until the last, then the copy),
-   * and each chunk is copied while still in cache. Waiting for half of the
-   * region bounds what a peer can make us allocate ahead of what it sent to
-   * twice that, as before.
+   * 1/16 of them is buffered (RESERVE_AHEAD), they are assembled in one
+   * array: what is buffered is copied into it, and later chunks are copied
+   * as they arrive and released at once, or read straight into it by a
+   * transport that asks for `fillTarget()` (no copy at all). Memory then
+   * peaks at about the region's size rather than twice it (every chunk kept
+   * until the last, then the copy), and each chunk is copied while still in
+   * cache. Waiting for a part of the region bounds what a peer can make us
+   * allocate ahead of what it sent to RESERVE_AHEAD times that (and to the
+   * frame size limit the parser checked).
    *
    * No-op for regions under 64 KiB, regions already buffered whole, before
-   * half of the region is buffered, and while another region is reserved.
+   * 1/16 of the region is buffered, and while another region is reserved.
    * Consuming anything before the region is complete cancels it (the bytes
    * stay queued, in order).
    */
   reserve(offset: number, length: number): void {
     const have = this.#length - offset;
-    if (this.#reserved !== null || length < RESERVE_MIN || have >= length || have * 2 < length) return;
+    if (this.#reserved !== null || length < RESERVE_MIN || have >= length || have * RESERVE_AHEAD < length)
+      return;
     const out = allocUninitialized(length);
     // Keep the `offset` bytes before the region (a frame header) as a chunk
     // of their own; copy the region's buffered bytes into `out`.
@@ -123,6 +129,20 @@ export class ByteQueue {
     this.#length = offset + have;
     this.#reserved = out;
     this.#reservedFilled = have;
+  }
+
+  /**
+   * The unfilled rest of the reserved region, or `null` when none is being
+   * assembled: an array that the next bytes received may be written into
+   * directly (a socket read into it), then `push()`ed as a view of it, which
+   * then copies nothing. Everything queued lies before it, so bytes written
+   * there are the next in order. Valid until the next `push()` or until
+   * anything is consumed; bytes written into a stale target and pushed are
+   * copied like any other chunk.
+   */
+  fillTarget(): Uint8Array | null {
+    const reserved = this.#reserved;
+    return reserved === null ? null : reserved.subarray(this.#reservedFilled);
   }
 
   /** Byte at `index` from the front, without consuming it. Caller checks bounds. */
@@ -259,6 +279,12 @@ export class ByteQueue {
 const EMPTY = new Uint8Array(0);
 /** Smallest region `reserve()` assembles in place. */
 const RESERVE_MIN = 64 * 1024;
+/**
+ * A region is assembled once at least 1/RESERVE_AHEAD of it is buffered, so
+ * that most of a large payload can be read straight into it while a peer
+ * still cannot make us allocate more than this many times what it sent.
+ */
+const RESERVE_AHEAD = 16;
 /** Chunks up to this size are copied into the tail buffer. */
 const SMALL_CHUNK = 512;
 const TAIL_SIZE = 4096;

@@ -282,6 +282,21 @@ export class Protocol<HandshakeEvent = never> {
   }
 
   /**
+   * Where the next bytes from the network may be read directly, or `null`:
+   * the unfilled rest of a large frame's payload being assembled. Read into
+   * it (a socket read into a caller-supplied buffer) and pass what was read
+   * to `receiveData()` as a view of it, `data.subarray(0, count)`: its bytes
+   * are then not copied at all. Call `receiveData()` for those bytes before
+   * anything else and before asking again; bytes read into an array returned
+   * earlier are still received correctly, only copied. The role of asyncio's
+   * `BufferedProtocol.get_buffer()`.
+   */
+  receiveBuffer(): Uint8Array | null {
+    if (this.#reader !== 'frames' || this.#heldError !== null || this.#eofReceived) return null;
+    return this.#queue.fillTarget();
+  }
+
+  /**
    * Receive the end of the byte stream. Idempotent.
    *
    * Afterwards `dataToSend()` ends the output stream (`SEND_EOF`) unless it

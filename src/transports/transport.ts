@@ -78,6 +78,16 @@ export abstract class Transport extends EventEmitter<TransportEvents> {
 
   /** Undo `pause()`. */
   resume(): void {}
+
+  /**
+   * Reading in place, optional. The reader may set this to a function that
+   * returns the array the next bytes should be read into, or `null` for the
+   * transport's own buffer. A transport that can read into a given array
+   * (Node's `onread`) asks before each read and emits what it read into one
+   * as a view of it in `data`, as usual; the protocol is assembling a large
+   * payload there, so those bytes are never copied. Others ignore it.
+   */
+  readTarget: (() => Uint8Array | null) | null = null;
 }
 
 /** Where a transport connects to: what a WebSocket URL says about the byte stream. */
