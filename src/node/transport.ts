@@ -56,6 +56,14 @@ export interface NodeTransportOptions {
 
 /** What one socket read takes at most when not reading into a payload: what Node reads by default. */
 const READ_SIZE = 64 * 1024;
+/** Reads of at least this many bytes are handed on in the buffer they were read into; shorter ones are copied. */
+const HAND_ON_SIZE = 8 * 1024;
+
+/** A buffer to read into: every byte handed on is one the socket wrote, so it needs no zero-fill. */
+function readBuffer(): Uint8Array {
+  const buffer = Buffer.allocUnsafeSlow(READ_SIZE);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, READ_SIZE);
+}
 
 /** TCP (`ws:`) or TLS (`wss:`) via Node's `net`/`tls`. */
 export class NodeTransport extends Transport {
@@ -122,13 +130,15 @@ export class NodeTransport extends Transport {
   /**
    * Reads go where `readTarget` says: into the array a large payload is
    * assembled in, so that its bytes are never copied (Node's `onread`, which
-   * asks for the next read's buffer after each read). Other reads go into
-   * one buffer of this transport's and are copied out at their exact size,
-   * since the receiver owns what it is given: the copy costs what Node's own
-   * reads cost (a buffer allocated per read), measured in bench:client.
+   * asks for the next read's buffer after each read). Other reads go into a
+   * buffer of this transport's: a read that filled a good part of it is
+   * handed on as a view, and the next read gets a new buffer (Node's own
+   * reads allocate one per read too); a short read is copied out at its
+   * exact size and the buffer reused, so that small messages do not each
+   * keep 64 KiB alive or count it against the heap.
    */
   #onread(): net.OnReadOpts {
-    const own = new Uint8Array(READ_SIZE);
+    let own = readBuffer();
     let target: Uint8Array | null = null;
     return {
       buffer: () => {
@@ -138,7 +148,16 @@ export class NodeTransport extends Transport {
         return target ?? own;
       },
       callback: (count, buffer) => {
-        this.emit('data', buffer === target ? buffer.subarray(0, count) : own.slice(0, count));
+        let chunk: Uint8Array;
+        if (buffer === target) {
+          chunk = buffer.subarray(0, count);
+        } else if (count < HAND_ON_SIZE) {
+          chunk = own.slice(0, count);
+        } else {
+          chunk = own.subarray(0, count);
+          own = readBuffer();
+        }
+        this.emit('data', chunk);
         return true; // flow control is pause()/resume()
       },
     };
