@@ -20,8 +20,8 @@
  *
  * These are internals, but the same in Node.js 20 to 24, Deno 2 and Bun 1
  * (their node:zlib are ports of Node's); {@link createNodeDeflateCodec}
- * checks for them once and falls back to pako if they are missing or
- * misbehave. Node's `_processChunk(chunk, flush)`, one level up and what
+ * checks them once ({@link nativeDeflateSupport}) and uses pako for what
+ * is missing or misbehaves. Node's `_processChunk(chunk, flush)`, one level up and what
  * the `fast-zlib` package wraps, is less suited: it closes the handle after
  * every call (fast-zlib swaps `close` for a no-op around it), adds an
  * `error` listener per call, returns a view of a buffer the next call
@@ -182,9 +182,9 @@ export class NodeDeflateCodec implements DeflateCodec {
   #history: History | null = null;
 
   /**
-   * @throws RangeError if an option is out of range.
-   * @throws Error if this runtime's node:zlib lacks the internals the codec
-   *   uses; {@link createNodeDeflateCodec} falls back to pako instead.
+   * @throws RangeError if an option is out of range. The first call of
+   *   a direction throws Error if this runtime's node:zlib lacks the
+   *   internals the codec uses; {@link createNodeDeflateCodec} checks first.
    */
   constructor(options: DeflateCodecOptions) {
     checkRange('windowBits', options.windowBits, 8, 15);
@@ -303,34 +303,102 @@ export class NodeDeflateCodec implements DeflateCodec {
   }
 }
 
-let nativeWorks: boolean | null = null;
+/**
+ * A codec that compresses with one codec and inflates with another: native
+ * compression where only native inflation is missing something. Each
+ * direction's state is created on first use, so the unused half of each
+ * costs nothing.
+ */
+class SplitDeflateCodec implements DeflateCodec {
+  readonly #compressor: DeflateCodec;
+  readonly #decompressor: DeflateCodec;
+
+  constructor(compressor: DeflateCodec, decompressor: DeflateCodec) {
+    this.#compressor = compressor;
+    this.#decompressor = decompressor;
+  }
+
+  compress(data: Uint8Array): Uint8Array {
+    return this.#compressor.compress(data);
+  }
+
+  decompress(data: Uint8Array, maxLength: number | null, endOfMessage: boolean): Uint8Array {
+    return this.#decompressor.decompress(data, maxLength, endOfMessage);
+  }
+
+  reset(): void {
+    this.#compressor.reset();
+    this.#decompressor.reset();
+  }
+}
+
+/** What of the native codec works in this runtime; see {@link nativeDeflateSupport}. */
+export interface NativeDeflateSupport {
+  /** Native compression, with context takeover. */
+  readonly compress: boolean;
+  /**
+   * Native inflation, with context takeover and across a block with BFINAL
+   * set, which needs a raw inflater primed with a dictionary. Deno 2.9's
+   * node:zlib ignores the `dictionary` of a raw inflater, so there the
+   * codec inflates with pako and still compresses natively.
+   */
+  readonly decompress: boolean;
+}
+
+let support: NativeDeflateSupport | null = null;
+
+function probe(check: () => boolean): boolean {
+  try {
+    return check();
+  } catch {
+    return false;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
+}
 
 /**
- * Whether this runtime's node:zlib exposes the synchronous handle the
- * codec drives, and round-trips through it with context takeover. Checked
- * once.
+ * Whether this runtime's node:zlib has the synchronous handle the native
+ * codec drives, and whether it behaves: checked once, on RFC 7692's
+ * examples, against the pako codec.
  */
-export function nativeDeflateAvailable(): boolean {
-  if (nativeWorks !== null) return nativeWorks;
-  try {
-    const codec = new NodeDeflateCodec({ windowBits: 15 });
-    const hello = new Uint8Array([0x48, 0x65, 0x6c, 0x6c, 0x6f]);
-    const first = codec.compress(hello);
-    const second = codec.compress(hello);
-    const back = [first, second].map((c) => codec.decompress(c, 5, false));
-    nativeWorks =
-      second.byteLength < first.byteLength &&
-      back.every((b) => b.byteLength === 5 && b.every((byte, i) => byte === hello[i]));
-  } catch {
-    nativeWorks = false;
-  }
-  return nativeWorks;
+export function nativeDeflateSupport(): NativeDeflateSupport {
+  if (support !== null) return support;
+  const hello = new Uint8Array([0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+  const hex = (h: string) => Uint8Array.from(h.match(/../g)!, (byte) => Number.parseInt(byte, 16));
+  support = {
+    compress: probe(() => {
+      const codec = new NodeDeflateCodec({ windowBits: 15 });
+      const reference = new PakoDeflateCodec({ windowBits: 15 });
+      const first = codec.compress(hello);
+      const second = codec.compress(hello);
+      // 7.2.3.2: the second "Hello" refers to the first.
+      return (
+        second.byteLength < first.byteLength &&
+        [first, second].every((c) => sameBytes(reference.decompress(c, 5, false), hello))
+      );
+    }),
+    decompress: probe(() => {
+      const codec = new NodeDeflateCodec({ windowBits: 15 });
+      // 7.2.3.1 then 7.2.3.2, then 7.2.3.4 (BFINAL set) then 7.2.3.2 again.
+      return ['f248cdc9c90700', 'f200110000', 'f348cdc9c9070000', 'f200110000'].every((message) =>
+        sameBytes(codec.decompress(hex(message), 5, true), hello),
+      );
+    }),
+  };
+  return support;
 }
 
 /**
  * The {@link DeflateCodecFactory} of the `./node` entry point: a
- * {@link NodeDeflateCodec}, or the pako codec where node:zlib lacks what the
- * native one needs.
+ * {@link NodeDeflateCodec}; where node:zlib lacks what it needs (see
+ * {@link nativeDeflateSupport}), pako for what it can't do natively.
  */
-export const createNodeDeflateCodec: DeflateCodecFactory = (options) =>
-  nativeDeflateAvailable() ? new NodeDeflateCodec(options) : new PakoDeflateCodec(options);
+export const createNodeDeflateCodec: DeflateCodecFactory = (options) => {
+  const { compress, decompress } = nativeDeflateSupport();
+  if (compress && decompress) return new NodeDeflateCodec(options);
+  if (compress) return new SplitDeflateCodec(new NodeDeflateCodec(options), new PakoDeflateCodec(options));
+  return new PakoDeflateCodec(options);
+};
