@@ -9,12 +9,18 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { WebSocketServer } from 'ws';
 import { PayloadTooBigError } from '../protocol/errors.js';
-import { DecompressionError, PakoDeflateCodec } from '../protocol/extensions/deflate-codec.js';
+import {
+  createDeflateCodec,
+  DecompressionError,
+  PakoDeflateCodec,
+} from '../protocol/extensions/deflate-codec.js';
 import { concat, hex, toHex, utf8 } from '../testing/chunking.js';
 import { createNodeDeflateCodec, NodeDeflateCodec, nativeDeflateSupport } from './deflate-codec.js';
 
@@ -84,6 +90,58 @@ function call(
     method(Buffer.from(data), true, (error, result) => (error ? reject(error) : resolve(result!))),
   );
 }
+
+describe('the ./node entry', () => {
+  let server: WebSocketServer;
+  let url: string;
+  beforeAll(async () => {
+    server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: { threshold: 0 } });
+    server.on('connection', (socket) =>
+      socket.on('message', (data, binary) => socket.send(data, { binary })),
+    );
+    await new Promise((resolve) => server.once('listening', resolve));
+    url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  });
+  afterAll(async () => {
+    for (const client of server.clients) client.terminate();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  async function echo(options: Record<string, unknown>): Promise<string> {
+    const { WebSocket } = await import('../node.js');
+    const socket = new WebSocket(url, [], options);
+    const message = 'compress me '.repeat(1000);
+    const received = await new Promise<string>((resolve, reject) => {
+      socket.onopen = () => socket.send(message);
+      socket.onmessage = (event) => resolve(event.data as string);
+      socket.onerror = () => reject(new Error('error event'));
+    });
+    expect(socket.extensions).toMatch(/^permessage-deflate/);
+    socket.close();
+    return received === message ? 'echoed' : 'garbled';
+  }
+
+  it('compresses and inflates with native zlib by default', async () => {
+    const compress = vi.spyOn(NodeDeflateCodec.prototype, 'compress');
+    const decompress = vi.spyOn(NodeDeflateCodec.prototype, 'decompress');
+    const pako = vi.spyOn(PakoDeflateCodec.prototype, 'compress');
+    expect(await echo({})).toBe('echoed');
+    expect(compress).toHaveBeenCalled();
+    expect(decompress).toHaveBeenCalled();
+    expect(pako).not.toHaveBeenCalled();
+  });
+
+  it('keeps the codec that `compression` names', async () => {
+    const native = vi.spyOn(NodeDeflateCodec.prototype, 'compress');
+    const pako = vi.spyOn(PakoDeflateCodec.prototype, 'compress');
+    expect(await echo({ compression: { codec: createDeflateCodec } })).toBe('echoed');
+    expect(pako).toHaveBeenCalled();
+    expect(native).not.toHaveBeenCalled();
+  });
+});
 
 describe('NodeDeflateCodec', () => {
   it('is what the ./node entry uses on Node', () => {
