@@ -9,8 +9,8 @@
  * asynchronous, and `deflateRawSync()`/`inflateRawSync()` start a new
  * stream on every call, so no context takeover (RFC 7692, 7.1.1). The core
  * is synchronous, so this codec drives the native handle inside a zlib
- * stream object directly, as node:zlib's own `*Sync` functions do
- * (`processChunkSync()` in Node's lib/zlib.js):
+ * stream object directly, as node:zlib's own `*Sync` functions do (its
+ * `processChunkSync()`):
  *
  * - `_handle.writeSync(flush, input, inOffset, inLength, output, outOffset,
  *   outLength)` runs one zlib `deflate()`/`inflate()` call on the calling
@@ -18,18 +18,18 @@
  * - `_handle.onerror(message, errno, code)` is called back, synchronously,
  *   if zlib fails.
  *
- * These are internals, but the same in Node.js 20 to 24, Deno 2 and Bun 1
- * (their node:zlib are ports of Node's); {@link createNodeDeflateCodec}
- * checks them once ({@link nativeDeflateSupport}) and uses pako for what
- * is missing or misbehaves. Node's `_processChunk(chunk, flush)`, one level up and what
- * the `fast-zlib` package wraps, is less suited: it closes the handle after
- * every call (fast-zlib swaps `close` for a no-op around it), adds an
+ * These are internals; Deno's and Bun's node:zlib, ports of Node's, have
+ * them too (tested here: Node.js 20, Deno 2.9, Bun 1.4). {@link createNodeDeflateCodec} checks them once
+ * ({@link nativeDeflateSupport}) and uses pako for what is missing or
+ * misbehaves. Node's `_processChunk(chunk, flush)`, the layer above and
+ * what the `fast-zlib` package wraps, suits less: it closes the handle
+ * after every call (fast-zlib swaps `close` for a no-op around it), adds an
  * `error` listener per call, returns a view of a buffer the next call
- * overwrites, and bounds output only after each 16 KiB chunk, not at
- * `maxLength + 1` bytes.
+ * overwrites (a copy each time), and checks an output limit only after each
+ * 16 KiB of output, a limit fixed when the stream is made, where a message
+ * size limit needs inflation to stop at `maxLength + 1` bytes.
  *
- * Buffers are allowed in this file (src/node); the codec takes and returns
- * plain `Uint8Array`s.
+ * The codec takes and returns plain `Uint8Array`s, no Buffers.
  */
 import zlib from 'node:zlib';
 import { PayloadTooBigError } from '../protocol/errors.js';
