@@ -35,7 +35,7 @@
  * pako was chosen for browsers and native zlib for Node.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -414,9 +414,11 @@ async function measureCodecs(scenario: Scenario): Promise<CodecResult[]> {
   const reference = (await timed(CANDIDATES[0]!, inputs, (await CANDIDATES[0]!.make()).compress)).outputs;
   const results: CodecResult[] = [];
   for (const candidate of CANDIDATES) {
-    // Warm up (JIT, lazy state) on a pair of its own.
+    // Warm up (JIT, lazy state) on a pair of its own, on what it will run.
     const warm = await candidate.make();
-    for (const data of inputs.slice(0, 50)) await warm.decompress(await warm.compress(data));
+    const warmed: Uint8Array[] = [];
+    for (const data of inputs.slice(0, 50)) warmed.push(await warm.compress(data));
+    for (const data of candidate.perMessage ? warmed : reference.slice(0, 50)) await warm.decompress(data);
     const codec = await candidate.make();
     const compressed = await timed(candidate, inputs, (data) => codec.compress(data));
     const outputs = compressed.outputs;
@@ -531,7 +533,12 @@ async function main(): Promise<void> {
     pako: (require('pako/package.json') as { version: string }).version,
     fflate: (require('fflate/package.json') as { version: string }).version,
     'fast-zlib': (require('fast-zlib/package.json') as { version: string }).version,
-    foras: (require('@hazae41/foras/package.json') as { version: string }).version,
+    // Its package.json is not among its exports.
+    foras: (
+      JSON.parse(readFileSync(join(ROOT, 'node_modules/@hazae41/foras/package.json'), 'utf8')) as {
+        version: string;
+      }
+    ).version,
     date: new Date().toISOString(),
   };
   const outDir = join(HERE, 'results');
