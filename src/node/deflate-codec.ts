@@ -117,6 +117,13 @@ function getScratch(): Uint8Array<ArrayBuffer> {
 
 const EMPTY_STORED_BLOCK = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 
+/**
+ * Size of the output buffer each node:zlib stream allocates for itself
+ * (16 KiB by default): the smallest allowed, as the codec writes into its
+ * own scratch buffer and never uses the stream's.
+ */
+const UNUSED_OUTPUT_BUFFER = zlib.constants.Z_MIN_CHUNK;
+
 function checkRange(name: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max)
     throw new RangeError(`${name} must be an integer between ${min} and ${max}`);
@@ -286,6 +293,7 @@ export class NodeDeflateCodec implements DeflateCodec {
     // The tests check distances with a strict inflater.
     return new Engine(
       zlib.createDeflateRaw({
+        chunkSize: UNUSED_OUTPUT_BUFFER,
         windowBits: Math.max(this.#windowBits, 9),
         level: this.#level,
         memLevel: this.#memLevel,
@@ -298,7 +306,11 @@ export class NodeDeflateCodec implements DeflateCodec {
     const primed = dictionary !== null && dictionary.byteLength > 0;
     this.#inflaterPrimed = primed;
     return new Engine(
-      zlib.createInflateRaw({ windowBits: this.#windowBits, ...(primed ? { dictionary } : {}) }),
+      zlib.createInflateRaw({
+        chunkSize: UNUSED_OUTPUT_BUFFER,
+        windowBits: this.#windowBits,
+        ...(primed ? { dictionary } : {}),
+      }),
     );
   }
 }
