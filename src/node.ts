@@ -9,11 +9,18 @@
 import { deriveWebSocket, deriveWebSocketStream } from './bind-options.js';
 import { applyCompression } from './compression.js';
 import { applyLogging } from './connection/logging.js';
+import { createNodeDeflateCodec } from './node/deflate-codec.js';
 import { NodeTransport, type NodeTransportOptions, nodeTransport } from './node/transport.js';
 import { WebSocket as BaseWebSocket, type WebSocketOptions } from './websocket.js';
 import { WebSocketStream as BaseWebSocketStream } from './websocket-stream.js';
 
 export * from './api.js';
+/**
+ * This entry's DEFLATE codec, native zlib: the `codec` option for
+ * permessage-deflate extensions built by hand (`extensions`, or a server's
+ * `ServerPerMessageDeflateFactory` from `polysocket/protocol`).
+ */
+export { createNodeDeflateCodec, NodeDeflateCodec } from './node/deflate-codec.js';
 export {
   type ProxyConfig,
   type ProxyEnvironment,
@@ -41,8 +48,9 @@ const defaultTransport = /* @__PURE__ */ nodeTransport();
 /**
  * WHATWG `WebSocket` that connects with {@link NodeTransport} unless
  * `options.transport` names another transport, and offers permessage-deflate
- * unless `compression` is `false`, and logs to `logger` if given. For `wss:` with a private CA:
- * `{ transport: nodeTransport({ tls: { ca } }) }`.
+ * unless `compression` is `false` (with native zlib, {@link createNodeDeflateCodec},
+ * unless `compression.codec` names another codec), and logs to `logger` if given.
+ * For `wss:` with a private CA: `{ transport: nodeTransport({ tls: { ca } }) }`.
  */
 export const WebSocket = /* @__PURE__ */ deriveWebSocket(BaseWebSocket, withDefaults);
 export type WebSocket = BaseWebSocket;
@@ -52,6 +60,9 @@ export type WebSocketStream = BaseWebSocketStream;
 
 function withDefaults(options: WebSocketOptions): WebSocketOptions {
   return applyLogging(
-    applyCompression(options.transport === undefined ? { ...options, transport: defaultTransport } : options),
+    applyCompression(
+      options.transport === undefined ? { ...options, transport: defaultTransport } : options,
+      createNodeDeflateCodec,
+    ),
   );
 }
