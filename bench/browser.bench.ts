@@ -55,16 +55,17 @@
  *   over WebTransport, of a second gateway started with `--inspect`): the
  *   results say where the time goes.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { createRequire } from 'node:module';
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import os from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PageTarget, PageTransfer } from './browser-page.js';
 import {
+  BENCH_GATEWAY_ARGS,
+  boundRun,
   type CdpConnection,
   type CdpPage,
   CPU_GROUPS,
@@ -73,16 +74,26 @@ import {
   connectCdp,
   cpuBetween,
   cpuSnapshot,
+  type Direction,
+  denoVersion,
   fmt,
   killChildren,
   launchChromium,
+  type MeasuredTransfer,
+  mbps,
   median,
   nextMessage,
   now,
   quantile,
   ratio,
   rotate,
+  type Scenario,
+  type ScenarioKey,
   spawnRole,
+  summarizeTransfers,
+  type TransferSummary,
+  transferScenarios,
+  writeResults,
 } from './support/chromium-cdp.js';
 import { serveBenchCommands } from './support/ws-bench-server.js';
 
@@ -106,8 +117,6 @@ const SIZES = [1024, 64 * 1024, 2 ** 20] as const;
 const COUNTS: Readonly<Record<number, number>> = QUICK
   ? { 1024: 1024, [64 * 1024]: 32, [2 ** 20]: 4 }
   : { 1024: 8192, [64 * 1024]: 512, [2 ** 20]: 64 };
-const DIRECTIONS = ['recv', 'send'] as const;
-type Direction = (typeof DIRECTIONS)[number];
 const ECHO_SIZE = 64;
 const ECHO_COUNT = QUICK ? 200 : 1000;
 const ECHO_WARMUP = QUICK ? 50 : 200;
@@ -140,32 +149,10 @@ const PATHS: ReadonlyArray<{ readonly path: PathName; readonly label: string }> 
 ];
 const POLYSOCKET_PATHS: readonly PathName[] = ['webtransport', 'direct-sockets'];
 
-/** A transfer scenario's key: `recv 1 KiB`, `send 64 KiB`. */
-type ScenarioKey = `${Direction} ${string}`;
 const ECHO_KEY = `echo ${ECHO_SIZE} B`;
 
-interface Scenario {
-  readonly key: ScenarioKey;
-  readonly direction: Direction;
-  readonly size: number;
-  readonly count: number;
-}
-
 function scenarios(): Scenario[] {
-  return SIZES.flatMap((size) =>
-    DIRECTIONS.map((direction) => ({
-      key: `${direction} ${sizeName(size)}` as ScenarioKey,
-      direction,
-      size,
-      count: COUNTS[size]!,
-    })),
-  );
-}
-
-function sizeName(size: number): string {
-  if (size >= 2 ** 20) return `${size / 2 ** 20} MiB`;
-  if (size >= 1024) return `${size / 1024} KiB`;
-  return `${size} B`;
+  return transferScenarios(SIZES, COUNTS);
 }
 
 // ---------------------------------------------------------------------------
@@ -196,13 +183,8 @@ async function runServer(): Promise<void> {
 // ---------------------------------------------------------------------------
 // Measuring
 
-/** One measured transfer. */
-interface Transfer {
-  readonly ms: number;
-  readonly bytes: number;
-  /** CPU ms by process group over the transfer. */
-  readonly cpuMs: Record<CpuGroup, number>;
-}
+/** One measured transfer, with the CPU ms by process group over it. */
+type Transfer = MeasuredTransfer<CpuGroup>;
 
 interface PathResult {
   readonly path: PathName;
@@ -336,17 +318,6 @@ async function stopProfiler(send: CdpPage['send']): Promise<CpuProfile> {
   return profile;
 }
 
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 // ---------------------------------------------------------------------------
 // Targets
 
@@ -444,17 +415,7 @@ async function runBrowser(port: number, serverPid: number): Promise<BrowserRun> 
   const { startGatewayProcess, waitForLine } = await import('../e2e/browser/support/gateway.js');
   const stops: Array<() => Promise<void>> = [];
   let chromiumVersion = '?';
-  const gatewayArgs = [
-    // Deno misses the browser's WebTransport.close() (gateway/README.md, "What Deno 2.9.6 gets
-    // wrong"): closed sessions linger until the QUIC idle timeout. Every measured connection
-    // opens a session of its own, so reap them soon and allow more than the run ever has.
-    '--idle-timeout',
-    '3000',
-    '--max-sessions',
-    '256',
-    '--max-sessions-per-address',
-    '256',
-  ];
+  const gatewayArgs = BENCH_GATEWAY_ARGS;
   try {
     const dev = await startIwaDevServer(await bundleIwaPage(join(HERE, 'browser-page.ts')), {
       'cross-origin-opener-policy': 'same-origin',
@@ -543,6 +504,7 @@ async function runBrowser(port: number, serverPid: number): Promise<BrowserRun> 
       wanted.set(id, entry);
     }
     if (wanted.size > 0) {
+      const { freeTcpPort } = await import('../e2e/browser/support/page-server.js');
       const inspectPort = await freeTcpPort();
       const profiled = await startGatewayProcess({
         allow: [`127.0.0.1:${port}`],
@@ -660,24 +622,8 @@ function progress(result: PathResult): string {
   return parts.join(', ');
 }
 
-function denoVersion(): string {
-  const result = spawnSync(join(ROOT, 'node_modules', '.bin', 'deno'), ['--version'], { encoding: 'utf8' });
-  return result.status === 0 ? (result.stdout.split('\n')[0] ?? '?') : '?';
-}
-
 async function orchestrate(): Promise<void> {
-  const runTimer = setTimeout(() => {
-    console.error(`the run took more than ${RUN_TIMEOUT_MS / 60_000} min: stopped`);
-    killChildren();
-    process.exit(1);
-  }, RUN_TIMEOUT_MS);
-  runTimer.unref();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      killChildren();
-      process.exit(1);
-    });
-  }
+  const disarm = boundRun(RUN_TIMEOUT_MS);
   const started = now();
   const loadStart = os.loadavg()[0] ?? 0;
   try {
@@ -695,7 +641,7 @@ async function orchestrate(): Promise<void> {
       cpus: os.cpus().length,
       chromium: browser.chromium,
       pages: browser.pages,
-      deno: denoVersion(),
+      deno: denoVersion(ROOT),
       versions: {
         polysocket: (require('../package.json') as { version: string }).version,
         ws: (require('ws/package.json') as { version: string }).version,
@@ -715,52 +661,26 @@ async function orchestrate(): Promise<void> {
     const summaries = new Map(browser.results.map((result) => [result.path, summarize(result)] as const));
     const targets = checkTargets(summaries);
     const text = markdown(environment, summaries, targets, browser.profiles, browser.error);
-    if (QUICK) {
-      console.log(`\n${text}`);
-      console.log('--quick: nothing written');
-    } else {
-      const resultsDir = join(HERE, 'results');
-      mkdirSync(resultsDir, { recursive: true });
-      writeFileSync(
-        join(resultsDir, 'browser.json'),
-        `${JSON.stringify(
-          {
-            environment,
-            config,
-            summary: [...summaries.values()],
-            targets,
-            profiles: browser.profiles,
-            raw: browser.results,
-          },
-          null,
-          2,
-        )}\n`,
-      );
-      writeFileSync(join(resultsDir, 'browser.md'), text);
-      console.log(`wrote ${join('bench', 'results', 'browser.{json,md}')}`);
-    }
+    writeResults('browser', QUICK, text, {
+      environment,
+      config,
+      summary: [...summaries.values()],
+      targets,
+      profiles: browser.profiles,
+      raw: browser.results,
+    });
   } finally {
     const { stopAllServices } = await import('../e2e/browser/support/processes.js');
     await stopAllServices();
     killChildren();
-    clearTimeout(runTimer);
+    disarm();
   }
 }
 
 // ---------------------------------------------------------------------------
 // Summary and output
 
-function mbps(transfer: { ms: number; bytes: number }): number {
-  return transfer.bytes / 1e6 / (transfer.ms / 1000);
-}
-
-interface ScenarioSummary {
-  readonly runs: number;
-  /** Median MB/s over the runs. */
-  readonly mbps: number;
-  /** Median CPU ms per MiB moved, by process group, and their total. */
-  readonly cpuMsPerMiB: Partial<Record<CpuGroup | 'total', number>>;
-}
+type ScenarioSummary = TransferSummary<CpuGroup>;
 
 interface PathSummary {
   readonly path: PathName;
@@ -773,19 +693,7 @@ interface PathSummary {
 function summarize(result: PathResult): PathSummary {
   const summaries: PathSummary['scenarios'] = {};
   for (const [key, transfers] of Object.entries(result.transfers) as Array<[ScenarioKey, Transfer[]]>) {
-    const perMiB = (t: Transfer, ms: number): number => ms / (t.bytes / 2 ** 20);
-    const cpuMsPerMiB: ScenarioSummary['cpuMsPerMiB'] = {};
-    for (const group of CPU_GROUPS)
-      cpuMsPerMiB[group] = median(transfers.map((t) => perMiB(t, t.cpuMs[group])));
-    cpuMsPerMiB.total = median(
-      transfers.map((t) =>
-        perMiB(
-          t,
-          Object.values(t.cpuMs).reduce((a, b) => a + b, 0),
-        ),
-      ),
-    );
-    summaries[key] = { runs: transfers.length, mbps: median(transfers.map(mbps)), cpuMsPerMiB };
+    summaries[key] = summarizeTransfers(transfers);
   }
   return {
     path: result.path,

@@ -68,23 +68,35 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { PageTarget, PageTransfer } from './browser-page.js';
 import {
+  BENCH_GATEWAY_ARGS,
+  boundRun,
   type CdpPage,
   CPU_GROUPS,
   type CpuGroup,
   type CpuRoot,
   cpuBetween,
   cpuSnapshot,
+  type Direction,
+  denoVersion,
   fmt,
   kill,
   killChildren,
   launchChromium,
+  type MeasuredTransfer,
+  mbps,
   median,
   nextMessage,
   now,
   ratio,
   rotate,
+  type Scenario,
+  type ScenarioKey,
   spawnRole,
+  summarizeTransfers,
+  type TransferSummary,
+  transferScenarios,
   withTimeout,
+  writeResults,
 } from './support/chromium-cdp.js';
 import { serveBenchCommands } from './support/ws-bench-server.js';
 
@@ -106,8 +118,6 @@ const SIZES = [1024, 2 ** 20] as const;
 const COUNTS: Readonly<Record<number, number>> = QUICK
   ? { 1024: 2048, [2 ** 20]: 8 }
   : { 1024: 8192, [2 ** 20]: 32 };
-const DIRECTIONS = ['recv', 'send'] as const;
-type Direction = (typeof DIRECTIONS)[number];
 /** Bounds: one handshake, one transfer, one client process, the whole run. */
 const OPEN_TIMEOUT_MS = 15_000;
 const TRANSFER_TIMEOUT_MS = 60_000;
@@ -174,28 +184,12 @@ const BROWSER_PATHS: ReadonlyArray<{ readonly path: BrowserPath; readonly label:
   { path: 'native ws:', label: "Chromium's `WebSocket`, `ws:` (no TLS)" },
 ];
 
-/** A scenario's key: `recv 1 KiB`, `send 1 MiB`. */
-type ScenarioKey = `${Direction} ${string}`;
-
-function scenarios(): Array<{ key: ScenarioKey; direction: Direction; size: number; count: number }> {
-  return SIZES.flatMap((size) =>
-    DIRECTIONS.map((direction) => ({
-      key: `${direction} ${sizeName(size)}` as ScenarioKey,
-      direction,
-      size,
-      count: COUNTS[size]!,
-    })),
-  );
+function scenarios(): Scenario[] {
+  return transferScenarios(SIZES, COUNTS);
 }
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-function sizeName(size: number): string {
-  if (size >= 2 ** 20) return `${size / 2 ** 20} MiB`;
-  if (size >= 1024) return `${size / 1024} KiB`;
-  return `${size} B`;
-}
 
 /** The raw servers' request: 'R' (server sends) or 'S' (client sends), size and count, big-endian. */
 function rawHeader(direction: Direction, size: number, count: number): Buffer {
@@ -772,12 +766,8 @@ async function bundleSizes(): Promise<BundleSize[]> {
 // Orchestration
 
 /** One measured transfer. */
-interface Transfer {
-  readonly ms: number;
-  readonly bytes: number;
-  /** CPU ms by process (Node: the client process only). */
-  readonly cpuMs: Partial<Record<CpuGroup | 'client', number>>;
-}
+/** One measured transfer; CPU ms by process (Node: the client process only). */
+type Transfer = MeasuredTransfer<CpuGroup | 'client'>;
 
 interface PathResult<P extends string> {
   readonly path: P;
@@ -858,17 +848,7 @@ async function runBrowser(
     const gateway = await startGatewayProcess({
       allow: [`127.0.0.1:${ports.ws}`, `127.0.0.1:${ports.wss}`],
       ca: [caFile],
-      args: [
-        // Deno misses the browser's WebTransport.close() (gateway/README.md, "What Deno 2.9.6 gets
-        // wrong"): closed sessions linger until the QUIC idle timeout. Every measured connection
-        // opens a session of its own, so reap them soon and allow more than the run ever has.
-        '--idle-timeout',
-        '3000',
-        '--max-sessions',
-        '256',
-        '--max-sessions-per-address',
-        '256',
-      ],
+      args: BENCH_GATEWAY_ARGS,
     });
     stops.push(() => gateway.stop());
     const chromium = await launchTlsChromium(pageServer.url, spki);
@@ -946,18 +926,8 @@ async function runBrowser(
   }
 }
 
-function denoVersion(): string {
-  const result = spawnSync(join(ROOT, 'node_modules', '.bin', 'deno'), ['--version'], { encoding: 'utf8' });
-  return result.status === 0 ? (result.stdout.split('\n')[0] ?? '?') : '?';
-}
-
 async function orchestrate(): Promise<void> {
-  const runTimer = setTimeout(() => {
-    console.error(`the run took more than ${RUN_TIMEOUT_MS / 60_000} min: stopped`);
-    killChildren();
-    process.exit(1);
-  }, RUN_TIMEOUT_MS);
-  runTimer.unref();
+  const disarm = boundRun(RUN_TIMEOUT_MS);
   const started = now();
   const loadStart = os.loadavg()[0] ?? 0;
   const { makeTestCertificates } = await import('../e2e/browser/support/tls.js');
@@ -989,7 +959,7 @@ async function orchestrate(): Promise<void> {
       cpus: os.cpus().length,
       pinning: PINNING,
       chromium: browser.chromium,
-      deno: denoVersion(),
+      deno: denoVersion(ROOT),
       versions: node.versions,
       seconds: (now() - started) / 1000,
       loadAverage: { start: loadStart, end: os.loadavg()[0] ?? 0 },
@@ -1008,44 +978,24 @@ async function orchestrate(): Promise<void> {
       browser: browser.results.map(summarize),
     };
     const text = markdown(environment, summary.node, summary.browser, sizes, browser.error);
-    if (QUICK) {
-      console.log(`\n${text}`);
-      console.log('--quick: nothing written');
-    } else {
-      const resultsDir = join(HERE, 'results');
-      mkdirSync(resultsDir, { recursive: true });
-      writeFileSync(
-        join(resultsDir, 'tls.json'),
-        `${JSON.stringify(
-          { environment, config, sizes, summary, raw: { node: node.results, browser: browser.results } },
-          null,
-          2,
-        )}\n`,
-      );
-      writeFileSync(join(resultsDir, 'tls.md'), text);
-      console.log(`wrote ${join('bench', 'results', 'tls.{json,md}')}`);
-    }
+    writeResults('tls', QUICK, text, {
+      environment,
+      config,
+      sizes,
+      summary,
+      raw: { node: node.results, browser: browser.results },
+    });
   } finally {
     certificates.remove();
     killChildren();
-    clearTimeout(runTimer);
+    disarm();
   }
 }
 
 // ---------------------------------------------------------------------------
 // Summary and output
 
-function mbps(transfer: { ms: number; bytes: number }): number {
-  return transfer.bytes / 1e6 / (transfer.ms / 1000);
-}
-
-interface ScenarioSummary {
-  readonly runs: number;
-  /** Median MB/s over the runs. */
-  readonly mbps: number;
-  /** Median CPU ms per MiB moved, by process, and their total. */
-  readonly cpuMsPerMiB: Partial<Record<CpuGroup | 'client' | 'total', number>>;
-}
+type ScenarioSummary = TransferSummary<CpuGroup | 'client'>;
 
 interface PathSummary {
   readonly path: string;
@@ -1058,15 +1008,7 @@ interface PathSummary {
 function summarize(result: PathResult<string>): PathSummary {
   const summaries: PathSummary['scenarios'] = {};
   for (const [key, transfers] of Object.entries(result.transfers) as Array<[ScenarioKey, Transfer[]]>) {
-    const groups = new Set(transfers.flatMap((t) => Object.keys(t.cpuMs))) as Set<CpuGroup | 'client'>;
-    const cpuMsPerMiB: ScenarioSummary['cpuMsPerMiB'] = {};
-    for (const group of groups) {
-      cpuMsPerMiB[group] = median(transfers.map((t) => (t.cpuMs[group] ?? 0) / (t.bytes / 2 ** 20)));
-    }
-    cpuMsPerMiB.total = median(
-      transfers.map((t) => Object.values(t.cpuMs).reduce((a, b) => a + (b ?? 0), 0) / (t.bytes / 2 ** 20)),
-    );
-    summaries[key] = { runs: transfers.length, mbps: median(transfers.map(mbps)), cpuMsPerMiB };
+    summaries[key] = summarizeTransfers(transfers);
   }
   return {
     path: result.path,

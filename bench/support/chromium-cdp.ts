@@ -12,10 +12,11 @@
  * benchmark asks for are used (`Runtime.evaluate`; `Profiler` when it
  * profiles; `Page.navigate` to retry a first navigation).
  */
-import { type ChildProcess, spawn as nodeSpawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn as nodeSpawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 // ---------------------------------------------------------------------------
 // Numbers
@@ -63,6 +64,78 @@ export function rotate<T>(items: readonly T[], by: number): T[] {
   return [...items.slice(n), ...items.slice(0, n)];
 }
 
+/** Which way a transfer goes: `recv`, server to client; `send`, client to server. */
+export type Direction = 'recv' | 'send';
+export const DIRECTIONS: readonly Direction[] = ['recv', 'send'];
+
+/** A transfer scenario's key: `recv 1 KiB`, `send 64 KiB`. */
+export type ScenarioKey = `${Direction} ${string}`;
+
+/** A transfer scenario: `count` messages of `size` bytes one way. */
+export interface Scenario {
+  readonly key: ScenarioKey;
+  readonly direction: Direction;
+  readonly size: number;
+  readonly count: number;
+}
+
+/** Both directions at each size, `counts[size]` messages each. */
+export function transferScenarios(
+  sizes: readonly number[],
+  counts: Readonly<Record<number, number>>,
+): Scenario[] {
+  return sizes.flatMap((size) =>
+    DIRECTIONS.map((direction) => ({
+      key: `${direction} ${sizeName(size)}` as ScenarioKey,
+      direction,
+      size,
+      count: counts[size]!,
+    })),
+  );
+}
+
+/** `1 KiB`, `1 MiB`, `64 B`. */
+export function sizeName(size: number): string {
+  if (size >= 2 ** 20) return `${size / 2 ** 20} MiB`;
+  if (size >= 1024) return `${size / 1024} KiB`;
+  return `${size} B`;
+}
+
+/** One timed transfer: payload bytes, wall time, CPU ms by process group. */
+export interface MeasuredTransfer<G extends string> {
+  readonly ms: number;
+  readonly bytes: number;
+  readonly cpuMs: Partial<Record<G, number>>;
+}
+
+/** MB/s: 10^6 payload bytes per second. */
+export function mbps(transfer: { readonly ms: number; readonly bytes: number }): number {
+  return transfer.bytes / 1e6 / (transfer.ms / 1000);
+}
+
+/** The runs of one scenario, summarized. */
+export interface TransferSummary<G extends string> {
+  readonly runs: number;
+  /** Median MB/s over the runs. */
+  readonly mbps: number;
+  /** Median CPU ms per MiB moved, by process group, and of their total. */
+  readonly cpuMsPerMiB: Partial<Record<G | 'total', number>>;
+}
+
+export function summarizeTransfers<G extends string>(
+  transfers: ReadonlyArray<MeasuredTransfer<G>>,
+): TransferSummary<G> {
+  const perMiB = (transfer: MeasuredTransfer<G>, ms: number): number => ms / (transfer.bytes / 2 ** 20);
+  const groups = new Set(transfers.flatMap((t) => Object.keys(t.cpuMs))) as Set<G>;
+  const cpuMsPerMiB: Partial<Record<G | 'total', number>> = {};
+  for (const group of groups)
+    cpuMsPerMiB[group] = median(transfers.map((t) => perMiB(t, t.cpuMs[group] ?? 0)));
+  const total = (t: MeasuredTransfer<G>): number =>
+    (Object.values(t.cpuMs) as Array<number | undefined>).reduce<number>((a, b) => a + (b ?? 0), 0);
+  cpuMsPerMiB.total = median(transfers.map((t) => perMiB(t, total(t))));
+  return { runs: transfers.length, mbps: median(transfers.map(mbps)), cpuMsPerMiB };
+}
+
 // ---------------------------------------------------------------------------
 // Child processes: tracked, so that every one is killed at the end, also on error
 
@@ -88,6 +161,61 @@ export function kill(child: ChildProcess): void {
 /** SIGKILL every tracked child still running. */
 export function killChildren(): void {
   for (const child of children) kill(child);
+}
+
+/**
+ * Bound the whole run: after `ms`, or on SIGINT or SIGTERM, kill every
+ * tracked child and exit. Returns what disarms the timer.
+ */
+export function boundRun(ms: number): () => void {
+  const stop = (why: string): void => {
+    console.error(`${why}: stopped`);
+    killChildren();
+    process.exit(1);
+  };
+  const timer = setTimeout(() => stop(`the run took more than ${ms / 60_000} min`), ms);
+  timer.unref();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop(signal));
+  return () => clearTimeout(timer);
+}
+
+/**
+ * Switches of a gateway that benchmarks open many WebTransport sessions
+ * through. Deno misses the browser's WebTransport.close() (gateway/README.md,
+ * "What Deno 2.9.6 gets wrong"): closed sessions linger until the QUIC idle
+ * timeout. Every measured connection opens a session of its own, so reap
+ * them soon and allow more than a run ever has.
+ */
+export const BENCH_GATEWAY_ARGS: readonly string[] = [
+  '--idle-timeout',
+  '3000',
+  '--max-sessions',
+  '256',
+  '--max-sessions-per-address',
+  '256',
+];
+
+/**
+ * Print the report (`quick`: and write nothing), or write it to
+ * bench/results/NAME.md, and `json` to bench/results/NAME.json.
+ */
+export function writeResults(name: string, quick: boolean, text: string, json: unknown): void {
+  if (quick) {
+    console.log(`\n${text}`);
+    console.log('--quick: nothing written');
+    return;
+  }
+  const resultsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, `${name}.json`), `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(join(resultsDir, `${name}.md`), text);
+  console.log(`wrote ${join('bench', 'results', `${name}.{json,md}`)}`);
+}
+
+/** `deno --version`'s first line, of the `deno` npm package's binary under `root`. */
+export function denoVersion(root: string): string {
+  const result = spawnSync(join(root, 'node_modules', '.bin', 'deno'), ['--version'], { encoding: 'utf8' });
+  return result.status === 0 ? (result.stdout.split('\n')[0] ?? '?') : '?';
 }
 
 /**
