@@ -92,6 +92,8 @@ import {
   spawnRole,
   summarizeTransfers,
   type TransferSummary,
+  threadCpuBetween,
+  threadCpuSnapshot,
   transferScenarios,
   writeResults,
 } from './support/chromium-cdp.js';
@@ -279,6 +281,12 @@ interface ProfileSummary {
   readonly busyMs: number;
   readonly top: ReadonlyArray<{ readonly fn: string; readonly ms: number; readonly share: number }>;
   readonly file?: string;
+  /**
+   * CPU ms per MiB (echo: per round trip, µs) of each busy thread of all
+   * the processes over the profiled run (profilers running): what the JS
+   * profile cannot see, the network service's and Deno's own threads.
+   */
+  readonly threads?: ReadonlyArray<{ readonly thread: string; readonly perUnit: number }>;
 }
 
 /** Self time by function (name, file, line), idle left out; the largest `limit`. */
@@ -522,6 +530,13 @@ async function runBrowser(port: number, serverPid: number): Promise<BrowserRun> 
       stops.push(async () => gatewayCdp.close());
       const gatewaySend: CdpPage['send'] = (method, params) => gatewayCdp.send(method, params);
       const directory = join(ROOT, 'build', 'cpu-prof', 'browser');
+      const threadRoots: CpuRoot[] = [
+        { pid: chromium.pid, group: 'chromium' },
+        { pid: serverPid, group: 'server' },
+        ...(profiled.service.child.pid === undefined
+          ? []
+          : [{ pid: profiled.service.child.pid, group: 'gateway' as const }]),
+      ];
       for (const { path, scenario: key, gateway: withGateway, why } of wanted.values()) {
         const driver = driverOf(path);
         const target = targetOf(path, profiled);
@@ -534,8 +549,10 @@ async function runBrowser(port: number, serverPid: number): Promise<BrowserRun> 
             else await driver.transfer(scenario.direction, scenario.size, Math.max(1, scenario.count >> 2));
             await startProfiler(driver.page.send);
             if (profileGateway) await startProfiler(gatewaySend);
+            const threadsBefore = threadCpuSnapshot(threadRoots);
             if (scenario === undefined) await driver.echo(ECHO_COUNT);
             else await driver.transfer(scenario.direction, scenario.size, scenario.count);
+            const threadsUsed = threadCpuBetween(threadsBefore, threadCpuSnapshot(threadRoots));
             const pageProfile = await stopProfiler(driver.page.send);
             const gatewayProfile = profileGateway ? await stopProfiler(gatewaySend) : null;
             for (const [who, profile] of [
@@ -550,11 +567,21 @@ async function runBrowser(port: number, serverPid: number): Promise<BrowserRun> 
                 file = join(directory, `${path}-${key.replaceAll(' ', '-')}-${who}.cpuprofile`);
                 writeFileSync(file, JSON.stringify(profile));
               }
+              // Per MiB moved, or µs per round trip.
+              const units =
+                scenario === undefined ? ECHO_COUNT / 1000 : (scenario.size * scenario.count) / 2 ** 20;
               profiles.push({
                 what,
                 why,
                 ...summarizeProfile(profile),
                 ...(file === undefined ? {} : { file }),
+                ...(who === 'page'
+                  ? {
+                      threads: threadsUsed
+                        .slice(0, 12)
+                        .map(({ thread, cpuMs }) => ({ thread, perUnit: cpuMs / units })),
+                    }
+                  : {}),
               });
               console.log(`profiled ${what}`);
             }
@@ -813,6 +840,13 @@ function markdown(
         '| --- | ---: | ---: |',
         ...profile.top.map((f) => `| \`${f.fn}\` | ${fmt(f.ms, 1)} | ${fmt(f.share * 100, 1)}% |`),
       );
+      if (profile.threads !== undefined) {
+        const unit = profile.what.includes(ECHO_KEY) ? 'µs per round trip' : 'ms per MiB';
+        lines.push(
+          '',
+          `CPU by thread over the same run (${unit}, /proc/<pid>/task, 10 ms ticks; profilers running): ${profile.threads.map((t) => `${t.thread} ${fmt(t.perUnit, 2)}`).join(', ')}.`,
+        );
+      }
     }
   }
   if (browserError !== undefined) lines.push('', `The run failed: ${browserError}`);

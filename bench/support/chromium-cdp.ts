@@ -269,10 +269,10 @@ export function nextMessage<T extends { type: string }>(
 
 const TICK_MS = 1000 / 100;
 
-/** utime + stime of `pid` in ms, and its parent; null if it is gone. */
-function procStat(pid: number): { cpuMs: number; ppid: number } | null {
+/** utime + stime of `pid` (or of the thread whose stat `file` is) in ms, and its parent; null if it is gone. */
+function procStat(pid: number, file = `/proc/${pid}/stat`): { cpuMs: number; ppid: number } | null {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const text = readFileSync(file, 'utf8');
     // The command name is in parentheses and may hold spaces: split after the last ')'.
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
     // Fields 4 (ppid), 14 (utime) and 15 (stime) of proc(5), counted from field 3 here.
@@ -360,6 +360,55 @@ export function cpuBetween(before: CpuSnapshot, after: CpuSnapshot): Record<CpuG
     used[end.group] += end.cpuMs - (before.get(pid)?.cpuMs ?? 0);
   }
   return used;
+}
+
+/**
+ * CPU ms per thread of the watched trees, keyed `group: thread name` with
+ * digits dropped from the name (thread pools number their threads), e.g.
+ * `gateway: tokio-runtime-worker`, `renderer: CrRendererMain`.
+ */
+export function threadCpuSnapshot(roots: readonly CpuRoot[]): Map<string, number> {
+  const snapshot = new Map<string, number>();
+  for (const root of roots) {
+    for (const pid of processTree(root.pid)) {
+      const group = root.group === 'chromium' ? chromiumGroup(pid) : root.group;
+      let tids: string[];
+      try {
+        tids = readdirSync(`/proc/${pid}/task`);
+      } catch {
+        continue;
+      }
+      for (const tid of tids) {
+        let name = '?';
+        try {
+          name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim().replace(/\d+$/, '');
+        } catch {
+          continue;
+        }
+        const stat = procStat(Number(tid), `/proc/${pid}/task/${tid}/stat`);
+        if (stat === null) continue;
+        // Per thread, not per process: a thread's key is unique by its id, summed by name below.
+        snapshot.set(`${group}: ${name}\u0000${pid}/${tid}`, stat.cpuMs);
+      }
+    }
+  }
+  return snapshot;
+}
+
+/** CPU ms used by thread name (see {@link threadCpuSnapshot}) between two snapshots, largest first. */
+export function threadCpuBetween(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+): Array<{ readonly thread: string; readonly cpuMs: number }> {
+  const used = new Map<string, number>();
+  for (const [key, end] of after) {
+    const thread = key.slice(0, key.indexOf('\u0000'));
+    used.set(thread, (used.get(thread) ?? 0) + end - (before.get(key) ?? 0));
+  }
+  return [...used.entries()]
+    .filter(([, cpuMs]) => cpuMs > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([thread, cpuMs]) => ({ thread, cpuMs }));
 }
 
 // ---------------------------------------------------------------------------
