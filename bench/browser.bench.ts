@@ -94,6 +94,7 @@ import {
   type TransferSummary,
   threadCpuBetween,
   threadCpuSnapshot,
+  track,
   transferScenarios,
   writeResults,
 } from './support/chromium-cdp.js';
@@ -431,6 +432,8 @@ async function runBrowser(port: number, serverPid: number): Promise<BrowserRun> 
     });
     stops.push(() => dev.close());
     const gateway = await startGatewayProcess({ allow: [`127.0.0.1:${port}`], args: gatewayArgs });
+    // Tracked too, so that a signal or the run's bound kills it with the rest.
+    track(gateway.service.child);
     stops.push(() => gateway.stop());
     const chromium = await launchChromium({
       args: [
@@ -519,6 +522,7 @@ async function runBrowser(port: number, serverPid: number): Promise<BrowserRun> 
         args: gatewayArgs,
         denoArgs: [`--inspect=127.0.0.1:${inspectPort}`],
       });
+      track(profiled.service.child);
       stops.push(() => profiled.stop());
       const [, inspector] = await waitForLine(
         profiled.service,

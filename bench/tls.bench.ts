@@ -94,6 +94,7 @@ import {
   spawnRole,
   summarizeTransfers,
   type TransferSummary,
+  track,
   transferScenarios,
   withTimeout,
   writeResults,
@@ -850,6 +851,8 @@ async function runBrowser(
       ca: [caFile],
       args: BENCH_GATEWAY_ARGS,
     });
+    // Tracked too, so that a failure or the run's bound kills it with the rest.
+    track(gateway.service.child);
     stops.push(() => gateway.stop());
     const chromium = await launchTlsChromium(pageServer.url, spki);
     stops.push(() => chromium.stop());
