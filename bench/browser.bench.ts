@@ -472,13 +472,13 @@ async function runBrowser(port: number, serverPid: number): Promise<BrowserRun> 
       path === 'webtransport'
         ? { kind: path, url: wsUrl, gateway: via.url, certificateHash: via.certificateHash }
         : { kind: path, url: wsUrl };
-    const roots: CpuRoot[] = [
+    /** The process trees whose CPU counts: Chromium's, the server's, the gateway's. */
+    const rootsWith = (gatewayPid: number | undefined): CpuRoot[] => [
       { pid: chromium.pid, group: 'chromium' },
       { pid: serverPid, group: 'server' },
-      ...(gateway.service.child.pid === undefined
-        ? []
-        : [{ pid: gateway.service.child.pid, group: 'gateway' as const }]),
+      ...(gatewayPid === undefined ? [] : [{ pid: gatewayPid, group: 'gateway' as const }]),
     ];
+    const roots = rootsWith(gateway.service.child.pid);
 
     for (let round = 0; round < ROUNDS; round++) {
       for (const { path } of rotate(PATHS, round)) {
@@ -534,13 +534,7 @@ async function runBrowser(port: number, serverPid: number): Promise<BrowserRun> 
       stops.push(async () => gatewayCdp.close());
       const gatewaySend: CdpPage['send'] = (method, params) => gatewayCdp.send(method, params);
       const directory = join(ROOT, 'build', 'cpu-prof', 'browser');
-      const threadRoots: CpuRoot[] = [
-        { pid: chromium.pid, group: 'chromium' },
-        { pid: serverPid, group: 'server' },
-        ...(profiled.service.child.pid === undefined
-          ? []
-          : [{ pid: profiled.service.child.pid, group: 'gateway' as const }]),
-      ];
+      const threadRoots = rootsWith(profiled.service.child.pid);
       for (const { path, scenario: key, gateway: withGateway, why } of wanted.values()) {
         const driver = driverOf(path);
         const target = targetOf(path, profiled);

@@ -29,7 +29,8 @@
  *   (sizes dividing 64 KiB, 60000 + 5536, 131072).
  *
  *   The workaround: one write at a time, and whatever was queued meanwhile
- *   is coalesced into the next write. A write larger than the pipe cannot
+ *   is coalesced into the next write (but for chunks of 256 KiB or more,
+ *   written as views of their own bytes rather than copied). A write larger than the pipe cannot
  *   complete within the task that started it unless it was lost (what does
  *   not fit waits for the network service, which Chromium reports in a
  *   later task), so such a write that resolves within its own task is
