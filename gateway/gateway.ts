@@ -12,8 +12,9 @@
  * target, verified by the gateway (tls.ts), in place of the bare TCP one;
  * the stream then carries the plaintext.
  *
- * Buffers are bounded by the streams' queues: `pipeTo()` waits for each
- * write, so a slow side pauses reading on the other (backpressure).
+ * Buffers are bounded by the streams' queues: each direction's pipe waits
+ * until its writer is ready before it reads more, so a slow side pauses
+ * reading on the other (backpressure).
  *
  * Limits (all in {@link GatewayOptions}, documented in gateway/README.md):
  * sessions and TCP connections in all, sessions and connections per client
