@@ -12,9 +12,8 @@
  * target, verified by the gateway (tls.ts), in place of the bare TCP one;
  * the stream then carries the plaintext.
  *
- * Buffers are bounded by the streams' queues: each direction's pipe waits
- * until its writer is ready before it reads more, so a slow side pauses
- * reading on the other (backpressure).
+ * Buffers are bounded by the streams' queues: `pipeTo()` waits for each
+ * write, so a slow side pauses reading on the other (backpressure).
  *
  * Limits (all in {@link GatewayOptions}, documented in gateway/README.md):
  * sessions and TCP connections in all, sessions and connections per client
@@ -554,8 +553,11 @@ async function pipeStream(
     return;
   }
   // Both pipes stop when the session is over, whatever state they are in.
+  const options = { preventClose: true, preventAbort: true, signal: sessionOver };
   // Client → target; its FIN becomes the target's (TCP half-close).
-  const up = pipeCounting(readable, conn.writable, (n) => (bytes.up += n), sessionOver)
+  const up = readable
+    .pipeThrough(counter((n) => (bytes.up += n)))
+    .pipeTo(conn.writable, options)
     .then(
       // With TLS, closeWrite() sends close_notify, then the TCP FIN.
       () => conn.closeWrite(),
@@ -568,7 +570,9 @@ async function pipeStream(
     )
     .catch(() => closeTarget());
   // Target → client; its EOF becomes a QUIC FIN.
-  const down = pipeCounting(conn.readable, writable, (n) => (bytes.down += n), sessionOver)
+  const down = conn.readable
+    .pipeThrough(counter((n) => (bytes.down += n)))
+    .pipeTo(writable, options)
     .then(
       () => endStream(wt, writable),
       (error: unknown) => {
@@ -670,55 +674,13 @@ async function connect(target: GatewayTarget, timeoutMs: number, cancel: AbortSi
 }
 
 /** A pass-through stream that counts bytes. */
-/**
- * `readable.pipeTo(writable, { preventClose: true, preventAbort: true,
- * signal })`, counting the bytes: resolves once `readable` is done and every
- * write finished; rejects with the reason if `readable` fails (`writable`
- * is left as it is), if a write fails (`readable` is cancelled), or once
- * `signal` aborts (`readable` is cancelled). Both locks are released when it
- * settles. Written out rather than `pipeThrough(counter).pipeTo()`: the
- * TransformStream that counted cost each chunk a second pipe, most of the
- * gateway's JavaScript per chunk in bench:browser's profiles, where the
- * chunks from a WebTransport stream are small.
- */
-async function pipeCounting(
-  readable: ReadableStream<Uint8Array>,
-  writable: WritableStream<Uint8Array>,
-  count: (n: number) => void,
-  signal: AbortSignal,
-): Promise<void> {
-  const reader = readable.getReader();
-  const writer = writable.getWriter();
-  let onAbort = (): void => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
+function counter(count: (n: number) => void): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream({
+    transform(chunk, controller) {
+      count(chunk.byteLength);
+      controller.enqueue(chunk);
+    },
   });
-  aborted.catch(() => {});
-  // A write's failure also shows in `ready`; kept so that none is unhandled.
-  let lastWrite: Promise<void> = Promise.resolve();
-  try {
-    // Bounded by the stream: each turn takes one chunk, until done, an
-    // error or the abort.
-    for (;;) {
-      await Promise.race([writer.ready, aborted]);
-      const { value, done } = await Promise.race([reader.read(), aborted]);
-      if (done) break;
-      count(value.byteLength);
-      lastWrite = writer.write(value);
-      lastWrite.catch(() => {});
-    }
-    await Promise.race([lastWrite, aborted]);
-  } catch (error) {
-    // The source is cancelled unless it failed itself (then cancel() is a no-op).
-    await reader.cancel(error).catch(() => {});
-    throw error;
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-    reader.releaseLock();
-    writer.releaseLock();
-  }
 }
 
 /** `promise`, or a TimeoutError after `ms`; `promise` stays handled either way. */
