@@ -35,7 +35,7 @@
  *   launched here and driven over a bare CDP connection (`Runtime.evaluate`
  *   only): no Network domain is enabled, which would copy every native
  *   WebSocket frame to the driver. The page is the end-to-end test page
- *   (e2e/browser, Vite), with bench/tls-page.ts imported into it. Native
+ *   (e2e/browser, Vite), with bench/browser-page.ts imported into it. Native
  *   `wss:` trusts the test server by its key
  *   (`--ignore-certificate-errors-spki-list`); polysocket goes over
  *   WebTransport to the repository's gateway (Deno, `--ca` the test CA),
@@ -54,9 +54,9 @@
  *   round); paths alternate within a round and their order rotates from
  *   round to round. Every wait is bounded, every loop counted.
  */
-import { type ChildProcess, spawn as nodeSpawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { createRequire } from 'node:module';
@@ -66,7 +66,40 @@ import { dirname, join } from 'node:path';
 import * as tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import type { PageTarget, PageTransfer } from './tls-page.js';
+import type { PageTarget, PageTransfer } from './browser-page.js';
+import {
+  BENCH_GATEWAY_ARGS,
+  boundRun,
+  type CdpPage,
+  CPU_GROUPS,
+  type CpuGroup,
+  type CpuRoot,
+  cpuBetween,
+  cpuSnapshot,
+  type Direction,
+  denoVersion,
+  fmt,
+  kill,
+  killChildren,
+  launchChromium,
+  type MeasuredTransfer,
+  mbps,
+  median,
+  nextMessage,
+  now,
+  ratio,
+  rotate,
+  type Scenario,
+  type ScenarioKey,
+  spawnRole,
+  summarizeTransfers,
+  type TransferSummary,
+  track,
+  transferScenarios,
+  withTimeout,
+  writeResults,
+} from './support/chromium-cdp.js';
+import { serveBenchCommands } from './support/ws-bench-server.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -86,8 +119,6 @@ const SIZES = [1024, 2 ** 20] as const;
 const COUNTS: Readonly<Record<number, number>> = QUICK
   ? { 1024: 2048, [2 ** 20]: 8 }
   : { 1024: 8192, [2 ** 20]: 32 };
-const DIRECTIONS = ['recv', 'send'] as const;
-type Direction = (typeof DIRECTIONS)[number];
 /** Bounds: one handshake, one transfer, one client process, the whole run. */
 const OPEN_TIMEOUT_MS = 15_000;
 const TRANSFER_TIMEOUT_MS = 60_000;
@@ -154,47 +185,12 @@ const BROWSER_PATHS: ReadonlyArray<{ readonly path: BrowserPath; readonly label:
   { path: 'native ws:', label: "Chromium's `WebSocket`, `ws:` (no TLS)" },
 ];
 
-/** A scenario's key: `recv 1 KiB`, `send 1 MiB`. */
-type ScenarioKey = `${Direction} ${string}`;
-
-function scenarios(): Array<{ key: ScenarioKey; direction: Direction; size: number; count: number }> {
-  return SIZES.flatMap((size) =>
-    DIRECTIONS.map((direction) => ({
-      key: `${direction} ${sizeName(size)}` as ScenarioKey,
-      direction,
-      size,
-      count: COUNTS[size]!,
-    })),
-  );
+function scenarios(): Scenario[] {
+  return transferScenarios(SIZES, COUNTS);
 }
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-function sizeName(size: number): string {
-  if (size >= 2 ** 20) return `${size / 2 ** 20} MiB`;
-  if (size >= 1024) return `${size / 1024} KiB`;
-  return `${size} B`;
-}
-
-function now(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /** The raw servers' request: 'R' (server sends) or 'S' (client sends), size and count, big-endian. */
 function rawHeader(direction: Direction, size: number, count: number): Buffer {
@@ -215,13 +211,6 @@ interface ServerPorts {
   readonly tls: number;
 }
 
-interface WsServerSocket {
-  readonly _socket: net.Socket;
-  send(data: Buffer | string, options?: { binary: boolean }): void;
-  on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): this;
-  on(event: 'error' | 'close', listener: () => void): this;
-}
-
 async function runServer(certFile: string, keyFile: string): Promise<void> {
   const { WebSocketServer } = await import('ws');
   const cert = readFileSync(certFile, 'utf8');
@@ -235,46 +224,7 @@ async function runServer(certFile: string, keyFile: string): Promise<void> {
     socket.on('error', () => {});
   };
 
-  const onWebSocket = (socket: unknown): void => {
-    const ws = socket as WsServerSocket;
-    ws.on('error', () => {});
-    let expect = 0;
-    let received = 0;
-    let closed = false;
-    ws.on('close', () => {
-      closed = true;
-    });
-    ws.on('message', (data, isBinary) => {
-      if (isBinary) {
-        received += data.byteLength;
-        if (expect > 0 && received >= expect) {
-          expect = 0;
-          ws.send('done');
-        }
-        return;
-      }
-      const [command, sizeText, countText] = data.toString().split(' ');
-      const size = Number(sizeText);
-      const count = Number(countText);
-      if (command === 'send') {
-        expect = size * count;
-        received = 0;
-      } else if (command === 'recv') {
-        const raw = ws._socket;
-        const bytes = payload(size);
-        let sent = 0;
-        // As fast as the socket drains, never more than SERVER_QUEUE_LIMIT queued in it.
-        const pump = (): void => {
-          while (!closed && sent < count && raw.writableLength < SERVER_QUEUE_LIMIT) {
-            ws.send(bytes, { binary: true });
-            sent++;
-          }
-          if (!closed && sent < count) raw.once('drain', pump);
-        };
-        pump();
-      }
-    });
-  };
+  const onWebSocket = (socket: unknown): void => serveBenchCommands(socket, payload, SERVER_QUEUE_LIMIT);
   const respond = (_: http.IncomingMessage, response: http.ServerResponse): void => {
     response.end('tls benchmark server\n');
   };
@@ -657,8 +607,6 @@ async function runClient(path: NodePath, ports: ServerPorts, caFile: string): Pr
 // ---------------------------------------------------------------------------
 // Child processes
 
-const children = new Set<ChildProcess>();
-
 /** Server on the last CPU, clients on the first (when taskset exists and there are two CPUs). */
 const PINNING: { readonly server: string; readonly client: string } | null = (() => {
   const cpus = os.cpus().length;
@@ -666,293 +614,36 @@ const PINNING: { readonly server: string; readonly client: string } | null = (()
   return { server: String(cpus - 1), client: '0' };
 })();
 
-function spawnRole(args: string[], cpu: string | undefined): ChildProcess {
-  const nodeArgs = [...process.execArgv, SELF, ...args];
-  const child =
-    cpu === undefined
-      ? nodeSpawn(process.execPath, nodeArgs, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-      : nodeSpawn('taskset', ['-c', cpu, process.execPath, ...nodeArgs], {
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  child.on('error', (error) => console.error(`child process: ${String(error)}`));
-  return child;
-}
-
-function kill(child: ChildProcess): void {
-  if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-    try {
-      process.kill(child.pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
-function nextMessage<T extends { type: string }>(child: ChildProcess, type: string, ms: number): Promise<T> {
-  return withTimeout(
-    new Promise<T>((resolve, reject) => {
-      const onMessage = (m: T): void => {
-        if (m.type !== type) return;
-        cleanup();
-        resolve(m);
-      };
-      const onExit = (code: number | null): void => {
-        cleanup();
-        reject(new Error(`child exited (${code}) before '${type}'`));
-      };
-      const cleanup = (): void => {
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-      };
-      child.on('message', onMessage);
-      child.on('exit', onExit);
-    }),
-    ms,
-    `waiting for '${type}'`,
-  );
-}
-
-// ---------------------------------------------------------------------------
-// CPU time of processes, from /proc
-
-const TICK_MS = 1000 / 100;
-
-/** utime + stime of `pid` in ms, and its parent; null if it is gone. */
-function procStat(pid: number): { cpuMs: number; ppid: number } | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name is in parentheses and may hold spaces: split after the last ')'.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    // Fields 4 (ppid), 14 (utime) and 15 (stime) of proc(5), counted from field 3 here.
-    return { ppid: Number(fields[1]), cpuMs: (Number(fields[11]) + Number(fields[12])) * TICK_MS };
-  } catch {
-    return null;
-  }
-}
-
-/** `root` and every process below it. */
-function processTree(root: number): number[] {
-  const parents = new Map<number, number[]>();
-  for (const name of readdirSync('/proc')) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid)) continue;
-    const stat = procStat(pid);
-    if (stat === null) continue;
-    const siblings = parents.get(stat.ppid) ?? [];
-    siblings.push(pid);
-    parents.set(stat.ppid, siblings);
-  }
-  const tree: number[] = [];
-  const queue = [root];
-  while (queue.length > 0 && tree.length < 1000) {
-    const pid = queue.shift()!;
-    tree.push(pid);
-    queue.push(...(parents.get(pid) ?? []));
-  }
-  return tree;
-}
-
-type CpuGroup = 'renderer' | 'browser' | 'network service' | 'other Chromium' | 'gateway' | 'server';
-const CPU_GROUPS: readonly CpuGroup[] = [
-  'renderer',
-  'browser',
-  'network service',
-  'other Chromium',
-  'gateway',
-  'server',
-];
-
-function chromiumGroup(pid: number): CpuGroup {
-  let cmdline = '';
-  try {
-    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-  } catch {
-    return 'other Chromium';
-  }
-  if (cmdline.includes('--type=renderer')) return 'renderer';
-  if (cmdline.includes('network.mojom.NetworkService')) return 'network service';
-  if (cmdline.includes('--type=')) return 'other Chromium';
-  return 'browser';
-}
-
-/** CPU ms per process of the watched trees, at one moment. */
-type CpuSnapshot = Map<number, { group: CpuGroup; cpuMs: number }>;
-
-function cpuSnapshot(roots: ReadonlyArray<{ pid: number; group: CpuGroup | 'chromium' }>): CpuSnapshot {
-  const snapshot: CpuSnapshot = new Map();
-  for (const root of roots) {
-    for (const pid of processTree(root.pid)) {
-      const stat = procStat(pid);
-      if (stat === null) continue;
-      snapshot.set(pid, {
-        group: root.group === 'chromium' ? chromiumGroup(pid) : root.group,
-        cpuMs: stat.cpuMs,
-      });
-    }
-  }
-  return snapshot;
-}
-
-function cpuBetween(before: CpuSnapshot, after: CpuSnapshot): Record<CpuGroup, number> {
-  const used = Object.fromEntries(CPU_GROUPS.map((group) => [group, 0])) as Record<CpuGroup, number>;
-  for (const [pid, end] of after) {
-    used[end.group] += end.cpuMs - (before.get(pid)?.cpuMs ?? 0);
-  }
-  return used;
-}
-
-// ---------------------------------------------------------------------------
-// Chromium over a bare CDP connection
-
-interface CdpConnection {
-  send<T>(method: string, params?: object, sessionId?: string): Promise<T>;
-  close(): void;
-}
-
-async function connectCdp(url: string): Promise<CdpConnection> {
-  const { default: WsWebSocket } = await import('ws');
-  const socket = new WsWebSocket(url, { perMessageDeflate: false, maxPayload: 256 * 2 ** 20 });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-  });
-  let nextId = 1;
-  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
-  socket.on('message', (data) => {
-    const message = JSON.parse(String(data)) as {
-      id?: number;
-      result?: unknown;
-      error?: { message: string };
-    };
-    if (message.id === undefined) return;
-    const waiter = pending.get(message.id);
-    if (waiter === undefined) return;
-    pending.delete(message.id);
-    if (message.error !== undefined) waiter.reject(new Error(`CDP: ${message.error.message}`));
-    else waiter.resolve(message.result);
-  });
-  socket.on('close', () => {
-    for (const waiter of pending.values()) waiter.reject(new Error('CDP connection closed'));
-    pending.clear();
-  });
-  return {
-    send: <T>(method: string, params: object = {}, sessionId?: string): Promise<T> => {
-      const id = nextId++;
-      socket.send(JSON.stringify({ id, method, params, ...(sessionId === undefined ? {} : { sessionId }) }));
-      return withTimeout(
-        new Promise<T>((resolve, reject) => {
-          pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-        }),
-        TRANSFER_TIMEOUT_MS + 10_000,
-        `CDP ${method}`,
-      );
-    },
-    close: () => socket.close(),
-  };
-}
-
-/** A page to evaluate expressions in. */
-interface CdpPage {
-  evaluate<T>(expression: string): Promise<T>;
-}
-
-function pageOf(cdp: CdpConnection, sessionId: string): CdpPage {
-  return {
-    evaluate: async <T>(expression: string): Promise<T> => {
-      const reply = await cdp.send<{
-        result: { value?: unknown };
-        exceptionDetails?: { text: string; exception?: { description?: string } };
-      }>('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true }, sessionId);
-      if (reply.exceptionDetails !== undefined) {
-        const { text, exception } = reply.exceptionDetails;
-        throw new Error(`in the page: ${exception?.description ?? text}`);
-      }
-      return reply.result.value as T;
-    },
-  };
-}
-
-interface RunningChromium {
+interface TlsChromium {
   readonly pid: number;
   readonly version: string;
   readonly page: CdpPage;
   stop(): Promise<void>;
 }
 
-async function launchChromium(pageUrl: string, spki: string): Promise<RunningChromium> {
-  const { CHROMIUM_ARGS, CHROMIUM_PATH } = await import('../e2e/browser/support/chromium.js');
-  const profile = mkdtempSync(join(os.tmpdir(), 'polysocket-tls-bench-'));
-  const child = nodeSpawn(
-    CHROMIUM_PATH,
-    [
-      ...CHROMIUM_ARGS,
-      '--headless',
-      `--user-data-dir=${profile}`,
-      '--remote-debugging-port=0',
-      // Native wss: trusts the test server's key, and nothing else that is not trusted anyway.
-      `--ignore-certificate-errors-spki-list=${spki}`,
-      'about:blank',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => kill(child), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    rmSync(profile, { recursive: true, force: true });
-  };
+/** Chromium with the end-to-end test page open and bench/browser-page.ts imported into it. */
+async function launchTlsChromium(pageUrl: string, spki: string): Promise<TlsChromium> {
+  const chromium = await launchChromium({
+    // Native wss: trusts the test server's key, and nothing else that is not trusted anyway.
+    args: [`--ignore-certificate-errors-spki-list=${spki}`],
+    profilePrefix: 'polysocket-tls-bench-',
+    commandTimeoutMs: TRANSFER_TIMEOUT_MS + 10_000,
+  });
   try {
-    const endpoint = await withTimeout(
-      new Promise<string>((resolve, reject) => {
-        let text = '';
-        child.stderr?.on('data', (chunk: Buffer) => {
-          text += chunk.toString();
-          const match = /DevTools listening on (ws:\/\/\S+)/.exec(text);
-          if (match !== null) resolve(match[1]!);
-        });
-        child.once('exit', (code) => reject(new Error(`Chromium exited (${code}):\n${text}`)));
-      }),
-      30_000,
-      'Chromium start',
-    );
-    const cdp = await connectCdp(endpoint);
-    const { product } = await cdp.send<{ product: string }>('Browser.getVersion');
-    const { targetId } = await cdp.send<{ targetId: string }>('Target.createTarget', { url: pageUrl });
-    const { sessionId } = await cdp.send<{ sessionId: string }>('Target.attachToTarget', {
-      targetId,
-      flatten: true,
-    });
-    const page = pageOf(cdp, sessionId);
-    const end = now() + 30_000;
-    while ((await page.evaluate<boolean>('window.e2eReady === true').catch(() => false)) !== true) {
-      if (now() > end) throw new Error('the test page did not load within 30 s');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const page = await chromium.openPage(pageUrl, 'window.e2eReady === true', 30_000);
     await page.evaluate(
-      `import(${JSON.stringify(`${pageUrl}@fs${join(HERE, 'tls-page.ts')}`)}).then(() => true)`,
+      `import(${JSON.stringify(`${pageUrl}@fs${join(HERE, 'browser-page.ts')}`)}).then(() => true)`,
     );
-    if (child.pid === undefined) throw new Error('Chromium has no pid');
     // A hidden page could be throttled: say what it was.
     const visibility = await page.evaluate<string>('document.visibilityState');
     return {
-      pid: child.pid,
-      version: `${product} (page ${visibility})`,
+      pid: chromium.pid,
+      version: `${chromium.product} (page ${visibility})`,
       page,
-      stop: async () => {
-        cdp.close();
-        await stop();
-      },
+      stop: chromium.stop,
     };
   } catch (error) {
-    await stop();
+    await chromium.stop();
     throw error;
   }
 }
@@ -1076,12 +767,8 @@ async function bundleSizes(): Promise<BundleSize[]> {
 // Orchestration
 
 /** One measured transfer. */
-interface Transfer {
-  readonly ms: number;
-  readonly bytes: number;
-  /** CPU ms by process (Node: the client process only). */
-  readonly cpuMs: Partial<Record<CpuGroup | 'client', number>>;
-}
+/** One measured transfer; CPU ms by process (Node: the client process only). */
+type Transfer = MeasuredTransfer<CpuGroup | 'client'>;
 
 interface PathResult<P extends string> {
   readonly path: P;
@@ -1094,11 +781,6 @@ function emptyResult<P extends string>(path: P): PathResult<P> {
   return { path, handshakesMs: [], transfers: {}, errors: [] };
 }
 
-function rotate<T>(items: readonly T[], by: number): T[] {
-  const n = by % items.length;
-  return [...items.slice(n), ...items.slice(0, n)];
-}
-
 async function runNode(
   ports: ServerPorts,
   caFile: string,
@@ -1109,6 +791,7 @@ async function runNode(
     for (const { path } of rotate(NODE_PATHS, round)) {
       const result = results.get(path)!;
       const child = spawnRole(
+        SELF,
         [`--role=client`, `--path=${path}`, `--ports=${JSON.stringify(ports)}`, `--ca=${caFile}`],
         PINNING?.client,
       );
@@ -1166,24 +849,16 @@ async function runBrowser(
     const gateway = await startGatewayProcess({
       allow: [`127.0.0.1:${ports.ws}`, `127.0.0.1:${ports.wss}`],
       ca: [caFile],
-      args: [
-        // Deno misses the browser's WebTransport.close() (gateway/README.md, "What Deno 2.9.6 gets
-        // wrong"): closed sessions linger until the QUIC idle timeout. Every measured connection
-        // opens a session of its own, so reap them soon and allow more than the run ever has.
-        '--idle-timeout',
-        '3000',
-        '--max-sessions',
-        '256',
-        '--max-sessions-per-address',
-        '256',
-      ],
+      args: BENCH_GATEWAY_ARGS,
     });
+    // Tracked too, so that a failure or the run's bound kills it with the rest.
+    track(gateway.service.child);
     stops.push(() => gateway.stop());
-    const chromium = await launchChromium(pageServer.url, spki);
+    const chromium = await launchTlsChromium(pageServer.url, spki);
     stops.push(() => chromium.stop());
     chromiumVersion = chromium.version;
     const gatewayPid = gateway.service.child.pid;
-    const roots: Array<{ pid: number; group: CpuGroup | 'chromium' }> = [
+    const roots: CpuRoot[] = [
       { pid: chromium.pid, group: 'chromium' },
       { pid: serverPid, group: 'server' },
       ...(gatewayPid === undefined ? [] : [{ pid: gatewayPid, group: 'gateway' as const }]),
@@ -1192,14 +867,14 @@ async function runBrowser(
       'native wss:': { kind: 'native', url: `wss://127.0.0.1:${ports.wss}/` },
       'native ws:': { kind: 'native', url: `ws://127.0.0.1:${ports.ws}/` },
       'polysocket wss: (gateway TLS)': {
-        kind: 'polysocket',
+        kind: 'webtransport',
         url: `wss://127.0.0.1:${ports.wss}/`,
         gateway: gateway.url,
         certificateHash: gateway.certificateHash,
         tls: true,
       },
       'polysocket ws: (WebTransport)': {
-        kind: 'polysocket',
+        kind: 'webtransport',
         url: `ws://127.0.0.1:${ports.ws}/`,
         gateway: gateway.url,
         certificateHash: gateway.certificateHash,
@@ -1207,11 +882,11 @@ async function runBrowser(
     };
     const { page } = chromium;
     const open = (target: PageTarget): Promise<number> =>
-      page.evaluate<number>(`window.tlsBench.open(${JSON.stringify(target)}, ${OPEN_TIMEOUT_MS})`);
-    const close = (): Promise<void> => page.evaluate<void>(`window.tlsBench.close(${OPEN_TIMEOUT_MS})`);
+      page.evaluate<number>(`window.benchPage.open(${JSON.stringify(target)}, ${OPEN_TIMEOUT_MS})`);
+    const close = (): Promise<void> => page.evaluate<void>(`window.benchPage.close(${OPEN_TIMEOUT_MS})`);
     const transfer = (direction: Direction, size: number, count: number): Promise<PageTransfer> =>
       page.evaluate<PageTransfer>(
-        `window.tlsBench.transfer(${JSON.stringify(direction)}, ${size}, ${count}, ${TRANSFER_TIMEOUT_MS})`,
+        `window.benchPage.transfer(${JSON.stringify(direction)}, ${size}, ${count}, ${TRANSFER_TIMEOUT_MS})`,
       );
     for (let round = 0; round < ROUNDS; round++) {
       for (const { path } of rotate(BROWSER_PATHS, round)) {
@@ -1254,24 +929,15 @@ async function runBrowser(
   }
 }
 
-function denoVersion(): string {
-  const result = spawnSync(join(ROOT, 'node_modules', '.bin', 'deno'), ['--version'], { encoding: 'utf8' });
-  return result.status === 0 ? (result.stdout.split('\n')[0] ?? '?') : '?';
-}
-
 async function orchestrate(): Promise<void> {
-  const runTimer = setTimeout(() => {
-    console.error(`the run took more than ${RUN_TIMEOUT_MS / 60_000} min: stopped`);
-    killChildren();
-    process.exit(1);
-  }, RUN_TIMEOUT_MS);
-  runTimer.unref();
+  const disarm = boundRun(RUN_TIMEOUT_MS);
   const started = now();
   const loadStart = os.loadavg()[0] ?? 0;
   const { makeTestCertificates } = await import('../e2e/browser/support/tls.js');
   const certificates = makeTestCertificates();
   try {
     const server = spawnRole(
+      SELF,
       [
         `--role=server`,
         `--cert=${certificates.servers.good.certFile}`,
@@ -1296,7 +962,7 @@ async function orchestrate(): Promise<void> {
       cpus: os.cpus().length,
       pinning: PINNING,
       chromium: browser.chromium,
-      deno: denoVersion(),
+      deno: denoVersion(ROOT),
       versions: node.versions,
       seconds: (now() - started) / 1000,
       loadAverage: { start: loadStart, end: os.loadavg()[0] ?? 0 },
@@ -1315,48 +981,24 @@ async function orchestrate(): Promise<void> {
       browser: browser.results.map(summarize),
     };
     const text = markdown(environment, summary.node, summary.browser, sizes, browser.error);
-    if (QUICK) {
-      console.log(`\n${text}`);
-      console.log('--quick: nothing written');
-    } else {
-      const resultsDir = join(HERE, 'results');
-      mkdirSync(resultsDir, { recursive: true });
-      writeFileSync(
-        join(resultsDir, 'tls.json'),
-        `${JSON.stringify(
-          { environment, config, sizes, summary, raw: { node: node.results, browser: browser.results } },
-          null,
-          2,
-        )}\n`,
-      );
-      writeFileSync(join(resultsDir, 'tls.md'), text);
-      console.log(`wrote ${join('bench', 'results', 'tls.{json,md}')}`);
-    }
+    writeResults('tls', QUICK, text, {
+      environment,
+      config,
+      sizes,
+      summary,
+      raw: { node: node.results, browser: browser.results },
+    });
   } finally {
     certificates.remove();
     killChildren();
-    clearTimeout(runTimer);
+    disarm();
   }
-}
-
-function killChildren(): void {
-  for (const child of children) kill(child);
 }
 
 // ---------------------------------------------------------------------------
 // Summary and output
 
-function mbps(transfer: { ms: number; bytes: number }): number {
-  return transfer.bytes / 1e6 / (transfer.ms / 1000);
-}
-
-interface ScenarioSummary {
-  readonly runs: number;
-  /** Median MB/s over the runs. */
-  readonly mbps: number;
-  /** Median CPU ms per MiB moved, by process, and their total. */
-  readonly cpuMsPerMiB: Partial<Record<CpuGroup | 'client' | 'total', number>>;
-}
+type ScenarioSummary = TransferSummary<CpuGroup | 'client'>;
 
 interface PathSummary {
   readonly path: string;
@@ -1369,15 +1011,7 @@ interface PathSummary {
 function summarize(result: PathResult<string>): PathSummary {
   const summaries: PathSummary['scenarios'] = {};
   for (const [key, transfers] of Object.entries(result.transfers) as Array<[ScenarioKey, Transfer[]]>) {
-    const groups = new Set(transfers.flatMap((t) => Object.keys(t.cpuMs))) as Set<CpuGroup | 'client'>;
-    const cpuMsPerMiB: ScenarioSummary['cpuMsPerMiB'] = {};
-    for (const group of groups) {
-      cpuMsPerMiB[group] = median(transfers.map((t) => (t.cpuMs[group] ?? 0) / (t.bytes / 2 ** 20)));
-    }
-    cpuMsPerMiB.total = median(
-      transfers.map((t) => Object.values(t.cpuMs).reduce((a, b) => a + (b ?? 0), 0) / (t.bytes / 2 ** 20)),
-    );
-    summaries[key] = { runs: transfers.length, mbps: median(transfers.map(mbps)), cpuMsPerMiB };
+    summaries[key] = summarizeTransfers(transfers);
   }
   return {
     path: result.path,
@@ -1386,15 +1020,6 @@ function summarize(result: PathResult<string>): PathSummary {
     scenarios: summaries,
     errors: result.errors,
   };
-}
-
-function fmt(value: number, digits = 1): string {
-  if (!Number.isFinite(value)) return '—';
-  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-function ratio(value: number, ref: number): string {
-  return Number.isFinite(value) && Number.isFinite(ref) && ref > 0 ? `${fmt(value / ref, 2)}×` : '—';
 }
 
 function markdown(
@@ -1489,14 +1114,7 @@ function markdown(
       `| ${label} | ${handshakeCell(summary, reference)} | ${keys.map((k) => cell(summary, reference, k)).join(' | ')} |`,
     );
   }
-  const groups: readonly CpuGroup[] = [
-    'renderer',
-    'browser',
-    'network service',
-    'other Chromium',
-    'gateway',
-    'server',
-  ];
+  const groups = CPU_GROUPS;
   lines.push(
     '',
     'CPU per MiB moved, by process (ms; /proc/<pid>/stat, 10 ms ticks, over the timed transfer; ratio of the total to native `wss:`):',

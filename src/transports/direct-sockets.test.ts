@@ -7,6 +7,7 @@ import {
   DIRECT_SOCKETS_MAX_DRAIN_MS,
   DIRECT_SOCKETS_MAX_WRITE_SIZE,
   DIRECT_SOCKETS_PIPE_SIZE,
+  DIRECT_SOCKETS_VIEW_SIZE,
   DirectSocketsTransport,
   directSocketsTransport,
   directSocketsWriteSize,
@@ -205,6 +206,31 @@ describe('DirectSocketsTransport over a fake TCPSocket', () => {
     expect(peers[0]!.droppedBytes).toBe(0);
     expect(peers[0]!.receivedBytes).toBe(total);
     expect(sameBytes(peers[0]!.receivedAll(), payload)).toBe(true);
+  });
+
+  test('frames larger than the pipe are written from their own bytes, not coalesced whole', async () => {
+    const { TCPSocket, peers } = fakeDirectSockets({ dropWhenFull: true });
+    const transport = new DirectSocketsTransport(target(), { TCPSocket });
+    await once(transport, 'open');
+    // Four frames of a 1 MiB message (14-byte header), queued at once.
+    const frame = 2 ** 20 + 14;
+    expect(frame).toBeGreaterThan(DIRECT_SOCKETS_VIEW_SIZE);
+    const payload = pattern(4 * frame);
+    const writes = [0, 1, 2, 3].map((i) => transport.write(payload.subarray(i * frame, (i + 1) * frame)));
+    await Promise.all(writes);
+    const closed = once(transport, 'close');
+    await transport.end();
+    await closed;
+    await peers[0]!.waitEof();
+    expect(sameBytes(peers[0]!.receivedAll(), payload)).toBe(true);
+    // Each frame's bytes go out as views of it (up to maxWriteSize), except
+    // a frame's short tail, which takes just enough of the next frame to
+    // make a write larger than the pipe: 65538 bytes copied at a junction,
+    // where coalescing up to maxWriteSize copied nearly everything.
+    const sizes = peers[0]!.writeSizes;
+    expect(sizes.filter((size) => size === 65_538).length).toBeGreaterThanOrEqual(3);
+    expect(sizes.every((size) => size > 65_536)).toBe(true);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(4 * frame);
   });
 
   test('a write larger than the pipe that starts while it is full is detected and written again', async () => {

@@ -34,6 +34,8 @@ export interface GatewayProcessOptions {
   readonly args?: readonly string[];
   /** PEM files of extra roots for its TLS to targets (`--ca`; it may read them). */
   readonly ca?: readonly string[];
+  /** More options of `deno run` (before the script), e.g. `--inspect=127.0.0.1:PORT` to profile it. */
+  readonly denoArgs?: readonly string[];
 }
 
 /** Start gateway/main.ts on 127.0.0.1 and a free UDP port. */
@@ -48,6 +50,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
       '--unstable-net',
       '--allow-net',
       ...(ca.length === 0 ? [] : [`--allow-read=${ca.join(',')}`]),
+      ...(options.denoArgs ?? []),
       `${ROOT}gateway/main.ts`,
       '--listen',
       '127.0.0.1:0',

@@ -39,8 +39,11 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** The page script of the app. */
 const ENTRY = fileURLToPath(new URL('../pages/iwa.ts', import.meta.url));
 
-/** Bundle pages/iwa.ts (and polysocket from src/) into one ES module. */
-export async function bundleIwaPage(): Promise<string> {
+/**
+ * Bundle pages/iwa.ts (and polysocket from src/) into one ES module; or
+ * another page script, `entry` (bench/browser.bench.ts bundles its page).
+ */
+export async function bundleIwaPage(entry: string = ENTRY): Promise<string> {
   const result = await build({
     configFile: false,
     root: ROOT,
@@ -52,7 +55,7 @@ export async function bundleIwaPage(): Promise<string> {
       {
         name: 'e2e-pages-have-side-effects',
         transform: (code: string, id: string) =>
-          id.includes('/e2e/browser/pages/') ? { code, moduleSideEffects: true } : null,
+          id.includes('/e2e/browser/pages/') || id === entry ? { code, moduleSideEffects: true } : null,
       },
     ],
     build: {
@@ -60,7 +63,7 @@ export async function bundleIwaPage(): Promise<string> {
       minify: false,
       target: 'es2022',
       emptyOutDir: false,
-      lib: { entry: ENTRY, formats: ['es'], fileName: 'iwa' },
+      lib: { entry, formats: ['es'], fileName: 'iwa' },
     },
   });
   for (const output of Array.isArray(result) ? result : [result]) {
@@ -124,8 +127,16 @@ export function iwaAppFiles(
   return { manifest, icon: png(256, 256) };
 }
 
-/** Serve the app: manifest, icon, the page and the bundled script `/iwa.js`. */
-export async function startIwaDevServer(script: string): Promise<IwaDevServer> {
+/**
+ * Serve the app: manifest, icon, the page and the bundled script `/iwa.js`,
+ * each with `headers` besides its content type (Chromium adds the app's own
+ * headers to what it serves as the app; `headers` matter where the same
+ * server is opened as an ordinary site).
+ */
+export async function startIwaDevServer(
+  script: string,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<IwaDevServer> {
   const { manifest, icon } = iwaAppFiles('polysocket e2e', 'polysocket');
   const html =
     '<!doctype html><meta charset="utf-8"><title>polysocket e2e (Direct Sockets)</title>' +
@@ -133,13 +144,13 @@ export async function startIwaDevServer(script: string): Promise<IwaDevServer> {
   const server = http.createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0]!;
     if (path === IWA_MANIFEST_PATH) {
-      response.writeHead(200, { 'content-type': 'application/manifest+json' }).end(manifest);
+      response.writeHead(200, { ...headers, 'content-type': 'application/manifest+json' }).end(manifest);
     } else if (path === IWA_ICON_PATH) {
-      response.writeHead(200, { 'content-type': 'image/png' }).end(icon);
+      response.writeHead(200, { ...headers, 'content-type': 'image/png' }).end(icon);
     } else if (path === '/' || path === '/index.html') {
-      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+      response.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' }).end(html);
     } else if (path === '/iwa.js') {
-      response.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+      response.writeHead(200, { ...headers, 'content-type': 'text/javascript' }).end(script);
     } else {
       response.writeHead(404).end();
     }
@@ -218,6 +229,23 @@ export async function launchIwa(devServerUrl: string, options: LaunchIwaOptions 
   throw new Error(`the Isolated Web App could not be installed:\n${errors.join('\n')}`);
 }
 
+/**
+ * The text of chrome://web-app-internals, where an installed app's origin
+ * shows up: an expression (a string, not a function, so that drivers
+ * without Playwright can evaluate it too) that walks the page's shadow DOM.
+ */
+export const IWA_INTERNALS_TEXT = `(() => {
+  const walk = (node) => {
+    let out = node.shadowRoot ? walk(node.shadowRoot) : '';
+    for (const child of node.childNodes) out += child.nodeType === 3 ? child.textContent : walk(child);
+    return out;
+  };
+  return walk(document.documentElement);
+})()`;
+
+/** An Isolated Web App's origin (its id is random per install). */
+export const IWA_ORIGIN_PATTERN = /isolated-app:\/\/[a-z0-9]{56}/;
+
 /** The app's origin, read from chrome://web-app-internals (it is random per install). */
 async function findIwaOrigin(context: BrowserContext, timeoutMs: number): Promise<string> {
   const page = await context.newPage();
@@ -225,18 +253,8 @@ async function findIwaOrigin(context: BrowserContext, timeoutMs: number): Promis
   try {
     while (Date.now() < deadline) {
       await page.goto('chrome://web-app-internals/', { timeout: 15_000 }).catch(() => {});
-      // A string, not a function: it walks the shadow DOM of the internals page.
-      const text = await page
-        .evaluate<string>(`(() => {
-          const walk = (node) => {
-            let out = node.shadowRoot ? walk(node.shadowRoot) : '';
-            for (const child of node.childNodes) out += child.nodeType === 3 ? child.textContent : walk(child);
-            return out;
-          };
-          return walk(document.documentElement);
-        })()`)
-        .catch(() => '');
-      const match = /isolated-app:\/\/[a-z0-9]{56}/.exec(text);
+      const text = await page.evaluate<string>(IWA_INTERNALS_TEXT).catch(() => '');
+      const match = IWA_ORIGIN_PATTERN.exec(text);
       if (match !== null) return match[0];
       await page.waitForTimeout(500);
     }

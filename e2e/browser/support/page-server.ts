@@ -25,7 +25,8 @@ export async function startPageServer(): Promise<PageServer> {
   return { url, stop: () => server.close() };
 }
 
-function freeTcpPort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 a moment ago. */
+export function freeTcpPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

@@ -1,30 +1,36 @@
 /**
- * The browser side of bench/tls.bench.ts: loaded into the end-to-end test
- * page (e2e/browser/pages, served by Vite from the repository, which puts
- * polysocket's browser entry on `window.polysocket`) by a bare CDP
- * `Runtime.evaluate` of `import('/@fs/…/bench/tls-page.ts')`. It puts
- * `window.tlsBench` on the page: open one WebSocket (Chromium's own, or
- * polysocket's over WebTransport through the gateway), time its handshake,
- * move bytes through it, close it. The orchestrator reads the CPU time of
- * the processes between these calls, so that a transfer's CPU excludes the
- * handshake.
+ * The page side of the benchmarks that measure Chromium
+ * (bench/browser.bench.ts, bench/tls.bench.ts): it puts `window.benchPage`
+ * on the page: open one WebSocket (Chromium's own, or polysocket's over
+ * WebTransport through the gateway, or over Direct Sockets in an Isolated
+ * Web App), time its handshake, move bytes through it, time round trips,
+ * close it. The orchestrator reads the CPU time of the processes between
+ * these calls, so that a transfer's CPU excludes the handshake.
  *
- * The server is the benchmark's `ws` server (tls.bench.ts, server role): the
- * text message `recv <size> <count>` makes it send `count` binary messages
- * of `size` bytes; `send <size> <count>` makes it count what follows and
- * answer `done` once `size * count` bytes arrived.
+ * bench:tls imports this module into the end-to-end test page (Vite, over
+ * a bare CDP `Runtime.evaluate` of `import('/@fs/…/bench/browser-page.ts')`);
+ * bench:browser bundles it (Vite) as the script of an Isolated Web App,
+ * whose page it also opens in an ordinary tab.
+ *
+ * The server is the benchmark's `ws` server, which obeys the commands of
+ * bench/support/ws-bench-server.ts.
  */
-import type * as Polysocket from '../src/index.js';
+import { WebSocket as PolysocketWebSocket, webTransportTransport } from '../src/index.js';
+import { directSocketsTransport } from '../src/transports/direct-sockets.js';
 
 /** Which WebSocket the page opens. */
 export interface PageTarget {
-  /** `native`: Chromium's `WebSocket`; `polysocket`: polysocket's, over WebTransport through the gateway. */
-  readonly kind: 'native' | 'polysocket';
+  /**
+   * `native`: Chromium's `WebSocket`; `webtransport`: polysocket's, over
+   * WebTransport through the gateway; `direct-sockets`: polysocket's over
+   * `TCPSocket` (an Isolated Web App only).
+   */
+  readonly kind: 'native' | 'webtransport' | 'direct-sockets';
   readonly url: string;
-  /** polysocket: the gateway's URL and its certificate's hash. */
+  /** webtransport: the gateway's URL and its certificate's hash. */
   readonly gateway?: string;
   readonly certificateHash?: string;
-  /** polysocket: `tls: 'gateway'` (for `wss:` URLs). */
+  /** webtransport: `tls: 'gateway'` (for `wss:` URLs). */
   readonly tls?: boolean;
 }
 
@@ -34,12 +40,14 @@ export interface PageTransfer {
   readonly bytes: number;
 }
 
-/** `window.tlsBench`. */
-export interface TlsBenchPage {
+/** `window.benchPage`. */
+export interface BenchPage {
   /** Open a WebSocket to `target`, keep it, resolve with connect-to-`open` in ms. */
   open(target: PageTarget, timeoutMs: number): Promise<number>;
   /** Move `count` binary messages of `size` bytes over the open WebSocket; `recv`: server to page. */
   transfer(direction: 'recv' | 'send', size: number, count: number, timeoutMs: number): Promise<PageTransfer>;
+  /** `count` round trips of a `size`-byte binary message, one at a time: each one's time in µs. */
+  echo(size: number, count: number, timeoutMs: number): Promise<number[]>;
   /** Close the open WebSocket and wait for its `close` event (bounded). */
   close(timeoutMs: number): Promise<void>;
 }
@@ -56,7 +64,6 @@ interface BenchSocket {
   close(code?: number): void;
 }
 
-const polysocket = (window as unknown as { polysocket: typeof Polysocket }).polysocket;
 let socket: BenchSocket | null = null;
 
 /** `promise`, or a rejection saying `what` after `ms`. */
@@ -81,18 +88,32 @@ function bounded<T>(
 }
 
 function create(target: PageTarget): BenchSocket {
-  if (target.kind === 'native') return new WebSocket(target.url) as BenchSocket;
-  const transport = polysocket.webTransportTransport({
-    gateway: target.gateway ?? '',
-    serverCertificateHashes: [{ algorithm: 'sha-256', value: target.certificateHash ?? '' }],
-    ...(target.tls === true ? { tls: 'gateway' as const } : {}),
-  });
-  return new polysocket.WebSocket(target.url, [], { transport }) as unknown as BenchSocket;
+  switch (target.kind) {
+    case 'native':
+      return new WebSocket(target.url) as BenchSocket;
+    case 'webtransport': {
+      const transport = webTransportTransport({
+        gateway: target.gateway ?? '',
+        serverCertificateHashes: [{ algorithm: 'sha-256', value: target.certificateHash ?? '' }],
+        ...(target.tls === true ? { tls: 'gateway' as const } : {}),
+      });
+      return new PolysocketWebSocket(target.url, [], { transport }) as unknown as BenchSocket;
+    }
+    case 'direct-sockets':
+      return new PolysocketWebSocket(target.url, [], {
+        transport: directSocketsTransport(),
+      }) as unknown as BenchSocket;
+  }
 }
 
-const bench: TlsBenchPage = {
+function current(): BenchSocket {
+  if (socket === null) throw new Error('no WebSocket is open');
+  return socket;
+}
+
+const bench: BenchPage = {
   open: (target, timeoutMs) =>
-    bounded<number>(timeoutMs, `open ${target.url}`, (resolve, reject) => {
+    bounded<number>(timeoutMs, `open ${target.kind} ${target.url}`, (resolve, reject) => {
       if (socket !== null) throw new Error('a WebSocket is already open');
       const start = performance.now();
       const ws = create(target);
@@ -113,8 +134,7 @@ const bench: TlsBenchPage = {
 
   transfer: (direction, size, count, timeoutMs) =>
     bounded<PageTransfer>(timeoutMs, `${direction} ${count} × ${size} B`, (resolve, reject) => {
-      const ws = socket;
-      if (ws === null) throw new Error('no WebSocket is open');
+      const ws = current();
       const total = size * count;
       ws.onclose = (event) => reject(new Error(`closed during the transfer: ${event.code}`));
       const start = performance.now();
@@ -136,6 +156,27 @@ const bench: TlsBenchPage = {
       }
     }),
 
+  echo: (size, count, timeoutMs) =>
+    bounded<number[]>(timeoutMs, `echo ${count} × ${size} B`, (resolve, reject) => {
+      const ws = current();
+      ws.onclose = (event) => reject(new Error(`closed during the echo: ${event.code}`));
+      const payload = new Uint8Array(size);
+      const times: number[] = [];
+      let sentAt = 0;
+      const next = (): void => {
+        sentAt = performance.now();
+        ws.send(payload);
+      };
+      ws.onmessage = (event) => {
+        if (typeof event.data === 'string') return;
+        times.push((performance.now() - sentAt) * 1000);
+        if (times.length >= count) resolve(times);
+        else next();
+      };
+      ws.send('echo');
+      next();
+    }),
+
   close: (timeoutMs) =>
     bounded<void>(timeoutMs, 'close', (resolve) => {
       const ws = socket;
@@ -150,4 +191,5 @@ const bench: TlsBenchPage = {
     }),
 };
 
-(window as unknown as { tlsBench: TlsBenchPage }).tlsBench = bench;
+(window as unknown as { benchPage: BenchPage }).benchPage = bench;
+(window as unknown as { benchPageReady: boolean }).benchPageReady = true;
