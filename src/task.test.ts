@@ -78,8 +78,11 @@ describe('scheduleTask', () => {
     expect(setTimeout).not.toHaveBeenCalled();
   });
 
-  test('with a MessageChannel: one channel while tasks are queued, closed once idle', async () => {
+  test('with a MessageChannel in Deno: one channel while tasks are queued, closed once idle', async () => {
     vi.stubGlobal('setImmediate', undefined);
+    vi.stubGlobal('Deno', {}); // an open port would keep the process alive
+    // A channel an earlier test left open closes after its next task.
+    await new Promise<void>((resolve) => scheduleTask(resolve));
     const opened: MessageChannel[] = [];
     const closed: MessageChannel[] = [];
     const Platform = MessageChannel;
@@ -104,6 +107,32 @@ describe('scheduleTask', () => {
     await new Promise<void>((resolve) => scheduleTask(resolve));
     expect(opened).toHaveLength(2);
     expect(closed).toEqual(opened);
+  });
+
+  test('with a MessageChannel in a browser: one channel for every task, never closed', async () => {
+    vi.stubGlobal('setImmediate', undefined);
+    let opened = 0;
+    let closed = 0;
+    const Platform = MessageChannel;
+    vi.stubGlobal(
+      'MessageChannel',
+      class extends Platform {
+        constructor() {
+          super();
+          opened++;
+          const close = this.port1.close.bind(this.port1);
+          this.port1.close = () => {
+            closed++;
+            close();
+          };
+        }
+      },
+    );
+    expect(await runTasks()).toEqual(EXPECTED);
+    await new Promise<void>((resolve) => scheduleTask(resolve));
+    expect(await runNested()).toEqual(['a', 'b', 'c', 'd']);
+    expect(opened).toBe(1);
+    expect(closed).toBe(0);
   });
 
   test('with neither, setTimeout(0): one task per call, in order, microtasks between', async () => {

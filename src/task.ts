@@ -20,14 +20,24 @@ export function scheduleTask(task: () => void): void {
 const queue: Array<() => void> = [];
 let channel: MessageChannel | null = null;
 
+/**
+ * Whether an open port keeps the process alive, so that the channel must be
+ * closed whenever no task is queued: in Deno. Elsewhere (browsers, their
+ * workers) the one channel stays open: opening and closing one per task
+ * when messages come one at a time (a round trip) cost a browser page more
+ * than the task itself (bench:browser's echo profiles).
+ */
+function holdsProcessOpen(): boolean {
+  return typeof (globalThis as { Deno?: unknown }).Deno === 'object';
+}
+
 function viaMessageChannel(task: () => void): void {
   queue.push(task);
   if (channel === null) {
     const opened = new MessageChannel();
     opened.port1.onmessage = () => {
       const next = queue.shift();
-      // Close the channel once idle: an open port keeps some runtimes alive.
-      if (queue.length === 0) {
+      if (queue.length === 0 && holdsProcessOpen()) {
         opened.port1.close();
         if (channel === opened) channel = null;
       }
