@@ -86,7 +86,8 @@ export class MessageAssembler {
   /** Drop the message being collected, if any. */
   reset(): void {
     this.#type = null;
-    this.#fragments = [];
+    // Not a new array per message: most messages have no fragments.
+    if (this.#fragments.length > 0) this.#fragments = [];
     this.#size = 0;
     this.#block = null;
     this.#blockUsed = 0;

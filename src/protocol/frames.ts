@@ -6,6 +6,7 @@ import type { ByteQueue } from './byte-queue.js';
 import { PayloadTooBigError, ProtocolError } from './errors.js';
 import { MAX_CONTROL_PAYLOAD } from './limits.js';
 import { applyMask, MASK_AT_LIMIT, maskAt, maskInto } from './mask.js';
+import { allocUninitialized } from './platform.js';
 
 /** Opcode values for WebSocket frames (RFC 6455, section 5.2). */
 export const Opcode = {
@@ -253,7 +254,9 @@ function writeHeader(
  */
 export function serializeFrame(outgoing: Frame, maskKey: Uint8Array | null): Uint8Array<ArrayBuffer> {
   const data = outgoing.data;
-  const out = new Uint8Array(headerLength(data.byteLength, maskKey !== null) + data.byteLength);
+  // Every byte is written below (header, then payload), so a large frame
+  // needs no zero-fill.
+  const out = allocUninitialized(headerLength(data.byteLength, maskKey !== null) + data.byteLength);
   const start = writeHeader(outgoing, maskKey, out, 0);
   if (maskKey === null) out.set(data, start);
   else if (data.byteLength < MASK_AT_LIMIT) maskAt(data, out, start, maskKey);
