@@ -48,6 +48,7 @@ import { createNodeDeflateCodec, NodeDeflateCodec, nativeDeflateSupport } from '
 import { createDeflateCodec, type DeflateCodecFactory } from '../src/protocol/extensions/deflate-codec.js';
 import { PerMessageDeflate } from '../src/protocol/extensions/permessage-deflate.js';
 import { frame, Opcode } from '../src/protocol/frames.js';
+import { mulberry32 } from '../src/testing/fault-transport.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -85,16 +86,8 @@ const BATCH = QUICK ? 100 : 500;
 // ---------------------------------------------------------------------------
 // Inputs
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32). */
+const prng = mulberry32;
 
 const KEYS = ['id', 'user', 'status', 'price', 'quantity', 'timestamp', 'items', 'name', 'ok', 'error'];
 const VALUES = ['alpha', 'beta', 'gamma', 'delta', 'pending', 'done', 'failed', 'eur', 'usd', 'retry'];

@@ -18,6 +18,7 @@ import {
   type ServerPerMessageDeflateOptions,
   State,
 } from '../../src/protocol/index.js';
+import { mulberry32 } from '../../src/testing/fault-transport.js';
 import { PYTHON_START_MS, rawMessagesOf, TIME_SCALE, withTimeout } from './helpers.js';
 import type { Connection } from './net-driver.js';
 import type { DeflateEcho, DeflateSettings, Peer } from './peers.js';
@@ -42,16 +43,8 @@ interface MixMessage {
   readonly fragmented: boolean;
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32). */
+const prng = mulberry32;
 
 const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'status', 'ok', 'value', 'user', 'id', 'é', '€', '𝄞'];
 

@@ -22,6 +22,7 @@ import {
   PakoDeflateCodec,
 } from '../protocol/extensions/deflate-codec.js';
 import { concat, hex, toHex, utf8 } from '../testing/chunking.js';
+import { mulberry32 } from '../testing/fault-transport.js';
 import { createNodeDeflateCodec, NodeDeflateCodec, nativeDeflateSupport } from './deflate-codec.js';
 
 const require = createRequire(import.meta.url);
@@ -45,16 +46,7 @@ function expectBytes(actual: Uint8Array, expected: Uint8Array): void {
 }
 
 /** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 /** JSON-like text of `size` bytes, with repeats within and across messages. */
 function text(random: () => number, size: number): Uint8Array {

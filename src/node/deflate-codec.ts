@@ -34,6 +34,7 @@
 import zlib from 'node:zlib';
 import { PayloadTooBigError } from '../protocol/errors.js';
 import {
+  codecSettings,
   DecompressionError,
   type DeflateCodec,
   type DeflateCodecFactory,
@@ -124,11 +125,6 @@ const EMPTY_STORED_BLOCK = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
  */
 const UNUSED_OUTPUT_BUFFER = zlib.constants.Z_MIN_CHUNK;
 
-function checkRange(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max)
-    throw new RangeError(`${name} must be an integer between ${min} and ${max}`);
-}
-
 /**
  * The last `2 ** windowBits` bytes of inflated output: what a new native
  * inflater needs as its dictionary to go on after a DEFLATE stream ended
@@ -194,12 +190,7 @@ export class NodeDeflateCodec implements DeflateCodec {
    *   internals the codec uses; {@link createNodeDeflateCodec} checks first.
    */
   constructor(options: DeflateCodecOptions) {
-    checkRange('windowBits', options.windowBits, 8, 15);
-    this.#windowBits = options.windowBits;
-    this.#level = options.level ?? 6;
-    this.#memLevel = options.memLevel ?? 8;
-    checkRange('level', this.#level, 0, 9);
-    checkRange('memLevel', this.#memLevel, 1, 9);
+    ({ windowBits: this.#windowBits, level: this.#level, memLevel: this.#memLevel } = codecSettings(options));
   }
 
   compress(data: Uint8Array): Uint8Array {

@@ -3,6 +3,7 @@ import { ZStream, zlibInflate, zlibInflateInit2 } from 'pako';
 import { describe, expect, it } from 'vitest';
 import { NodeDeflateCodec } from '../../node/deflate-codec.js';
 import { concat, hex, toHex, utf8 } from '../../testing/chunking.js';
+import { mulberry32 } from '../../testing/fault-transport.js';
 import { PayloadTooBigError } from '../errors.js';
 import { createDeflateCodec, DecompressionError, type DeflateCodecFactory } from './deflate-codec.js';
 
@@ -30,16 +31,7 @@ async function zlibMessages(messages: readonly Uint8Array[], windowBits: number)
 }
 
 /** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 /** Compressible bytes with repeats at every distance up to 32 KiB. */
 function payload(random: () => number, size: number): Uint8Array {

@@ -109,6 +109,25 @@ function checkRange(name: string, value: number, min: number, max: number): void
 }
 
 /**
+ * A codec's settings, defaults applied and checked: what every codec's
+ * constructor does first.
+ *
+ * @throws RangeError if an option is out of range.
+ * @internal
+ */
+export function codecSettings(options: DeflateCodecOptions): {
+  windowBits: number;
+  level: number;
+  memLevel: number;
+} {
+  const { windowBits, level = 6, memLevel = 8 } = options;
+  checkRange('windowBits', windowBits, 8, 15);
+  checkRange('level', level, 0, 9);
+  checkRange('memLevel', memLevel, 1, 9);
+  return { windowBits, level, memLevel };
+}
+
+/**
  * The default codec, over pako's zlib port. Each direction's state is
  * created on first use, so a codec that only compresses never allocates an
  * inflater and vice versa.
@@ -122,12 +141,7 @@ export class PakoDeflateCodec implements DeflateCodec {
 
   /** @throws RangeError if an option is out of range. */
   constructor(options: DeflateCodecOptions) {
-    checkRange('windowBits', options.windowBits, 8, 15);
-    this.#windowBits = options.windowBits;
-    this.#level = options.level ?? 6;
-    this.#memLevel = options.memLevel ?? 8;
-    checkRange('level', this.#level, 0, 9);
-    checkRange('memLevel', this.#memLevel, 1, 9);
+    ({ windowBits: this.#windowBits, level: this.#level, memLevel: this.#memLevel } = codecSettings(options));
   }
 
   compress(data: Uint8Array): Uint8Array {
