@@ -65,6 +65,7 @@ import type net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nextMessage, nodeEnvironment, sizeName } from './support/common.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -154,12 +155,6 @@ function cases(): Case[] {
 
 // ---------------------------------------------------------------------------
 // Helpers shared by all roles
-
-function sizeName(size: number): string {
-  if (size >= 1024 * 1024) return `${size / (1024 * 1024)} MiB`;
-  if (size >= 1024) return `${size / 1024} KiB`;
-  return `${size} B`;
-}
 
 function now(): number {
   return Number(process.hrtime.bigint()) / 1e6;
@@ -949,30 +944,6 @@ function killChildren(): void {
   for (const child of children) kill(child);
 }
 
-function nextMessage<T extends { type: string }>(child: ChildProcess, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    if (!running(child)) {
-      reject(new Error(`child had exited with ${child.exitCode ?? child.signalCode}`));
-      return;
-    }
-    const onMessage = (m: T): void => {
-      if (m.type !== type) return;
-      cleanup();
-      resolve(m);
-    };
-    const onExit = (code: number | null): void => {
-      cleanup();
-      reject(new Error(`child exited with ${code}`));
-    };
-    const cleanup = (): void => {
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
-}
-
 /**
  * Bytes in the kernel's queues of one loopback connection, as `ss` reports
  * them: a receive queue holds what the kernel received and the process has
@@ -1181,12 +1152,7 @@ async function orchestrate(): Promise<void> {
   }
   if (QUICK || ONLY !== undefined) return;
   const environment = {
-    date: new Date().toISOString(),
-    node: process.version,
-    v8: process.versions.v8,
-    platform: `${process.platform} ${process.arch}`,
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    cpus: os.cpus().length,
+    ...nodeEnvironment(),
     versions,
     seconds,
     loadAverage: { start: loadStart, end: loadEnd },

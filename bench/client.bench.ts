@@ -105,6 +105,7 @@ import { dirname, join } from 'node:path';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
+import { sizeName } from './support/common.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -196,12 +197,6 @@ interface SampleResult {
 
 // ---------------------------------------------------------------------------
 // Helpers shared by all roles
-
-function sizeName(size: number): string {
-  if (size >= 1024 * 1024) return `${size / (1024 * 1024)} MiB`;
-  if (size >= 1024) return `${size / 1024} KiB`;
-  return `${size} B`;
-}
 
 function scenarioName(s: Scenario): string {
   if (s.kind === 'echo') return `echo ${sizeName(s.size)} latency`;

@@ -27,6 +27,7 @@ import { parseFrame } from '../src/protocol/frames.js';
 import { applyMask, maskInto } from '../src/protocol/mask.js';
 import { defaultRandom } from '../src/protocol/platform.js';
 import { Protocol, type Side } from '../src/protocol/protocol.js';
+import { nodeEnvironment, randomBuffer, sizeName } from './support/common.js';
 
 // ---------------------------------------------------------------------------
 // ws internals, loaded from its files (its package exports hide lib/).
@@ -239,20 +240,6 @@ function record(
 
 // ---------------------------------------------------------------------------
 // Inputs
-
-function sizeName(size: number): string {
-  if (size >= 1024 * 1024) return `${size / (1024 * 1024)} MiB`;
-  if (size >= 1024) return `${size / 1024} KiB`;
-  return `${size} B`;
-}
-
-function randomBuffer(size: number): Buffer {
-  const buffer = Buffer.allocUnsafeSlow(size);
-  for (let offset = 0; offset < size; offset += 65536) {
-    randomFillSync(buffer, offset, Math.min(65536, size - offset));
-  }
-  return buffer;
-}
 
 /**
  * `count` binary frames carrying `payload`, masked with fresh random keys if
@@ -587,12 +574,7 @@ const TABLE_HEAD = [
 const loadAverage = { start: os.loadavg()[0] ?? 0, end: 0 };
 
 const environment = {
-  date: new Date().toISOString(),
-  node: process.version,
-  v8: process.versions.v8,
-  platform: `${process.platform} ${process.arch}`,
-  cpu: os.cpus()[0]?.model ?? 'unknown',
-  cpus: os.cpus().length,
+  ...nodeEnvironment(),
   ws: wsVersion,
   wsMasking: `pure JS (bufferutil: ${bufferutilStatus()}; WS_NO_BUFFER_UTIL=1; no http.websocketMask)`,
   wsUtf8: 'not exercised: binary frames only',

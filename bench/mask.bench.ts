@@ -29,7 +29,6 @@
  * median CPU time (`process.cpuUsage()`, user + system) per MiB of payload;
  * ratio = the implementation's throughput / `bufferutil`'s.
  */
-import { randomFillSync } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -41,6 +40,7 @@ import { frame, Opcode, serializeFrame } from '../src/protocol/frames.js';
 import { maskIntoJs, SIMD_MIN_BYTES, setSimdMasker } from '../src/protocol/mask.js';
 import { createSimdMasker, type Masker, SIMD_CHUNK } from '../src/protocol/mask-simd.js';
 import { allocUninitialized } from '../src/protocol/platform.js';
+import { nodeEnvironment, randomBuffer, sizeName } from './support/common.js';
 
 const require = createRequire(import.meta.url);
 
@@ -165,20 +165,6 @@ interface Row {
 }
 const rows: Row[] = [];
 
-function sizeName(size: number): string {
-  if (size >= MiB) return `${size / MiB} MiB`;
-  if (size >= KiB) return `${size / KiB} KiB`;
-  return `${size} B`;
-}
-
-function randomBuffer(size: number): Buffer {
-  const buffer = Buffer.allocUnsafeSlow(size);
-  for (let offset = 0; offset < size; offset += 65536) {
-    randomFillSync(buffer, offset, Math.min(65536, size - offset));
-  }
-  return buffer;
-}
-
 function simd(chunk: number): Masker {
   const masker = createSimdMasker(chunk);
   if (masker === null) throw new Error('this Node has no WebAssembly SIMD');
@@ -264,6 +250,17 @@ function benchSize(size: number): void {
   const generateMask = (mask: Buffer): void => {
     mask.set(key);
   };
+  /** `ws`'s Sender building the same masked binary frame (bufferutil masks it). */
+  const wsFrame = (): Buffer[] =>
+    Sender.frame(data, {
+      fin: true,
+      opcode: 2,
+      mask: true,
+      readOnly: true,
+      rsv1: false,
+      maskBuffer,
+      generateMask,
+    });
   const serialize: Impl[] = [
     {
       name: 'serializeFrame, JS',
@@ -293,15 +290,7 @@ function benchSize(size: number): void {
     {
       name: `ws ${wsVersion} Sender.frame + bufferutil`,
       run: () => {
-        Sender.frame(data, {
-          fin: true,
-          opcode: 2,
-          mask: true,
-          readOnly: true,
-          rsv1: false,
-          maskBuffer,
-          generateMask,
-        });
+        wsFrame();
       },
     },
   ];
@@ -310,16 +299,8 @@ function benchSize(size: number): void {
     expectMasked(data, serializeFrame(message, key).subarray(header), key, 'serializeFrame, JS');
     setSimdMasker(polysocketSimd);
     expectMasked(data, serializeFrame(message, key).subarray(header), key, 'serializeFrame, SIMD');
-    const [wsFrame] = Sender.frame(data, {
-      fin: true,
-      opcode: 2,
-      mask: true,
-      readOnly: true,
-      rsv1: false,
-      maskBuffer,
-      generateMask,
-    });
-    expectMasked(data, wsFrame!.subarray(header), key, 'ws Sender.frame');
+    const [built] = wsFrame();
+    expectMasked(data, built!.subarray(header), key, 'ws Sender.frame');
   });
   setSimdMasker(undefined);
 }
@@ -368,12 +349,7 @@ function main(): void {
   for (const size of SIZES) benchSize(size);
   const seconds = (Date.now() - started) / 1000;
   const environment = {
-    date: new Date().toISOString(),
-    node: process.version,
-    v8: process.versions.v8,
-    platform: `${process.platform} ${process.arch}`,
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    cpus: os.cpus().length,
+    ...nodeEnvironment(),
     bufferutil: bufferutilVersion,
     ws: wsVersion,
     simdMinBytes: SIMD_MIN_BYTES,

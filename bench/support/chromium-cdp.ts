@@ -17,6 +17,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nextMessage as nextChildMessage, sizeName } from './common.js';
+
+export { sizeName };
 
 // ---------------------------------------------------------------------------
 // Numbers
@@ -92,13 +95,6 @@ export function transferScenarios(
       count: counts[size]!,
     })),
   );
-}
-
-/** `1 KiB`, `1 MiB`, `64 B`. */
-export function sizeName(size: number): string {
-  if (size >= 2 ** 20) return `${size / 2 ** 20} MiB`;
-  if (size >= 1024) return `${size / 1024} KiB`;
-  return `${size} B`;
 }
 
 /** One timed transfer: payload bytes, wall time, CPU ms by process group. */
@@ -241,27 +237,7 @@ export function nextMessage<T extends { type: string }>(
   type: string,
   ms: number,
 ): Promise<T> {
-  return withTimeout(
-    new Promise<T>((resolve, reject) => {
-      const onMessage = (m: T): void => {
-        if (m.type !== type) return;
-        cleanup();
-        resolve(m);
-      };
-      const onExit = (code: number | null): void => {
-        cleanup();
-        reject(new Error(`child exited (${code}) before '${type}'`));
-      };
-      const cleanup = (): void => {
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-      };
-      child.on('message', onMessage);
-      child.on('exit', onExit);
-    }),
-    ms,
-    `waiting for '${type}'`,
-  );
+  return withTimeout(nextChildMessage<T>(child, type), ms, `waiting for '${type}'`);
 }
 
 // ---------------------------------------------------------------------------
