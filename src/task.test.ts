@@ -30,6 +30,28 @@ function runTasks(): Promise<string[]> {
   });
 }
 
+/** Replace `MessageChannel` with a subclass that records the channels opened and those whose port1 was closed. */
+function recordChannels(): { opened: MessageChannel[]; closed: MessageChannel[] } {
+  const opened: MessageChannel[] = [];
+  const closed: MessageChannel[] = [];
+  const Platform = MessageChannel;
+  vi.stubGlobal(
+    'MessageChannel',
+    class extends Platform {
+      constructor() {
+        super();
+        opened.push(this);
+        const close = this.port1.close.bind(this.port1);
+        this.port1.close = () => {
+          closed.push(this);
+          close();
+        };
+      }
+    },
+  );
+  return { opened, closed };
+}
+
 const EXPECTED = [
   'sync',
   'microtask before',
@@ -83,23 +105,7 @@ describe('scheduleTask', () => {
     vi.stubGlobal('Deno', {}); // an open port would keep the process alive
     // A channel an earlier test left open closes after its next task.
     await new Promise<void>((resolve) => scheduleTask(resolve));
-    const opened: MessageChannel[] = [];
-    const closed: MessageChannel[] = [];
-    const Platform = MessageChannel;
-    vi.stubGlobal(
-      'MessageChannel',
-      class extends Platform {
-        constructor() {
-          super();
-          opened.push(this);
-          const close = this.port1.close.bind(this.port1);
-          this.port1.close = () => {
-            closed.push(this);
-            close();
-          };
-        }
-      },
-    );
+    const { opened, closed } = recordChannels();
     expect(await runTasks()).toEqual(EXPECTED);
     expect(opened).toHaveLength(1);
     expect(closed).toEqual(opened);
@@ -111,28 +117,12 @@ describe('scheduleTask', () => {
 
   test('with a MessageChannel in a browser: one channel for every task, never closed', async () => {
     vi.stubGlobal('setImmediate', undefined);
-    let opened = 0;
-    let closed = 0;
-    const Platform = MessageChannel;
-    vi.stubGlobal(
-      'MessageChannel',
-      class extends Platform {
-        constructor() {
-          super();
-          opened++;
-          const close = this.port1.close.bind(this.port1);
-          this.port1.close = () => {
-            closed++;
-            close();
-          };
-        }
-      },
-    );
+    const { opened, closed } = recordChannels();
     expect(await runTasks()).toEqual(EXPECTED);
     await new Promise<void>((resolve) => scheduleTask(resolve));
     expect(await runNested()).toEqual(['a', 'b', 'c', 'd']);
-    expect(opened).toBe(1);
-    expect(closed).toBe(0);
+    expect(opened).toHaveLength(1);
+    expect(closed).toHaveLength(0);
   });
 
   test('with neither, setTimeout(0): one task per call, in order, microtasks between', async () => {
