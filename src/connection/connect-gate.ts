@@ -160,7 +160,7 @@ class DeferredTransport extends Transport {
     });
     if (this.#paused) inner.pause();
     // Reading in place passes through: whoever reads this transport decides.
-    inner.readTarget = () => (this.readTarget === null ? null : this.readTarget());
+    inner.readTarget = () => this.readTarget?.() ?? null;
   }
 
   write(chunk: Uint8Array): Promise<void> {

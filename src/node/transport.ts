@@ -139,17 +139,16 @@ export class NodeTransport extends Transport {
    */
   #onread(): net.OnReadOpts {
     let own = readBuffer();
-    let target: Uint8Array | null = null;
     return {
       buffer: () => {
         const wanted = this.readTarget?.() ?? null;
         // A short rest is read with what follows it, into our own buffer.
-        target = wanted !== null && wanted.byteLength >= READ_SIZE ? wanted : null;
-        return target ?? own;
+        return wanted !== null && wanted.byteLength >= READ_SIZE ? wanted : own;
       },
       callback: (count, buffer) => {
         let chunk: Uint8Array;
-        if (buffer === target) {
+        if (buffer !== own) {
+          // Read into the target readTarget gave.
           chunk = buffer.subarray(0, count);
         } else if (count < HAND_ON_SIZE) {
           chunk = own.slice(0, count);
