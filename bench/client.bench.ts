@@ -16,7 +16,12 @@
  * `--wss-send=ready` makes the WebSocketStream clients send with
  * `await writer.ready` before each `writer.write()` (the way `pipeTo()`
  * writes) rather than `await writer.write()` per message, and writes
- * nothing. `--no-app-heap` runs every client without the application heap
+ * nothing. `--baseline=DIR` adds "polysocket baseline", the `WebSocket` of
+ * another build of polysocket (DIR is its dist/ directory, e.g. from
+ * `git worktree add ../base REV && (cd ../base && npm ci && npm run build)`),
+ * reports polysocket / baseline per scenario and writes nothing: the check
+ * for a regression between two commits, each scenario's pair measured in the
+ * same run. `--no-app-heap` runs every client without the application heap
  * (see BALLAST_OBJECTS), as a bare process that holds only its WebSocket
  * library, and writes bench/results/client-no-app-heap.{json,md}: the two
  * regimes give different ratios, and neither hides the other
@@ -101,9 +106,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import { sizeName } from './support/common.js';
 
@@ -121,6 +126,9 @@ const RESULTS_NAME = APP_HEAP ? 'client' : 'client-no-app-heap';
 const ONLY = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 /** `--cpu-prof=IMPL`: run that client's processes under `node --cpu-prof` (a directory per scenario in build/cpu-prof, a file per thread); writes nothing. */
 const CPU_PROF = process.argv.find((arg) => arg.startsWith('--cpu-prof='))?.slice('--cpu-prof='.length);
+/** `--baseline=DIR`: another build's dist/ directory, run as "polysocket baseline"; writes nothing. */
+const BASELINE_ARG = process.argv.find((arg) => arg.startsWith('--baseline='))?.slice('--baseline='.length);
+const BASELINE = BASELINE_ARG === undefined ? undefined : resolve(BASELINE_ARG);
 /** Samples per implementation and scenario after one warm-up (even: each order runs as often). */
 const SAMPLES = QUICK ? 2 : 10;
 /** Echo: more, shorter samples, so that scheduling noise on a shared machine averages out. */
@@ -149,6 +157,7 @@ const ECHO_ROUND_TRIPS = QUICK ? 200 : 500;
 
 type ImplName =
   | 'polysocket'
+  | 'polysocket baseline'
   | 'polysocket WebSocketStream'
   | 'polysocket core'
   | 'ws'
@@ -159,6 +168,7 @@ type ImplName =
   | 'raw TCP';
 const IMPLS: readonly ImplName[] = [
   'polysocket',
+  ...(BASELINE === undefined ? [] : (['polysocket baseline'] as const)),
   'polysocket WebSocketStream',
   'polysocket core',
   'ws',
@@ -943,6 +953,12 @@ async function runClient(impl: ImplName, wsPort: number, rawPort: number): Promi
       client = whatwgClient(WebSocket as unknown as WhatwgCtor, base, version, "binaryType 'arraybuffer'");
       break;
     }
+    case 'polysocket baseline': {
+      const built = pathToFileURL(join(BASELINE ?? '', 'node.js')).href;
+      const { WebSocket } = (await import(built)) as typeof import('../src/node.js');
+      client = whatwgClient(WebSocket as unknown as WhatwgCtor, base, 'baseline', `dist from ${BASELINE}`);
+      break;
+    }
     case 'undici': {
       const { WebSocket } = await import('undici');
       const version = (require('undici/package.json') as { version: string }).version;
@@ -1192,6 +1208,7 @@ async function startWorkers(
         `--ws-port=${ports.wsPort}`,
         `--raw-port=${ports.rawPort}`,
         ...(APP_HEAP ? [] : ['--no-app-heap']),
+        ...(BASELINE === undefined ? [] : [`--baseline=${BASELINE}`]),
       ],
       env,
       PINNING?.client,
@@ -1565,7 +1582,8 @@ async function orchestrate(): Promise<void> {
     `${rows.length} scenarios, ${loaded.length} client processes (start-up ${(startupMs / 1000).toFixed(1)} s, not timed) in ${seconds.toFixed(1)} s; load ${loadStart.toFixed(2)} → ${loadEnd.toFixed(2)}`,
   );
   killChildren();
-  if (QUICK || ONLY !== undefined || CPU_PROF !== undefined || WSS_SEND !== 'await') return;
+  if (QUICK || ONLY !== undefined || CPU_PROF !== undefined || WSS_SEND !== 'await' || BASELINE !== undefined)
+    return;
 
   const resultsDir = join(HERE, 'results');
   mkdirSync(resultsDir, { recursive: true });
@@ -1679,8 +1697,20 @@ function consoleLine(row: Row): string {
     row.wss === undefined
       ? ''
       : ` | WebSocketStream: polysocket / undici ${fmt(row.wss.vsUndici, 2)}, / ws ${fmt(row.wss.vsWs, 2)}`;
+  const baseline = baselineRatio(row);
   const peaks = row.results.map((r) => `${r.impl} ${mib(r.maxRssBytes)}`);
-  return `${row.scenario}: ${cells.join(' | ')} | ratio ${fmt(row.ratio, 2)}${vsArrayBuffer}${wss}\n  peak RSS (MiB): ${peaks.join(' | ')} | ratio ${fmt(row.ratioMaxRss, 2)}`;
+  return `${row.scenario}: ${cells.join(' | ')} | ratio ${fmt(row.ratio, 2)}${vsArrayBuffer}${wss}${baseline}\n  peak RSS (MiB): ${peaks.join(' | ')} | ratio ${fmt(row.ratioMaxRss, 2)}`;
+}
+
+/** `--baseline`: polysocket / its baseline, as "ratio" reads (above 1 is better). */
+function baselineRatio(row: Row): string {
+  const ours = row.results.find((r) => r.impl === 'polysocket');
+  const base = row.results.find((r) => r.impl === 'polysocket baseline');
+  if (ours === undefined || base === undefined) return '';
+  if (ours.p50Ms !== undefined && base.p50Ms !== undefined) {
+    return ` | polysocket / baseline p50 ${fmt(ours.p50Ms / base.p50Ms, 2)}, p99 ${fmt(ours.p99Ms! / base.p99Ms!, 2)}`;
+  }
+  return ` | polysocket / baseline ${fmt(ours.mbPerSec! / base.mbPerSec!, 2)}`;
 }
 
 function markdown(
