@@ -36,6 +36,10 @@ type Transform = (options: WebSocketOptions) => WebSocketOptions;
  * function there, every connection's instance got a map of its own, the
  * receive path's inline caches went megamorphic after a few connections,
  * and receiving 1 KiB messages was 25-40% slower in `bench:client`.
+ * Called without `new`, a class throws the engine's own TypeError ("Class
+ * constructor WebSocket cannot be invoked without 'new'" in V8), where
+ * Chromium words its TypeError differently: WebIDL asks for the TypeError,
+ * not its message.
  */
 function interfaceConstructor(
   name: string,
