@@ -65,7 +65,7 @@ import type net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { nextMessage, nodeEnvironment, sizeName } from './support/common.js';
+import { type NodeEnvironment, nextMessage, nodeEnvironment, sizeName } from './support/common.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -1220,13 +1220,7 @@ const BACKPRESSURE: Record<ImplName, string> = {
 };
 
 function markdown(
-  environment: {
-    date: string;
-    node: string;
-    v8: string;
-    platform: string;
-    cpu: string;
-    cpus: number;
+  environment: NodeEnvironment & {
     versions: Partial<Record<ImplName, string>>;
     seconds: number;
     loadAverage: { start: number; end: number };

@@ -110,7 +110,7 @@ import { dirname, join, resolve } from 'node:path';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
-import { sizeName } from './support/common.js';
+import { type NodeEnvironment, nodeEnvironment, sizeName } from './support/common.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -1549,12 +1549,7 @@ async function orchestrate(): Promise<void> {
     };
   });
   const environment = {
-    date: new Date().toISOString(),
-    node: process.version,
-    v8: process.versions.v8,
-    platform: `${process.platform} ${process.arch}`,
-    cpu,
-    cpus: os.cpus().length,
+    ...nodeEnvironment(),
     versions: Object.fromEntries(columns.map((c) => [c.impl, c.version])),
     notes: Object.fromEntries(columns.map((c) => [c.impl, c.notes])),
     bufferutil: bufferutilVersion === '' ? 'does not load' : bufferutilVersion,
@@ -1714,13 +1709,7 @@ function baselineRatio(row: Row): string {
 }
 
 function markdown(
-  environment: {
-    date: string;
-    node: string;
-    v8: string;
-    platform: string;
-    cpu: string;
-    cpus: number;
+  environment: NodeEnvironment & {
     bufferutil: string;
     pinning: string;
     ballast: string;

@@ -24,14 +24,17 @@ export function randomBuffer(size: number): Buffer {
 }
 
 /** What a results file says of the machine and the runtime. */
-export function nodeEnvironment(): {
+export interface NodeEnvironment {
   date: string;
   node: string;
   v8: string;
   platform: string;
   cpu: string;
   cpus: number;
-} {
+}
+
+/** The {@link NodeEnvironment} of this process, now. */
+export function nodeEnvironment(): NodeEnvironment {
   return {
     date: new Date().toISOString(),
     node: process.version,
