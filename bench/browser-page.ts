@@ -44,12 +44,37 @@ export interface PageTransfer {
 export interface BenchPage {
   /** Open a WebSocket to `target`, keep it, resolve with connect-to-`open` in ms. */
   open(target: PageTarget, timeoutMs: number): Promise<number>;
-  /** Move `count` binary messages of `size` bytes over the open WebSocket; `recv`: server to page. */
-  transfer(direction: 'recv' | 'send', size: number, count: number, timeoutMs: number): Promise<PageTransfer>;
+  /**
+   * Move `count` binary messages of `size` bytes over the open WebSocket;
+   * `recv`: server to page. `paced` (sending only): before each `send()`,
+   * wait a task at a time while more than PACED_LIMIT bytes are buffered.
+   */
+  transfer(
+    direction: 'recv' | 'send',
+    size: number,
+    count: number,
+    timeoutMs: number,
+    paced?: boolean,
+  ): Promise<PageTransfer>;
   /** `count` round trips of a `size`-byte binary message, one at a time: each one's time in µs. */
   echo(size: number, count: number, timeoutMs: number): Promise<number[]>;
   /** Close the open WebSocket and wait for its `close` event (bounded). */
   close(timeoutMs: number): Promise<void>;
+}
+
+/** Bytes a paced send loop lets `bufferedAmount` reach before it waits. */
+const PACED_LIMIT = 4 * 1024 * 1024;
+
+/** The next task: a message through a channel (a timer would be clamped to 4 ms when nested). */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
 }
 
 /** What the page uses of either `WebSocket`. */
@@ -60,6 +85,7 @@ interface BenchSocket {
   onerror: ((event: Event) => void) | null;
   onclose: ((event: CloseEvent) => void) | null;
   readonly readyState: number;
+  readonly bufferedAmount: number;
   send(data: string | ArrayBufferView<ArrayBuffer>): void;
   close(code?: number): void;
 }
@@ -132,7 +158,7 @@ const bench: BenchPage = {
       ws.onclose = (event) => reject(new Error(`WebSocket to ${target.url} closed: ${event.code}`));
     }),
 
-  transfer: (direction, size, count, timeoutMs) =>
+  transfer: (direction, size, count, timeoutMs, paced = false) =>
     bounded<PageTransfer>(timeoutMs, `${direction} ${count} × ${size} B`, (resolve, reject) => {
       const ws = current();
       const total = size * count;
@@ -152,7 +178,18 @@ const bench: BenchPage = {
         ws.send(`send ${size} ${count}`);
         // One payload sent `count` times: both WebSockets copy it at send().
         const payload = new Uint8Array(size);
-        for (let i = 0; i < count; i++) ws.send(payload);
+        if (!paced) {
+          for (let i = 0; i < count; i++) ws.send(payload);
+          return;
+        }
+        // As an upload loop does: frames are made while earlier ones are
+        // being written. Bounded by `count` and the transfer's timeout.
+        void (async () => {
+          for (let i = 0; i < count; i++) {
+            while (ws.bufferedAmount > PACED_LIMIT) await nextTask();
+            ws.send(payload);
+          }
+        })().catch(reject);
       }
     }),
 

@@ -62,7 +62,9 @@
  *   N text messages (printable ASCII) of 16 B and 1 KiB (the client sends
  *   "go", counts N messages; timed from "go" to the Nth);
  *   send N binary messages (a synchronous loop of N `send()` calls, timed
- *   until the server's acknowledgement of N arrives); echo latency of 16 B
+ *   until the server's acknowledgement of N arrives), and at 1 MiB also
+ *   paced (before each `send()`, wait while more than 4 MiB are buffered:
+ *   see PACED_SIZES); echo latency of 16 B
  *   text messages, one in flight (p50 and p99 of each sample's round trips).
  *   WebSocketStream clients (polysocket's and undici's) read with
  *   `await reader.read()` in a loop (binary arrives as Uint8Array, text as
@@ -144,6 +146,25 @@ const SAMPLE_TIMEOUT_MS = 20_000;
 /** The whole run is stopped after this long. */
 const RUN_TIMEOUT_MS = 15 * 60_000;
 const SIZES = [16, 1024, 1024 * 1024, 16 * 1024 * 1024] as const;
+/**
+ * Sizes also sent paced: before each send the client waits (a turn of the
+ * event loop at a time) while more than PACED_LIMIT bytes are buffered
+ * (`bufferedAmount`; raw TCP: the socket's `writableLength`), as an upload
+ * loop does. Unpaced, every frame of a sample is made in one turn before
+ * any is written; paced, frames are made while earlier ones are being
+ * written, which is when a client can reuse their memory. WebSocketStream
+ * clients are paced by their writer in both.
+ */
+const PACED_SIZES = [1024 * 1024] as const;
+const PACED_LIMIT = 4 * 1024 * 1024;
+
+/** `count` sends, each once at most PACED_LIMIT bytes are buffered; bounded by `count` (and the sample's timeout). */
+async function sendPaced(count: number, send: () => void, buffered: () => number): Promise<void> {
+  for (let n = 0; n < count; n++) {
+    while (buffered() > PACED_LIMIT) await new Promise((resolve) => setImmediate(resolve));
+    send();
+  }
+}
 /** Text messages received too, where decoding to a string replaces the ArrayBuffer. */
 const TEXT_SIZES = [16, 1024] as const;
 /** Messages per sample for each size: about 1–64 MiB of payload, bounded by count. */
@@ -190,7 +211,7 @@ const RECEIVE_ONLY: readonly ImplName[] = ['ws (WHATWG types)', 'polysocket core
 
 type Scenario =
   | { readonly kind: 'receive'; readonly size: number; readonly count: number; readonly text: boolean }
-  | { readonly kind: 'send'; readonly size: number; readonly count: number }
+  | { readonly kind: 'send'; readonly size: number; readonly count: number; readonly paced: boolean }
   | { readonly kind: 'echo'; readonly size: number; readonly count: number };
 
 interface SampleResult {
@@ -210,7 +231,7 @@ interface SampleResult {
 
 function scenarioName(s: Scenario): string {
   if (s.kind === 'echo') return `echo ${sizeName(s.size)} latency`;
-  return `${s.kind}${s.kind === 'receive' && s.text ? ' text' : ''} ${sizeName(s.size)}`;
+  return `${s.kind}${s.kind === 'receive' && s.text ? ' text' : ''} ${sizeName(s.size)}${s.kind === 'send' && s.paced ? ' paced' : ''}`;
 }
 
 function median(values: readonly number[]): number {
@@ -439,7 +460,8 @@ interface ClientImpl {
   readonly version: string;
   readonly notes: string;
   receive(size: number, count: number, text: boolean): Promise<SampleResult>;
-  send(size: number, count: number): Promise<SampleResult>;
+  /** `paced`: wait while more than PACED_LIMIT bytes are buffered before each send, as an upload loop does. */
+  send(size: number, count: number, paced: boolean): Promise<SampleResult>;
   echo(size: number, count: number): Promise<SampleResult>;
 }
 
@@ -450,6 +472,7 @@ interface WhatwgSocket {
   onmessage: ((event: MessageEvent) => void) | null;
   onerror: ((event: Event) => void) | null;
   onclose: ((event: Event) => void) | null;
+  readonly bufferedAmount: number;
   send(data: string | ArrayBufferView | ArrayBuffer): void;
   close(): void;
 }
@@ -488,7 +511,7 @@ function whatwgClient(Ctor: WhatwgCtor, base: string, version: string, notes: st
       await close(ws);
       return result;
     },
-    async send(size, count) {
+    async send(size, count, paced) {
       const ws = await open(`/send?size=${size}&count=${count}`);
       const payload = payloadOf(size);
       const result = await new Promise<SampleResult>((resolve, reject) => {
@@ -501,7 +524,13 @@ function whatwgClient(Ctor: WhatwgCtor, base: string, version: string, notes: st
         };
         const cpu = cpuNow();
         const start = now();
-        for (let n = 0; n < count; n++) ws.send(payload);
+        if (paced)
+          sendPaced(
+            count,
+            () => ws.send(payload),
+            () => ws.bufferedAmount,
+          ).catch(reject);
+        else for (let n = 0; n < count; n++) ws.send(payload);
       });
       await close(ws);
       return result;
@@ -656,6 +685,7 @@ interface WsClientSocket {
   on(event: 'error', listener: (error: Error) => void): this;
   once(event: 'close', listener: () => void): this;
   removeAllListeners(event: string): this;
+  readonly bufferedAmount: number;
   send(data: Uint8Array | string): void;
   close(): void;
 }
@@ -702,7 +732,7 @@ async function wsClient(base: string, binaryType: 'nodebuffer' | 'arraybuffer'):
       await close(ws);
       return result;
     },
-    async send(size, count) {
+    async send(size, count, paced) {
       const ws = await open(`/send?size=${size}&count=${count}`);
       const payload = payloadOf(size);
       const result = await new Promise<SampleResult>((resolve, reject) => {
@@ -715,7 +745,13 @@ async function wsClient(base: string, binaryType: 'nodebuffer' | 'arraybuffer'):
         });
         const cpu = cpuNow();
         const start = now();
-        for (let n = 0; n < count; n++) ws.send(payload);
+        if (paced)
+          sendPaced(
+            count,
+            () => ws.send(payload),
+            () => ws.bufferedAmount,
+          ).catch(reject);
+        else for (let n = 0; n < count; n++) ws.send(payload);
       });
       await close(ws);
       return result;
@@ -867,17 +903,26 @@ function rawClient(port: number): ClientImpl {
       await close(socket);
       return result;
     },
-    async send(size, count) {
+    async send(size, count, paced) {
       const socket = await open();
       const payload = payloadOf(size);
       const result = await new Promise<SampleResult>((resolve) => {
         socket.on('data', () => resolve({ ms: now() - start, cpuMs: cpuNow() - cpu }));
         const cpu = cpuNow();
         const start = now();
-        socket.cork();
-        socket.write(`send ${size} ${count}\n`);
-        for (let n = 0; n < count; n++) socket.write(payload);
-        socket.uncork();
+        if (paced) {
+          socket.write(`send ${size} ${count}\n`);
+          void sendPaced(
+            count,
+            () => socket.write(payload),
+            () => socket.writableLength,
+          );
+        } else {
+          socket.cork();
+          socket.write(`send ${size} ${count}\n`);
+          for (let n = 0; n < count; n++) socket.write(payload);
+          socket.uncork();
+        }
       });
       await close(socket);
       return result;
@@ -1034,7 +1079,7 @@ async function runClient(impl: ImplName, wsPort: number, rawPort: number): Promi
       scenario.kind === 'receive'
         ? client.receive(scenario.size, scenario.count, scenario.text)
         : scenario.kind === 'send'
-          ? client.send(scenario.size, scenario.count)
+          ? client.send(scenario.size, scenario.count, scenario.paced)
           : client.echo(scenario.size, scenario.count);
     const gcsBefore = majorGcs;
     withTimeout(run, SAMPLE_TIMEOUT_MS, `${impl} ${name}`).then(
@@ -1379,7 +1424,8 @@ function scenarios(): Scenario[] {
   const all: Scenario[] = [];
   for (const size of SIZES) all.push({ kind: 'receive', size, count: messageCount(size), text: false });
   for (const size of TEXT_SIZES) all.push({ kind: 'receive', size, count: messageCount(size), text: true });
-  for (const size of SIZES) all.push({ kind: 'send', size, count: messageCount(size) });
+  for (const size of SIZES) all.push({ kind: 'send', size, count: messageCount(size), paced: false });
+  for (const size of PACED_SIZES) all.push({ kind: 'send', size, count: messageCount(size), paced: true });
   all.push({ kind: 'echo', size: ECHO_SIZE, count: ECHO_ROUND_TRIPS });
   return all.filter((s) => ONLY === undefined || scenarioName(s).includes(ONLY));
 }
@@ -1755,8 +1801,9 @@ function markdown(
           ? ` | ${fmt(row.ratioArrayBuffer ?? Number.NaN, 2)} | ${fmt(row.ratioCore ?? Number.NaN, 2)}${wss}`
           : wss;
       const label = kind === 'receive' ? `${row.scenario.includes(' text ') ? 'text' : 'binary'} ` : '';
+      const paced = row.scenario.endsWith(' paced') ? ', paced' : '';
       lines.push(
-        `| ${label}${sizeName(row.size)} × ${row.count} | ${values} | ${fmt(row.ratio, 2)}${extra} |`,
+        `| ${label}${sizeName(row.size)} × ${row.count}${paced} | ${values} | ${fmt(row.ratio, 2)}${extra} |`,
       );
     }
     return lines;

@@ -8,8 +8,9 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { type RawData, WebSocketServer, type WebSocket as WsSocket } from 'ws';
+import { FramePool } from './connection/frame-pool.js';
 import { CloseEvent, nodeTransport, WebSocket } from './node.js';
 import { computeAccept } from './protocol/handshake.js';
 import { testCertificate } from './testing/certs.js';
@@ -144,6 +145,39 @@ describe('against ws', () => {
     expect(ws.bufferedAmount).toBe(0);
     ws.close(1000);
     await tracked.closed;
+  });
+
+  test('large messages in a row: frame arrays written and given back are reused, and no message takes bytes of another', async () => {
+    const released = vi.spyOn(FramePool.prototype, 'release');
+    try {
+      const ws = new WebSocket(`${url}/echo`);
+      const tracked = track(ws);
+      await tracked.opened;
+      ws.binaryType = 'arraybuffer';
+      const sizes = [20_000, 70_000, 300_000, 2 ** 20, 40_000, 2 ** 20 - 7, 150_000];
+      const sent: Uint8Array[] = [];
+      let count = 0;
+      for (let round = 0; round < 4; round++) {
+        // A burst (several frames in flight at once), then wait for the echoes.
+        for (const size of sizes) {
+          const payload = Uint8Array.from({ length: size }, (_, i) => (i * 7 + sent.length * 13) & 0xff);
+          sent.push(payload);
+          ws.send(payload);
+        }
+        for (let i = 0; i < sizes.length; i++) {
+          const echoed = new Uint8Array((await nextMessage(tracked, ++count)) as ArrayBuffer);
+          const expected = sent[count - 1]!;
+          expect(echoed.byteLength).toBe(expected.byteLength);
+          expect(Buffer.compare(echoed, expected), `message ${count}`).toBe(0);
+        }
+      }
+      // Every large frame went back once written.
+      expect(released).toHaveBeenCalledTimes(sent.length);
+      ws.close(1000);
+      await tracked.closed;
+    } finally {
+      released.mockRestore();
+    }
   });
 
   test('close codes and reasons, client to server', async () => {

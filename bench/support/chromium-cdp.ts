@@ -80,6 +80,8 @@ export interface Scenario {
   readonly direction: Direction;
   readonly size: number;
   readonly count: number;
+  /** Sending only: wait while the page's `bufferedAmount` is high before each `send()` (see bench/browser-page.ts). */
+  readonly paced?: boolean;
 }
 
 /** Both directions at each size, `counts[size]` messages each. */

@@ -163,6 +163,35 @@ test.describe('WebSocket over Direct Sockets in an Isolated Web App', () => {
     expect(result.close).toEqual({ code: 1000, reason: '', wasClean: true });
   });
 
+  test('large messages sent as an upload loop does (frame arrays reused once written) all arrive intact', async ({
+    page,
+    env,
+  }) => {
+    test.slow();
+    const same = await page.evaluate(async (url) => {
+      const socket = window.e2eDirectSockets.connect(url);
+      const { ws } = socket;
+      ws.binaryType = 'arraybuffer';
+      await socket.opened();
+      const sent: Uint8Array[] = [];
+      // Bounded: 24 messages, each waiting for the backlog to drain below 2 MiB.
+      for (let i = 0; i < 24; i++) {
+        while (ws.bufferedAmount > 2 * 2 ** 20) await new Promise((resolve) => setTimeout(resolve, 0));
+        const bytes = window.e2e.randomBytes([200_000, 2 ** 20, 500_000][i % 3]! + i);
+        sent.push(bytes);
+        ws.send(bytes);
+      }
+      const results: boolean[] = [];
+      for (const [i, bytes] of sent.entries()) {
+        results.push(window.e2e.sameBytes(bytes, (await socket.message(i)) as ArrayBuffer));
+      }
+      ws.close(1000);
+      await socket.closed;
+      return results;
+    }, `ws://127.0.0.1:${env.wsPort}/echo`);
+    expect(same).toEqual(Array(24).fill(true));
+  });
+
   test('permessage-deflate against a server that supports it: compressed messages round-trip', async ({
     page,
     env,

@@ -138,6 +138,10 @@ class DeferredTransport extends Transport {
     return this.#inner?.secure ?? false;
   }
 
+  override get releasesWrittenChunks(): boolean {
+    return this.#inner?.releasesWrittenChunks ?? false;
+  }
+
   /** The host's turn came: connect. */
   start(): void {
     if (this.#destroyed) return;

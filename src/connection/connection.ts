@@ -43,6 +43,7 @@ import { redactUserInfo, type WebSocketUri } from '../protocol/uri.js';
 import type { Transport, TransportFactory, TransportTarget } from '../transports/transport.js';
 import { connectThroughGate, idleTransport } from './connect-gate.js';
 import type { CookieJar } from './cookie-jar.js';
+import { FramePool } from './frame-pool.js';
 import { Inbox } from './inbox.js';
 import { Keepalive } from './keepalive.js';
 import { Outbox } from './outbox.js';
@@ -279,7 +280,11 @@ export class Connection {
       withCookie.append('Cookie', cookie);
       headers = withCookie;
     }
+    // Large frames are serialized into recycled arrays where the transport
+    // gives them back (the outbox releases them once written).
+    const frames = new FramePool();
     this.#protocol = new BaseClientProtocol(uri, {
+      allocateFrame: frames.allocate,
       subprotocols,
       maxMessageSize:
         options.maxMessageSize === undefined ? DEFAULT_WEBSOCKET_MAX_MESSAGE_SIZE : options.maxMessageSize,
@@ -329,10 +334,14 @@ export class Connection {
     // them in, when the transport can (Node's onread) and nothing waits in
     // the inbox (bytes must reach the protocol in order).
     this.#transport.readTarget = () => (this.#inbox.idle ? this.#protocol.receiveBuffer() : null);
-    this.#outbox = new Outbox(this.#transport, {
-      writeFailed: (error) => this.#destroyTransport(error),
-      maySendPong: () => this.#state === 'open',
-    });
+    this.#outbox = new Outbox(
+      this.#transport,
+      {
+        writeFailed: (error) => this.#destroyTransport(error),
+        maySendPong: () => this.#state === 'open',
+      },
+      frames,
+    );
     this.#keepalive = new Keepalive(pingIntervalMs, pongTimeoutMs, {
       ping: (payload) => {
         if (this.#state !== 'open') return false;

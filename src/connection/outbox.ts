@@ -12,10 +12,13 @@
  *   (transports accept writes in order).
  * - Automatic pongs beyond PONG_BACKLOG_LIMIT bytes not yet accepted are
  *   held back; only the latest is kept.
+ * - A large frame whose write resolved goes back to the frame pool, when
+ *   the transport says it is done with written chunks then.
  */
 import { concat } from '../protocol/platform.js';
 import { SEND_EOF } from '../protocol/protocol.js';
 import { type Transport, toError } from '../transports/transport.js';
+import { FRAME_POOL_MIN, type FramePool } from './frame-pool.js';
 
 /** Frames this large are written by themselves rather than copied into a coalesced chunk. */
 const COALESCE_LIMIT = 16 * 1024;
@@ -86,10 +89,13 @@ export class Outbox {
   /** The transport is gone: nothing more is written. */
   #closed = false;
   readonly #flushTask = (): void => this.#flush();
+  readonly #frames: FramePool | null;
 
-  constructor(transport: Transport, owner: OutboxOwner) {
+  /** @param frames - Where large frames' arrays go back once written, if the transport allows. */
+  constructor(transport: Transport, owner: OutboxOwner, frames: FramePool | null = null) {
     this.#transport = transport;
     this.#owner = owner;
+    this.#frames = frames;
   }
 
   /** Application bytes given to `send()` and not yet accepted by the transport. */
@@ -282,6 +288,15 @@ export class Outbox {
         this.#bufferedAmount -= appBytes;
         if (messages > 0) this.#messagesWereAccepted(messages);
         this.#pongsAccepted(pongBytes);
+        // Only frames of FRAME_POOL_MIN or more can be the pool's: smaller
+        // ones were copied into a coalesced run.
+        if (
+          chunk.byteLength >= FRAME_POOL_MIN &&
+          this.#frames !== null &&
+          this.#transport.releasesWrittenChunks
+        ) {
+          this.#frames.release(chunk);
+        }
       },
       (error: unknown) => this.#owner.writeFailed(toError(error)),
     );

@@ -68,6 +68,14 @@ function readBuffer(): Uint8Array {
 /** TCP (`ws:`) or TLS (`wss:`) via Node's `net`/`tls`. */
 export class NodeTransport extends Transport {
   readonly supportsHalfClose = true;
+
+  /**
+   * Node calls a socket write's callback once the bytes went to the kernel
+   * (or, over TLS, were encrypted and went), and keeps no reference after.
+   */
+  override get releasesWrittenChunks(): boolean {
+    return true;
+  }
   readonly secure: boolean;
   readonly #socket: net.Socket;
   #error: Error | undefined;

@@ -279,6 +279,54 @@ describe('ByteQueue.reserve: a large region assembled as it arrives', () => {
     expect(protocol.receiveBuffer()).toBeNull();
   });
 
+  test('Protocol.receiveBuffer(): reads that transfer its buffer (BYOB) are adopted, and the message keeps the memory', () => {
+    const protocol = new Protocol('client', { maxMessageSize: null });
+    const payload = pattern(1 << 20, 9);
+    const wire = concat([serializeFrame(frame(Opcode.BINARY, payload), null), hex('81 02 6f 6b')]);
+    protocol.receiveData(wire.slice(0, 65_536));
+    let offset = 65_536;
+    let transferred = 0;
+    let last: ArrayBufferLike | null = null;
+    while (offset < wire.byteLength) {
+      const target = protocol.receiveBuffer();
+      let view: Uint8Array;
+      if (target !== null) {
+        // What ReadableStreamBYOBReader.read(target) does: write into the
+        // target, detach its buffer and fulfil with a view of the same
+        // memory in a new one.
+        const count = Math.min(target.byteLength, 100_000, wire.byteLength - offset);
+        const at = target.byteOffset;
+        target.set(wire.subarray(offset, offset + count));
+        const moved = structuredClone(target.buffer, { transfer: [target.buffer] });
+        expect(target.byteLength).toBe(0); // detached
+        view = new Uint8Array(moved, at, count);
+        transferred += count;
+        last = moved;
+      } else {
+        view = wire.slice(offset, offset + 65_536);
+      }
+      protocol.receiveData(view);
+      offset += view.byteLength;
+    }
+    const frames = protocol.eventsReceived() as Frame[];
+    expect(transferred).toBeGreaterThan(payload.byteLength - 65_536 * 2);
+    expect(frames.map((f) => f.data.byteLength)).toEqual([payload.byteLength, 2]);
+    expect(sameBytes(frames[0]!.data, payload)).toBe(true);
+    expect(frames[0]!.data.buffer).toBe(last); // the last read's buffer, not a copy
+  });
+
+  test('fillTarget(): after a transfer, bytes that are not the read into it throw InvalidStateError', () => {
+    const queue = new ByteQueue();
+    queue.push(hex('aa'));
+    queue.push(pattern(10_000, 3));
+    queue.reserve(1, 100_000);
+    const target = queue.fillTarget()!;
+    structuredClone(target.buffer, { transfer: [target.buffer] });
+    expect(() => queue.push(pattern(1000, 4))).toThrow(
+      expect.objectContaining({ name: 'InvalidStateError', message: expect.stringMatching(/detached/) }),
+    );
+  });
+
   test('parsing 1 MiB frames split at random points gives the same frames, and the payload is the whole buffer', async () => {
     const random = seededRandom(42);
     for (let round = 0; round < 8; round++) {

@@ -1,3 +1,4 @@
+import { InvalidStateError } from './errors.js';
 import { allocUninitialized } from './platform.js';
 
 /**
@@ -34,6 +35,14 @@ export class ByteQueue {
   /** The array a reserved region is assembled in (the last chunk is a view of its filled part), and how much is filled. */
   #reserved: Uint8Array | null = null;
   #reservedFilled = 0;
+  /**
+   * Where `#reserved` lies in its buffer, and that buffer's size: kept apart
+   * because a read that transfers the buffer (see `push()`) leaves the array
+   * detached, reporting 0 for all three.
+   */
+  #reservedOffset = 0;
+  #reservedLength = 0;
+  #reservedBufferLength = 0;
 
   /** Number of unread bytes. */
   get length(): number {
@@ -44,8 +53,12 @@ export class ByteQueue {
   push(chunk: Uint8Array): void {
     const size = chunk.byteLength;
     if (size === 0) return;
-    const reserved = this.#reserved;
+    let reserved = this.#reserved;
     if (reserved !== null) {
+      // A read that transfers its target's buffer (a BYOB read of a byte
+      // stream, which detaches the array it is given) left the region
+      // detached: its bytes, and those just read, are in `chunk`'s buffer.
+      if (reserved.byteLength === 0) reserved = this.#adopt(chunk);
       // Fill the reserved region first; what lies beyond it is queued as usual.
       const count = Math.min(size, reserved.byteLength - this.#reservedFilled);
       // Bytes read straight into `fillTarget()` are already in place.
@@ -93,6 +106,29 @@ export class ByteQueue {
   }
 
   /**
+   * Take over the buffer that a read into `fillTarget()` transferred: the
+   * region, with the bytes it held, now lies at the same place in
+   * `chunk.buffer`, and `chunk` is a view of what the read added.
+   * @throws InvalidStateError if `chunk` is not that view: the region's
+   *   bytes are gone, and receiving could only go on with a hole.
+   */
+  #adopt(chunk: Uint8Array): Uint8Array {
+    if (
+      chunk.buffer.byteLength !== this.#reservedBufferLength ||
+      chunk.byteOffset !== this.#reservedOffset + this.#reservedFilled
+    ) {
+      throw new InvalidStateError(
+        'the array from receiveBuffer() was detached, and the bytes received next are not the view of its buffer that the read returned',
+      );
+    }
+    const region = new Uint8Array(chunk.buffer, this.#reservedOffset, this.#reservedLength);
+    this.#reserved = region;
+    // The region's filled part is the last chunk (see reserve()).
+    this.#chunks[this.#chunks.length - 1] = region.subarray(0, this.#reservedFilled);
+    return region;
+  }
+
+  /**
    * Announce that the `length` bytes that start `offset` bytes from the
    * front will be taken whole (`skip(offset)`, then `take(length)`), as the
    * frame parser does once it has read the header of a large frame. Once
@@ -129,6 +165,9 @@ export class ByteQueue {
     this.#length = offset + have;
     this.#reserved = out;
     this.#reservedFilled = have;
+    this.#reservedOffset = out.byteOffset;
+    this.#reservedLength = out.byteLength;
+    this.#reservedBufferLength = out.buffer.byteLength;
   }
 
   /**
@@ -139,6 +178,12 @@ export class ByteQueue {
    * there are the next in order. Valid until the next `push()` or until
    * anything is consumed; bytes written into a stale target and pushed are
    * copied like any other chunk.
+   *
+   * A read may also transfer the target's buffer (a BYOB read, which
+   * detaches the array it is given and returns a view of the same memory
+   * in a new buffer): `push()` that view next and the queue adopts the new
+   * buffer. Nothing may be consumed from the queue while such a read is
+   * pending, since the region's filled part is detached with it.
    */
   fillTarget(): Uint8Array | null {
     const reserved = this.#reserved;

@@ -251,12 +251,18 @@ function writeHeader(
 /**
  * Serialize a frame into one new array. With a masking key (clients), the
  * payload is masked while copying: the caller's array is never mutated.
+ * `allocate` gives the array, of exactly the size asked for, which is
+ * overwritten entirely (see `ProtocolOptions.allocateFrame`).
  */
-export function serializeFrame(outgoing: Frame, maskKey: Uint8Array | null): Uint8Array<ArrayBuffer> {
+export function serializeFrame(
+  outgoing: Frame,
+  maskKey: Uint8Array | null,
+  allocate: (size: number) => Uint8Array<ArrayBuffer> = allocUninitialized,
+): Uint8Array<ArrayBuffer> {
   const data = outgoing.data;
   // Every byte is written below (header, then payload), so a large frame
   // needs no zero-fill.
-  const out = allocUninitialized(headerLength(data.byteLength, maskKey !== null) + data.byteLength);
+  const out = allocate(headerLength(data.byteLength, maskKey !== null) + data.byteLength);
   const start = writeHeader(outgoing, maskKey, out, 0);
   if (maskKey === null) out.set(data, start);
   else if (data.byteLength < MASK_AT_LIMIT) maskAt(data, out, start, maskKey);

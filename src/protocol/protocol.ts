@@ -120,6 +120,17 @@ export interface ProtocolOptions {
    * @defaultValue `null`: no logging, at no cost
    */
   readonly logger?: Logger | null;
+  /**
+   * Where a client serializes its frames: returns an array of exactly
+   * `size` bytes, which the protocol overwrites entirely and then hands out
+   * in `dataToSend()`. A driver that learns when its transport is done with
+   * what it wrote can hand out recycled arrays here: a fresh array of a
+   * MiB costs more to allocate and fault in than to mask the payload into
+   * (measured in Chromium and Node; see polysocket's frame pool). Servers
+   * write large payloads without copying them and do not call it.
+   * @defaultValue a new array each time (without zero-filling it on Node)
+   */
+  readonly allocateFrame?: (size: number) => Uint8Array<ArrayBuffer>;
 }
 
 type Reader = 'handshake' | 'frames' | 'discard' | 'done';
@@ -144,6 +155,7 @@ export class Protocol<HandshakeEvent = never> {
   readonly #maxMessageSize: number | null;
   readonly #maxFragmentSize: number | null;
   readonly #random: RandomSource;
+  readonly #allocateFrame: ((size: number) => Uint8Array<ArrayBuffer>) | undefined;
   readonly #maskKey = new Uint8Array(4);
   /** `undefined` unless logging: every use is `this.#log?.method(...)`, which then evaluates nothing. */
   readonly #log: ProtocolLog | undefined;
@@ -198,6 +210,7 @@ export class Protocol<HandshakeEvent = never> {
       options.maxMessageSize === undefined ? DEFAULT_PROTOCOL_MAX_MESSAGE_SIZE : options.maxMessageSize;
     this.#maxFragmentSize = options.maxFragmentSize ?? null;
     this.#random = options.random ?? defaultRandom;
+    this.#allocateFrame = options.allocateFrame;
     this.#holdErrors = options.holdErrorsBehindMessages ?? false;
     this.#log = preparedLog(options.logger);
     this.#log?.state(this.#state);
@@ -270,7 +283,9 @@ export class Protocol<HandshakeEvent = never> {
    * Afterwards you must call `dataToSend()` and write the result, and you
    * should call `eventsReceived()` and process the result.
    *
-   * @throws {@link InvalidStateError} if called after `receiveEof()`.
+   * @throws {@link InvalidStateError} if called after `receiveEof()`, or
+   *   when the array from `receiveBuffer()` was detached and `data` is not
+   *   the view of its buffer that the read returned (see there).
    */
   receiveData(data: Uint8Array): void {
     if (this.#eofReceived) throw new InvalidStateError('receiveData() after receiveEof()');
@@ -290,6 +305,14 @@ export class Protocol<HandshakeEvent = never> {
    * anything else and before asking again; bytes read into an array returned
    * earlier are still received correctly, only copied. The role of asyncio's
    * `BufferedProtocol.get_buffer()`.
+   *
+   * A read may transfer the array's buffer instead, as a BYOB read of a
+   * byte stream does (`ReadableStreamBYOBReader.read(view)` detaches `view`
+   * and fulfils with a view of the same memory in a new buffer): pass the
+   * view the read returned to `receiveData()` and the protocol adopts that
+   * buffer. Call nothing else on the protocol that receives (`receiveData()`,
+   * `receiveEof()`) while such a read is pending; sending and `fail()` are
+   * fine.
    */
   receiveBuffer(): Uint8Array | null {
     if (this.#reader !== 'frames' || this.#heldError !== null || this.#eofReceived) return null;
@@ -762,7 +785,7 @@ export class Protocol<HandshakeEvent = never> {
       // client. When preparing a masked frame, the client MUST pick a fresh
       // masking key from the set of allowed 32-bit values."
       this.#random(this.#maskKey);
-      this.#writes.push(serializeFrame(encoded, this.#maskKey));
+      this.#writes.push(serializeFrame(encoded, this.#maskKey, this.#allocateFrame));
     } else if (encoded.data.byteLength >= COPY_THRESHOLD) {
       this.#writes.push(serializeFrameHeader(encoded), encoded.data);
     } else {

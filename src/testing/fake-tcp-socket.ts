@@ -5,6 +5,9 @@
  * - `opened` resolves with `{readable, writable, ...}` a task later, or
  *   rejects with a `NetworkError` DOMException when the target refuses
  *   (and `closed` rejects too);
+ * - the readable is a byte stream: a BYOB reader's `read(view)` fills the
+ *   view with what arrived (up to its length) and transfers its buffer;
+ *   a default reader gets each chunk as it arrived;
  * - `writable.close()` sends no FIN while the readable is open: the peer
  *   sees end-of-stream only once both streams are closed;
  * - `close()` rejects while either stream is locked;
@@ -38,6 +41,8 @@ export class FakeTcpPeer {
   eof = false;
   /** Bytes of writes that started while the pipe was full, dropped (with `dropWhenFull`). */
   droppedBytes = 0;
+  /** Bytes the client read with a BYOB reader, into arrays of its own. */
+  byobBytes = 0;
   /** Whether the peer stopped reading: the pipe is not drained. */
   paused = false;
   /** @internal Called on resume(). */
@@ -172,15 +177,35 @@ export function fakeDirectSockets(options: FakeDirectSocketsOptions = {}): {
       // The client's readable: what the peer writes; done or cancelled
       // counts as closed.
       const fromPeer = toClient.readable.getReader();
-      this.#readable = new ReadableStream<Uint8Array>({
+      /** What arrived from the peer and was not read yet (the rest of a chunk longer than a BYOB view). */
+      let unread: Uint8Array | null = null;
+      this.#readable = new ReadableStream({
+        type: 'bytes',
         pull: async (controller) => {
           try {
-            const { done, value } = await fromPeer.read();
-            if (done) {
-              controller.close();
-              this.#readableClosed();
+            if (unread === null) {
+              const { done, value } = await fromPeer.read();
+              if (done) {
+                controller.close();
+                // A pending BYOB read completes (done) only once answered.
+                controller.byobRequest?.respond(0);
+                this.#readableClosed();
+                return;
+              }
+              unread = value;
+            }
+            const chunk: Uint8Array = unread;
+            const view = controller.byobRequest?.view;
+            if (view instanceof Uint8Array) {
+              const count = Math.min(view.byteLength, chunk.byteLength);
+              view.set(chunk.subarray(0, count));
+              unread = count < chunk.byteLength ? chunk.subarray(count) : null;
+              peer.byobBytes += count;
+              controller.byobRequest!.respond(count);
             } else {
-              controller.enqueue(value);
+              // enqueue() transfers the buffer: hand on a copy, never the peer's array.
+              unread = null;
+              controller.enqueue(chunk.slice());
             }
           } catch (error) {
             controller.error(error);

@@ -22,6 +22,12 @@ export class RecordingTransport extends Transport {
   readonly #pending: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   /** Throw from `write()` instead of returning a promise. */
   throwOnWrite: Error | null = null;
+  /** Value of `releasesWrittenChunks`. */
+  releases = false;
+
+  override get releasesWrittenChunks(): boolean {
+    return this.releases;
+  }
 
   /** The chunks written so far, in order. */
   get writes(): Uint8Array[] {

@@ -435,6 +435,68 @@ describe('DirectSocketsTransport over a fake TCPSocket', () => {
     await peers[1]!.waitEof();
   });
 
+  test('large messages are read in place (BYOB reads into the array the message is assembled in), intact', async () => {
+    const { ServerProtocol } = await import('../protocol/server.js');
+    const { SEND_EOF } = await import('../protocol/protocol.js');
+    const peers: import('../testing/fake-tcp-socket.js').FakeTcpPeer[] = [];
+    const { TCPSocket } = fakeDirectSockets({
+      accept: (peer) => {
+        peers.push(peer);
+        const server = new ServerProtocol({ maxMessageSize: null });
+        const flush = (): void => {
+          for (const out of server.dataToSend()) {
+            if (out === SEND_EOF) {
+              void peer.end();
+              continue;
+            }
+            // In segments, as a network delivers them.
+            const bytes = out as Uint8Array;
+            for (let at = 0; at < bytes.byteLength; at += 50_000)
+              void peer.write(bytes.subarray(at, at + 50_000));
+          }
+        };
+        peer.onData = (chunk) => {
+          server.receiveData(chunk);
+          flush();
+          for (const event of server.eventsReceived()) {
+            if (event.kind === 'request') server.sendResponse(server.accept(event));
+            else if (event.opcode === 2) server.sendBinary(event.data);
+          }
+          flush();
+        };
+      },
+    });
+    const ws = new WebSocket('ws://127.0.0.1:8080/', [], {
+      transport: directSocketsTransport({ TCPSocket }),
+    });
+    ws.binaryType = 'arraybuffer';
+    await new Promise<void>((resolve, reject) => {
+      ws.onopen = () => resolve();
+      ws.onerror = () => reject(new Error('error event'));
+    });
+    const sizes = [1 << 20, 3, 300_000, 70_000, 1 << 20];
+    const sent = sizes.map((size, i) => pattern(size, i * 7));
+    const echoed = new Promise<ArrayBuffer[]>((resolve) => {
+      const got: ArrayBuffer[] = [];
+      ws.onmessage = (event) => {
+        got.push(event.data as ArrayBuffer);
+        if (got.length === sent.length) resolve(got);
+      };
+    });
+    for (const message of sent) ws.send(message);
+    const got = await echoed;
+    expect(got.map((buffer) => buffer.byteLength)).toEqual(sizes);
+    for (const [i, buffer] of got.entries())
+      expect(sameBytes(new Uint8Array(buffer), sent[i]!), `message ${i}`).toBe(true);
+    // Most of the two 1 MiB payloads went straight into place.
+    expect(peers[0]!.byobBytes).toBeGreaterThan(2 * 900_000);
+    const closed = new Promise<CloseEvent>((resolve) => {
+      ws.onclose = (event) => resolve(event as CloseEvent);
+    });
+    ws.close(1000);
+    expect((await closed).code).toBe(1000);
+  });
+
   test('a WebSocket handshake and echo over the fake socket, with frames that fill the pipe exactly', async () => {
     // A minimal server side: answer the handshake with the core's server.
     const { ServerProtocol } = await import('../protocol/server.js');

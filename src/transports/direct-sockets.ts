@@ -317,6 +317,10 @@ export class DirectSocketsTransport extends StreamsTransport {
     const { socket, opened } = connect(target, options);
     super(opened, {
       supportsHalfClose: false,
+      // Chromium copies a write into the socket's data pipe before resolving
+      // it, and the pump below resolves a chunk only once its last bytes
+      // were written (rewrites of lost writes included).
+      releasesWrittenChunks: true,
       // Called once both stream locks are released: close() rejects while
       // they are held. It may reject again if the streams closed it already.
       onClose: () => void socket?.close().catch(() => {}),

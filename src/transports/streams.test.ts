@@ -578,3 +578,143 @@ describe('StreamsTransport flow control', () => {
     await closed;
   });
 });
+
+describe('StreamsTransport reading in place (byte streams)', () => {
+  /**
+   * A byte stream serving `chunks` in order, as Chromium's Direct Sockets and
+   * WebTransport readables do: a BYOB read gets at most its view's length
+   * of the current chunk, a default read the rest of it.
+   */
+  function byteStream(chunks: Uint8Array[]): { readable: ReadableStream<Uint8Array>; byobReads: number[] } {
+    const queue = chunks.map((chunk) => chunk.slice());
+    const byobReads: number[] = [];
+    const readable = new ReadableStream({
+      type: 'bytes',
+      pull(controller) {
+        const chunk = queue[0];
+        if (chunk === undefined) {
+          controller.close();
+          controller.byobRequest?.respond(0);
+          return;
+        }
+        const view = controller.byobRequest?.view;
+        if (view instanceof Uint8Array) {
+          const count = Math.min(view.byteLength, chunk.byteLength);
+          view.set(chunk.subarray(0, count));
+          if (count === chunk.byteLength) queue.shift();
+          else queue[0] = chunk.subarray(count);
+          byobReads.push(count);
+          controller.byobRequest!.respond(count);
+        } else {
+          queue.shift();
+          controller.enqueue(chunk.slice());
+        }
+      },
+    });
+    return { readable, byobReads };
+  }
+
+  function pattern(size: number, start = 0): Uint8Array<ArrayBuffer> {
+    return Uint8Array.from({ length: size }, (_, i) => (start + i) % 251);
+  }
+
+  /** A reader that assembles a `size`-byte region from the second chunk on, as the protocol does. */
+  function regionReader(transport: StreamsTransport, size: number) {
+    const region = new Uint8Array(size);
+    let filled = 0;
+    let chunkCount = 0;
+    const chunks: Uint8Array[] = [];
+    transport.readTarget = () => (chunkCount >= 1 && filled < size ? region.subarray(filled) : null);
+    transport.on('data', (chunk: Uint8Array) => {
+      chunkCount++;
+      chunks.push(chunk.slice());
+      if (chunkCount >= 2 && filled < size) filled += Math.min(chunk.byteLength, size - filled);
+    });
+    return { region, chunks };
+  }
+
+  test('reads into readTarget with a BYOB reader (its buffer transferred), then goes back to default reads', async () => {
+    const wire = pattern(200_000);
+    const script = [wire.subarray(0, 10_000), wire.subarray(10_000, 150_000), wire.subarray(150_000)];
+    const { readable, byobReads } = byteStream(script);
+    const transport = watched(new StreamsTransport({ readable, writable: new WritableStream() }));
+    const { region, chunks } = regionReader(transport, 100_000);
+    const emitted: Uint8Array[] = [];
+    transport.on('data', (chunk: Uint8Array) => emitted.push(chunk));
+    await once(transport, 'end');
+    expect(concat(chunks)).toEqual(wire);
+    // The 100,000-byte target took the first 100,000 bytes of the second
+    // chunk; the rest came in the stream's own chunks.
+    expect(byobReads).toEqual([100_000]);
+    expect(region.byteLength).toBe(0); // detached: transferred by the read
+    expect([emitted[1]!.byteOffset, emitted[1]!.byteLength, emitted[1]!.buffer.byteLength]).toEqual([
+      0, 100_000, 100_000,
+    ]);
+    expect(emitted.map((chunk) => chunk.byteLength)).toEqual([10_000, 100_000, 40_000, 50_000]);
+    transport.end();
+    await once(transport, 'close');
+  });
+
+  test('a target under 64 KiB is not read into: the rest comes with what follows, in one chunk', async () => {
+    const wire = pattern(30_000);
+    const { readable, byobReads } = byteStream([wire.subarray(0, 20_000), wire.subarray(20_000)]);
+    const transport = watched(new StreamsTransport({ readable, writable: new WritableStream() }));
+    const { region, chunks } = regionReader(transport, 10_000);
+    await once(transport, 'end');
+    expect(concat(chunks)).toEqual(wire);
+    expect(byobReads).toEqual([]);
+    expect(region.byteLength).toBe(10_000); // never transferred
+    transport.end();
+    await once(transport, 'close');
+  });
+
+  test('a readable that is not a byte stream is read as before, the target left alone', async () => {
+    const wire = pattern(200_000);
+    const parts = [wire.subarray(0, 10_000), wire.subarray(10_000)];
+    const readable = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const part = parts.shift();
+        if (part === undefined) controller.close();
+        else controller.enqueue(part.slice());
+      },
+    });
+    const transport = watched(new StreamsTransport({ readable, writable: new WritableStream() }));
+    const { region, chunks } = regionReader(transport, 100_000);
+    await once(transport, 'end');
+    expect(concat(chunks)).toEqual(wire);
+    expect(region.byteLength).toBe(100_000);
+    transport.end();
+    await once(transport, 'close');
+  });
+
+  test('destroy() while a BYOB read is pending cancels the readable and closes once', async () => {
+    let pulls = 0;
+    let cancelled: unknown = 'not cancelled';
+    const readable = new ReadableStream({
+      type: 'bytes',
+      pull(controller) {
+        pulls++;
+        // The first read gets a chunk; the BYOB read after it never gets an answer.
+        if (pulls === 1) controller.enqueue(pattern(10_000));
+        return new Promise<void>(() => {});
+      },
+      cancel(reason) {
+        cancelled = reason;
+      },
+    });
+    const transport = watched(new StreamsTransport({ readable, writable: new WritableStream() }));
+    const region = new Uint8Array(100_000);
+    let received = 0;
+    transport.on('data', (chunk: Uint8Array) => {
+      received += chunk.byteLength;
+    });
+    transport.readTarget = () => (received > 0 ? region : null);
+    await once(transport, 'open');
+    for (let i = 0; i < 100 && region.byteLength > 0; i++) await settle();
+    expect(region.byteLength).toBe(0); // the BYOB read is pending with it
+    const error = new Error('going away');
+    transport.destroy(error);
+    expect(await once(transport, 'close')).toBe(error);
+    expect(cancelled).toBe(error);
+  });
+});

@@ -8,6 +8,11 @@
  * `transport.ts`: a read loop emits `data` for every chunk until the readable
  * is done (`end`), `write()` is the writer's `write()`, `end()` closes the
  * writer (FIN) and `destroy()` cancels the readable and aborts the writable.
+ *
+ * Where the readable is a byte stream (WebTransport streams and Direct
+ * Sockets' `TCPSocket` are), the rest of a large payload is read with a
+ * BYOB reader straight into the array the protocol assembles it in
+ * (`Transport.readTarget`), which saves copying every byte of it once more.
  */
 import { Transport, type TransportFactory, type TransportTarget, toError } from './transport.js';
 
@@ -43,6 +48,14 @@ export interface StreamsTransportOptions {
    * @defaultValue `true`
    */
   readonly supportsHalfClose?: boolean;
+  /**
+   * Value of {@link Transport.releasesWrittenChunks}: whether the writable's
+   * sink is done with a chunk (sent or copied it) once its `write()`
+   * resolved. Leave it `false` unless the platform promises that: a sink
+   * may queue chunks, and a `TransformStream` hands them on as they are.
+   * @defaultValue `false`
+   */
+  readonly releasesWrittenChunks?: boolean;
   /** Value of {@link Transport.secure}: whether the pair is encrypted and authenticated end to end. @defaultValue `false` */
   readonly secure?: boolean;
   /**
@@ -72,7 +85,13 @@ export class StreamsTransport extends Transport {
   readonly secure: boolean;
   readonly #closeWrite: (writer: WritableStreamDefaultWriter<Uint8Array>) => Promise<void>;
   readonly #onClose: ((error: Error | undefined) => void) | undefined;
+  readonly #releasesWrittenChunks: boolean;
+  #readable: ReadableStream<Uint8Array> | null = null;
+  /** The readable's reader: a default reader, or a BYOB one while reading into `readTarget` (exactly one is set once open). */
   #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  #byobReader: ReadableStreamBYOBReader | null = null;
+  /** Whether the readable takes BYOB readers (is a byte stream); unknown until first needed. */
+  #byob: boolean | undefined;
   #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
   /** `close` was emitted or is queued: nothing else is emitted. */
   #closed = false;
@@ -99,12 +118,17 @@ export class StreamsTransport extends Transport {
     this.secure = options.secure ?? false;
     this.#closeWrite = options.closeWrite ?? ((writer) => writer.close());
     this.#onClose = options.onClose;
+    this.#releasesWrittenChunks = options.releasesWrittenChunks ?? false;
     // Always through a promise: `open` is never emitted from the constructor,
     // so the caller can attach its listeners first.
     Promise.resolve(streams).then(
       (opened) => this.#start(opened),
       (error: unknown) => this.#fail(toError(error)),
     );
+  }
+
+  override get releasesWrittenChunks(): boolean {
+    return this.#releasesWrittenChunks;
   }
 
   override write(chunk: Uint8Array): Promise<void> {
@@ -189,6 +213,7 @@ export class StreamsTransport extends Transport {
       return;
     }
     try {
+      this.#readable = opened.readable;
       this.#reader = opened.readable.getReader();
       this.#writer = opened.writable.getWriter();
     } catch (error) {
@@ -213,7 +238,7 @@ export class StreamsTransport extends Transport {
     this.emit('open');
     const head = opened.head;
     if (head !== undefined && head.byteLength > 0 && !this.#closed) this.emit('data', head);
-    void this.#readLoop(this.#reader);
+    void this.#readLoop();
   }
 
   override pause(): void {
@@ -231,7 +256,7 @@ export class StreamsTransport extends Transport {
     paused?.resume();
   }
 
-  async #readLoop(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+  async #readLoop(): Promise<void> {
     // Bounded by the stream: each turn awaits one chunk, and the loop stops
     // at `done`, on an error, or once the transport is closed.
     while (!this.#closed) {
@@ -241,7 +266,7 @@ export class StreamsTransport extends Transport {
       if (this.#closed) return;
       let result: ReadableStreamReadResult<Uint8Array>;
       try {
-        result = await reader.read();
+        result = await this.#read();
       } catch (error) {
         this.#fail(toError(error));
         return;
@@ -264,6 +289,46 @@ export class StreamsTransport extends Transport {
     }
   }
 
+  /**
+   * One read: with a BYOB reader into the reader's `readTarget` when it
+   * offers one of at least MIN_TARGET bytes and the readable is a byte
+   * stream, else the stream's own next chunk. BYOB reads transfer the
+   * target's buffer; the chunk they return is a view of the same memory,
+   * which the protocol adopts. Switching readers is safe: the loop awaits
+   * each read, so none is pending when a lock is released.
+   */
+  #read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    const target = this.#byob === false ? null : (this.readTarget?.() ?? null);
+    if (target !== null && target.byteLength >= MIN_TARGET) {
+      const byob = this.#byobReader ?? this.#switchToByob();
+      if (byob !== null) return byob.read(target as Uint8Array<ArrayBuffer>);
+    }
+    let reader = this.#reader;
+    if (reader === null) {
+      this.#byobReader!.releaseLock();
+      this.#byobReader = null;
+      reader = this.#reader = this.#readable!.getReader();
+    }
+    return reader.read();
+  }
+
+  /** Trade the default reader for a BYOB one; null (and never again) if the readable is not a byte stream. */
+  #switchToByob(): ReadableStreamBYOBReader | null {
+    const readable = this.#readable!;
+    this.#reader!.releaseLock();
+    this.#reader = null;
+    try {
+      this.#byobReader = readable.getReader({ mode: 'byob' });
+      this.#byob = true;
+    } catch {
+      // A TypeError: not a byte stream (Node's Duplex.toWeb(), most
+      // hand-made streams). Its chunks are copied into place instead.
+      this.#byob = false;
+      this.#reader = readable.getReader();
+    }
+    return this.#byobReader;
+  }
+
   #fail(error: Error): void {
     this.#finish(error);
   }
@@ -280,7 +345,7 @@ export class StreamsTransport extends Transport {
     const dropped = failure ?? new Error('transport closed');
     for (const reject of this.#pendingWrites) reject(dropped);
     this.#pendingWrites.clear();
-    const reader = this.#reader;
+    const reader = this.#reader ?? this.#byobReader;
     const writer = this.#writer;
     if (error !== undefined) {
       // destroy() or a failure: stop both directions now. Cancelling the
@@ -308,6 +373,19 @@ export class StreamsTransport extends Transport {
   }
 }
 
+/**
+ * The shortest rest of a payload read with a BYOB reader. A shorter rest is
+ * read with what follows it, in one chunk of the stream's own, and copied
+ * into place: a BYOB read stops at the end of its target, so the next
+ * frame costs a read of its own, and switching readers costs two
+ * allocations. Measured in Chromium over Direct Sockets (page CPU per MiB
+ * received, medians of 10 alternating runs): with 64 KiB, 1 MiB messages
+ * cost 4.38 ms read in place against 5.31 ms copied; with 16 KiB, 64 KiB
+ * messages (most of which arrive with their header) cost 7.19 against
+ * 6.88 ms, so those are left to default reads.
+ */
+const MIN_TARGET = 64 * 1024;
+
 /** Cancel and abort a pair that nobody will use. */
 function dispose(streams: StreamPair, error: Error): void {
   try {
@@ -323,7 +401,11 @@ function dispose(streams: StreamPair, error: Error): void {
 }
 
 function releaseLock(
-  lock: ReadableStreamDefaultReader<Uint8Array> | WritableStreamDefaultWriter<Uint8Array> | null,
+  lock:
+    | ReadableStreamDefaultReader<Uint8Array>
+    | ReadableStreamBYOBReader
+    | WritableStreamDefaultWriter<Uint8Array>
+    | null,
 ): void {
   try {
     lock?.releaseLock();

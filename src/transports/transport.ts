@@ -52,9 +52,25 @@ export abstract class Transport extends EventEmitter<TransportEvents> {
    * rejects if the transport closes first.
    *
    * The transport may keep a reference to `chunk` until the promise settles:
-   * don't mutate it before then.
+   * don't mutate it before then. Whether it is done with the bytes once the
+   * promise resolved is {@link Transport.releasesWrittenChunks}.
    */
   abstract write(chunk: Uint8Array): Promise<void>;
+
+  /**
+   * Whether a resolved `write()` means the transport is done with the
+   * chunk's bytes (sent them, or copied them), so that the writer may reuse
+   * the array: the connection then recycles the arrays of large frames
+   * (allocating and faulting in a fresh MiB costs more than masking a
+   * payload into it). True for Node's sockets, Direct Sockets and
+   * WebTransport streams. `false` by default, and for any transport that
+   * may still read a chunk after its write resolved: a generic
+   * `WritableStream`'s sink may queue it (a `TransformStream` hands the very
+   * array on to its reader).
+   */
+  get releasesWrittenChunks(): boolean {
+    return false;
+  }
 
   /**
    * Half-close: send end-of-stream (FIN) after the pending writes. Reading
@@ -83,9 +99,12 @@ export abstract class Transport extends EventEmitter<TransportEvents> {
    * Reading in place, optional. The reader may set this to a function that
    * returns the array the next bytes should be read into, or `null` for the
    * transport's own buffer. A transport that can read into a given array
-   * (Node's `onread`) asks before each read and emits what it read into one
-   * as a view of it in `data`, as usual; the protocol is assembling a large
-   * payload there, so those bytes are never copied. Others ignore it.
+   * (Node's `onread`, a BYOB read of a byte stream) asks before each read
+   * and emits what it read into one as a view of it in `data`, as usual;
+   * the protocol is assembling a large payload there, so those bytes are
+   * never copied. A read that transfers the array's buffer (BYOB) emits the
+   * view the read returned, of the new buffer, and emits it before anything
+   * else. Others ignore it.
    */
   readTarget: (() => Uint8Array | null) | null = null;
 }
