@@ -68,6 +68,9 @@ function readBuffer(): Uint8Array {
 /** TCP (`ws:`) or TLS (`wss:`) via Node's `net`/`tls`. */
 export class NodeTransport extends Transport {
   readonly supportsHalfClose = true;
+  readonly secure: boolean;
+  readonly #socket: net.Socket;
+  #error: Error | undefined;
 
   /**
    * Node calls a socket write's callback once the bytes went to the kernel
@@ -76,9 +79,6 @@ export class NodeTransport extends Transport {
   override get releasesWrittenChunks(): boolean {
     return true;
   }
-  readonly secure: boolean;
-  readonly #socket: net.Socket;
-  #error: Error | undefined;
 
   /**
    * Start connecting to `target`.

@@ -4,7 +4,9 @@
  * leaves the connection open, `closeWrite()` half-closes, and `close()`
  * throws `BadResource` once closed. The real Deno runs in e2e/runtimes.
  */
+
 import { describe, expect, test } from 'vitest';
+import { concat } from '../testing/chunking.js';
 import {
   type DenoConnectOptionsLike,
   type DenoConnectTlsOptionsLike,
@@ -153,6 +155,23 @@ describe('DenoTransport', () => {
     expect(chunks[0]?.buffer.byteLength).toBe(2); // a copy
     expect(chunks[1]?.buffer.byteLength).toBe(16); // the read buffer itself
     expect(chunks[2]?.buffer).not.toBe(chunks[1]?.buffer);
+    transport.destroy();
+  });
+
+  test("the rest of a large payload is read from the connection straight into the reader's array (BYOB)", async () => {
+    const conn = new FakeConn();
+    const transport = new DenoTransport(target(), { Deno: fakeDeno(conn).deno, readSize: 16_384 });
+    const { chunks } = record(transport);
+    const region = new Uint8Array(100_000);
+    transport.readTarget = () => (chunks.length === 1 ? region : null);
+    await tick();
+    const bytes = Uint8Array.from({ length: 110_000 }, (_, i) => i % 251);
+    for (let at = 0; at < bytes.byteLength; at += 10_000) conn.push(bytes.slice(at, at + 10_000));
+    for (let i = 0; i < 50 && chunks.length < 2; i++) await tick();
+    expect(chunks.map((chunk) => chunk.byteLength)).toEqual([10_000, 100_000]);
+    expect(region.byteLength).toBe(0); // transferred by the read
+    expect(chunks[1]!.buffer.byteLength).toBe(100_000); // read into that memory, not copied
+    expect(concat(chunks)).toEqual(bytes);
     transport.destroy();
   });
 

@@ -84,12 +84,27 @@ const DEFAULT_READ_SIZE = 65_536;
 /**
  * A readable stream over `conn.read()` that, unlike `conn.readable`, leaves
  * the connection open when the peer's FIN arrives. Cancelling it closes the
- * connection (destroy()).
+ * connection (destroy()). A byte stream: a BYOB read (the transport reading
+ * the rest of a large payload into the array it is assembled in) reads
+ * from the connection straight into the reader's view.
  */
 function readableOf(conn: DenoConnLike, readSize: number): ReadableStream<Uint8Array> {
-  let buffer: Uint8Array | null = null;
-  return new ReadableStream<Uint8Array>({
+  let buffer: Uint8Array<ArrayBuffer> | null = null;
+  return new ReadableStream({
+    type: 'bytes',
     async pull(controller) {
+      const request = controller.byobRequest;
+      const view = request?.view;
+      if (request != null && view instanceof Uint8Array) {
+        const n = await conn.read(view);
+        if (n === null) {
+          controller.close();
+          request.respond(0); // a pending BYOB read completes (done) only once answered
+        } else if (n > 0) {
+          request.respond(n);
+        }
+        return; // n === 0: pull() is called again
+      }
       buffer ??= new Uint8Array(readSize);
       const n = await conn.read(buffer);
       if (n === null) {
@@ -97,6 +112,7 @@ function readableOf(conn: DenoConnLike, readSize: number): ReadableStream<Uint8A
         return;
       }
       if (n === 0) return; // pull() is called again
+      // enqueue() transfers the chunk's buffer: both cases below give it up.
       if (n * 4 < buffer.byteLength) {
         // A small read: hand on a copy and read into the same buffer again,
         // rather than pinning a mostly empty buffer behind a small view.

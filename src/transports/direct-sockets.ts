@@ -329,6 +329,9 @@ export class DirectSocketsTransport extends StreamsTransport {
       // it, and the pump below resolves a chunk only once its last bytes
       // were written (rewrites of lost writes included).
       releasesWrittenChunks: true,
+      // Chromium 150's TCPSocket readable never completes a BYOB read with
+      // a `min` above what one pull delivers: read the target chunk by chunk.
+      byobMin: false,
       // Called once both stream locks are released: close() rejects while
       // they are held. It may reject again if the streams closed it already.
       onClose: () => void socket?.close().catch(() => {}),

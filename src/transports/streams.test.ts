@@ -618,9 +618,14 @@ describe('StreamsTransport reading in place (byte streams)', () => {
     return Uint8Array.from({ length: size }, (_, i) => (start + i) % 251);
   }
 
-  /** A reader that assembles a `size`-byte region from the second chunk on, as the protocol does. */
+  /**
+   * A reader that assembles a `size`-byte region from the second chunk on,
+   * as the protocol does: after a BYOB read transferred it, the region is
+   * the same place in the buffer of the chunk the read returned.
+   */
   function regionReader(transport: StreamsTransport, size: number) {
-    const region = new Uint8Array(size);
+    const first = new Uint8Array(size);
+    let region = first;
     let filled = 0;
     let chunkCount = 0;
     const chunks: Uint8Array[] = [];
@@ -628,9 +633,10 @@ describe('StreamsTransport reading in place (byte streams)', () => {
     transport.on('data', (chunk: Uint8Array) => {
       chunkCount++;
       chunks.push(chunk.slice());
+      if (region.byteLength === 0) region = new Uint8Array(chunk.buffer as ArrayBuffer, 0, size);
       if (chunkCount >= 2 && filled < size) filled += Math.min(chunk.byteLength, size - filled);
     });
-    return { region, chunks };
+    return { region: first, chunks };
   }
 
   test('reads into readTarget with a BYOB reader (its buffer transferred), then goes back to default reads', async () => {
@@ -651,6 +657,58 @@ describe('StreamsTransport reading in place (byte streams)', () => {
       0, 100_000, 100_000,
     ]);
     expect(emitted.map((chunk) => chunk.byteLength)).toEqual([10_000, 100_000, 40_000, 50_000]);
+    transport.end();
+    await once(transport, 'close');
+  });
+
+  test('a BYOB read waits for its whole target (min): one data event for a target filled by many chunks', async () => {
+    const wire = pattern(400_000);
+    const parts: Uint8Array[] = [wire.subarray(0, 10_000)];
+    for (let at = 10_000; at < wire.byteLength; at += 7_000) parts.push(wire.subarray(at, at + 7_000));
+    const { readable, byobReads } = byteStream(parts);
+    const transport = watched(new StreamsTransport({ readable, writable: new WritableStream() }));
+    const { chunks } = regionReader(transport, 300_000);
+    const sizes: number[] = [];
+    transport.on('data', (chunk: Uint8Array) => sizes.push(chunk.byteLength));
+    await once(transport, 'end');
+    expect(concat(chunks)).toEqual(wire);
+    expect(sizes.slice(0, 2)).toEqual([10_000, 300_000]);
+    expect(byobReads.length).toBeGreaterThan(40); // the stream filled it from its 7,000-byte chunks
+    transport.end();
+    await once(transport, 'close');
+  });
+
+  test('byobMin: false reads the target chunk by chunk (for streams that mishandle min)', async () => {
+    const wire = pattern(100_000);
+    const parts: Uint8Array[] = [wire.subarray(0, 10_000)];
+    for (let at = 10_000; at < wire.byteLength; at += 15_000) parts.push(wire.subarray(at, at + 15_000));
+    const { readable, byobReads } = byteStream(parts);
+    const transport = watched(
+      new StreamsTransport({ readable, writable: new WritableStream() }, { byobMin: false }),
+    );
+    const { chunks } = regionReader(transport, 90_000);
+    await once(transport, 'end');
+    expect(concat(chunks)).toEqual(wire);
+    expect(chunks.map((chunk) => chunk.byteLength)).toEqual([
+      10_000, 15_000, 15_000, 15_000, 15_000, 15_000, 15_000,
+    ]);
+    // The target shrinks below 64 KiB after the second read: default reads from there.
+    expect(byobReads).toEqual([15_000, 15_000]);
+    transport.end();
+    await once(transport, 'close');
+  });
+
+  test('the stream ending during a BYOB read: the bytes it got are emitted before end', async () => {
+    const wire = pattern(150_000);
+    const { readable } = byteStream([wire.subarray(0, 10_000), wire.subarray(10_000)]);
+    const transport = watched(new StreamsTransport({ readable, writable: new WritableStream() }));
+    const { chunks } = regionReader(transport, 300_000); // more than the stream will ever send
+    const events: string[] = [];
+    transport.on('data', (chunk: Uint8Array) => events.push(`data ${chunk.byteLength}`));
+    transport.on('end', () => events.push('end'));
+    await once(transport, 'end');
+    expect(events).toEqual(['data 10000', 'data 140000', 'end']);
+    expect(concat(chunks)).toEqual(wire);
     transport.end();
     await once(transport, 'close');
   });
