@@ -158,12 +158,21 @@ const SIZES = [16, 1024, 1024 * 1024, 16 * 1024 * 1024] as const;
 const PACED_SIZES = [1024 * 1024] as const;
 const PACED_LIMIT = 4 * 1024 * 1024;
 
-/** `count` sends, each once at most PACED_LIMIT bytes are buffered; bounded by `count` (and the sample's timeout). */
-async function sendPaced(count: number, send: () => void, buffered: () => number): Promise<void> {
+/**
+ * `count` sends: in one synchronous loop, or `paced`, each once at most
+ * PACED_LIMIT bytes are buffered; bounded by `count` (and the sample's
+ * timeout).
+ */
+async function sendAll(
+  count: number,
+  paced: boolean,
+  send: () => void,
+  buffered: () => number,
+): Promise<void> {
   for (let n = 0; n < count; n++) {
     // A 1 ms timer, as an upload loop would use: polling every turn of the
     // event loop would count its own spinning as the client's CPU.
-    while (buffered() > PACED_LIMIT) await new Promise((resolve) => setTimeout(resolve, 1));
+    while (paced && buffered() > PACED_LIMIT) await new Promise((resolve) => setTimeout(resolve, 1));
     send();
   }
 }
@@ -526,13 +535,12 @@ function whatwgClient(Ctor: WhatwgCtor, base: string, version: string, notes: st
         };
         const cpu = cpuNow();
         const start = now();
-        if (paced)
-          sendPaced(
-            count,
-            () => ws.send(payload),
-            () => ws.bufferedAmount,
-          ).catch(reject);
-        else for (let n = 0; n < count; n++) ws.send(payload);
+        sendAll(
+          count,
+          paced,
+          () => ws.send(payload),
+          () => ws.bufferedAmount,
+        ).catch(reject);
       });
       await close(ws);
       return result;
@@ -747,13 +755,12 @@ async function wsClient(base: string, binaryType: 'nodebuffer' | 'arraybuffer'):
         });
         const cpu = cpuNow();
         const start = now();
-        if (paced)
-          sendPaced(
-            count,
-            () => ws.send(payload),
-            () => ws.bufferedAmount,
-          ).catch(reject);
-        else for (let n = 0; n < count; n++) ws.send(payload);
+        sendAll(
+          count,
+          paced,
+          () => ws.send(payload),
+          () => ws.bufferedAmount,
+        ).catch(reject);
       });
       await close(ws);
       return result;
@@ -914,8 +921,9 @@ function rawClient(port: number): ClientImpl {
         const start = now();
         if (paced) {
           socket.write(`send ${size} ${count}\n`);
-          void sendPaced(
+          void sendAll(
             count,
+            true,
             () => socket.write(payload),
             () => socket.writableLength,
           );

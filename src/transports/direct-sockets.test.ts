@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { fakeDirectSockets } from '../testing/fake-tcp-socket.js';
+import { SEND_EOF } from '../protocol/protocol.js';
+import { ServerProtocol } from '../protocol/server.js';
+import { type FakeTcpPeer, fakeDirectSockets } from '../testing/fake-tcp-socket.js';
 import { recordEvents } from '../testing/memory-transport.js';
 import { WebSocket } from '../websocket.js';
 import {
@@ -38,6 +40,37 @@ function nextTask(): Promise<void> {
 /** Bytes `start .. start + size` of a pattern that shows any gap or reordering. */
 function pattern(size: number, start = 0): Uint8Array {
   return Uint8Array.from({ length: size }, (_, i) => (start + i) % 251);
+}
+
+/**
+ * The server side of a WebSocket over a fake socket: the core's
+ * ServerProtocol answers the handshake and echoes text and binary
+ * messages; its output is written in `segment`-byte writes when given, as a
+ * network delivers it.
+ */
+function serveEcho(peer: FakeTcpPeer, segment = Number.POSITIVE_INFINITY): void {
+  const server = new ServerProtocol({ maxMessageSize: null });
+  const flush = (): void => {
+    for (const out of server.dataToSend()) {
+      if (out === SEND_EOF) {
+        void peer.end();
+        continue;
+      }
+      const bytes = out as Uint8Array;
+      for (let at = 0; at < bytes.byteLength; at += segment)
+        void peer.write(bytes.subarray(at, at + segment));
+    }
+  };
+  peer.onData = (chunk) => {
+    server.receiveData(chunk);
+    flush();
+    for (const event of server.eventsReceived()) {
+      if (event.kind === 'request') server.sendResponse(server.accept(event));
+      else if (event.opcode === 1) server.sendText(event.data);
+      else if (event.opcode === 2) server.sendBinary(event.data);
+    }
+    flush();
+  };
 }
 
 describe('directSocketsWriteSize', () => {
@@ -463,34 +496,12 @@ describe('DirectSocketsTransport over a fake TCPSocket', () => {
   });
 
   test('large messages are read in place (BYOB reads into the array the message is assembled in), intact', async () => {
-    const { ServerProtocol } = await import('../protocol/server.js');
-    const { SEND_EOF } = await import('../protocol/protocol.js');
-    const peers: import('../testing/fake-tcp-socket.js').FakeTcpPeer[] = [];
+    const peers: FakeTcpPeer[] = [];
+    // In 50,000-byte segments, as a network delivers them.
     const { TCPSocket } = fakeDirectSockets({
       accept: (peer) => {
         peers.push(peer);
-        const server = new ServerProtocol({ maxMessageSize: null });
-        const flush = (): void => {
-          for (const out of server.dataToSend()) {
-            if (out === SEND_EOF) {
-              void peer.end();
-              continue;
-            }
-            // In segments, as a network delivers them.
-            const bytes = out as Uint8Array;
-            for (let at = 0; at < bytes.byteLength; at += 50_000)
-              void peer.write(bytes.subarray(at, at + 50_000));
-          }
-        };
-        peer.onData = (chunk) => {
-          server.receiveData(chunk);
-          flush();
-          for (const event of server.eventsReceived()) {
-            if (event.kind === 'request') server.sendResponse(server.accept(event));
-            else if (event.opcode === 2) server.sendBinary(event.data);
-          }
-          flush();
-        };
+        serveEcho(peer, 50_000);
       },
     });
     const ws = new WebSocket('ws://127.0.0.1:8080/', [], {
@@ -525,30 +536,7 @@ describe('DirectSocketsTransport over a fake TCPSocket', () => {
   });
 
   test('a WebSocket handshake and echo over the fake socket, with frames that fill the pipe exactly', async () => {
-    // A minimal server side: answer the handshake with the core's server.
-    const { ServerProtocol } = await import('../protocol/server.js');
-    const { SEND_EOF } = await import('../protocol/protocol.js');
-    const { TCPSocket } = fakeDirectSockets({
-      dropWhenFull: true,
-      accept: (peer) => {
-        const server = new ServerProtocol();
-        const flush = (): void => {
-          for (const out of server.dataToSend()) {
-            if (out === SEND_EOF) void peer.end();
-            else void peer.write(out as Uint8Array);
-          }
-        };
-        peer.onData = (chunk) => {
-          server.receiveData(chunk);
-          flush();
-          for (const event of server.eventsReceived()) {
-            if (event.kind === 'request') server.sendResponse(server.accept(event));
-            else if (event.opcode === 1) server.sendText(event.data);
-          }
-          flush();
-        };
-      },
-    });
+    const { TCPSocket } = fakeDirectSockets({ dropWhenFull: true, accept: (peer) => serveEcho(peer) });
     const ws = new WebSocket('ws://127.0.0.1:8080/', [], {
       transport: directSocketsTransport({ TCPSocket }),
     });
